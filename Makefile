@@ -1,0 +1,46 @@
+# Two commands: `make run` (the portal with demo data, worker and beat) and `make test`.
+# Embedded defaults (SQLite, filesystem broker) unless DATABASE_URL / CELERY_BROKER_URL are set.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: run test test-sqlite test-services lint bench clean
+
+$(BIN)/.installed: requirements.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	touch $@
+
+venv: $(BIN)/.installed
+
+run: $(BIN)/.installed
+	@export DEBUG=$${DEBUG:-true}; \
+	$(BIN)/python manage.py migrate --no-input -v0 && \
+	$(BIN)/python manage.py createcachetable && \
+	$(BIN)/python manage.py load_demo --base-url http://$(HOST):$(PORT) && \
+	echo "Starting the worker, beat and the web server (Ctrl-C stops all three)…" && \
+	trap 'kill 0' INT TERM EXIT; \
+	$(BIN)/celery -A portal worker --loglevel=INFO --concurrency=2 & \
+	$(BIN)/celery -A portal beat --loglevel=INFO & \
+	$(BIN)/python manage.py runserver $(HOST):$(PORT) --noreload & \
+	wait
+
+# On SQLite (default) the tests marked `services` are deselected; with DATABASE_URL they all run.
+test: $(BIN)/.installed
+	@if [ -n "$$DATABASE_URL" ]; then \
+		echo "== tests on $${DATABASE_URL%%://*} with broker $${CELERY_BROKER_URL:-filesystem://}"; \
+		$(BIN)/python -m pytest $(PYTEST_ARGS); \
+	else \
+		echo "== tests on SQLite (tests marked 'services' are deselected: they need PostgreSQL and Redis)"; \
+		$(BIN)/python -m pytest -m "not services" $(PYTEST_ARGS); \
+	fi
+
+lint: $(BIN)/.installed
+	$(BIN)/ruff check .
+
+clean:
+	rm -rf var .pytest_cache

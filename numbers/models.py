@@ -1,0 +1,377 @@
+"""The number lifecycle: operators, outlets, numbers, holder periods, risk marks, disclosures, events.
+
+A number's *current cycle* (DESIGN.md "Number lifecycle") is identified by the
+holder period that ended last (`PhoneNumber.cycle`); the freeze of that cycle
+is the number's `cancelled_at`, `frozen_until` and `released_at`. While a
+number is active it has no cycle, and risk marks placed then belong to its
+open holder period: the period that will identify the next cycle.
+"""
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+from django.utils.translation import gettext_lazy as _
+
+# The legal floor of a freeze. MIN_FREEZE_DAYS may raise it, never lower it (numbers.checks).
+LEGAL_FREEZE_DAYS = 90
+
+
+class Operator(models.Model):
+    code = models.CharField(_("code"), max_length=16, unique=True, help_text=_("e.g. CMCC"))
+    name = models.CharField(_("name"), max_length=100)
+    coverage_start = models.DateField(
+        _("data coverage start"),
+        help_text=_("Disconnections before this date are not in the portal's data."),
+    )
+
+    class Meta:
+        ordering = ["code"]
+        verbose_name = _("operator")
+        verbose_name_plural = _("operators")
+
+    def __str__(self) -> str:
+        return self.code
+
+
+class Outlet(models.Model):
+    operator = models.ForeignKey(Operator, on_delete=models.PROTECT, related_name="outlets")
+    code = models.CharField(_("code"), max_length=32)
+    name = models.CharField(_("name"), max_length=200)
+    address = models.CharField(_("address"), max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["operator", "code"]
+        constraints = [models.UniqueConstraint(fields=["operator", "code"], name="outlet_code_unique")]
+        verbose_name = _("outlet")
+        verbose_name_plural = _("outlets")
+
+    def __str__(self) -> str:
+        return f"{self.operator.code} {self.name}"
+
+
+class StaffProfile(models.Model):
+    """Ties a staff account to its operator and, for sales staff, to one outlet."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="staff_profile")
+    operator = models.ForeignKey(Operator, on_delete=models.PROTECT, related_name="staff")
+    outlet = models.ForeignKey(Outlet, on_delete=models.PROTECT, null=True, blank=True, related_name="staff")
+
+    class Meta:
+        verbose_name = _("staff profile")
+        verbose_name_plural = _("staff profiles")
+
+    def __str__(self) -> str:
+        return f"{self.user} @ {self.outlet or self.operator}"
+
+
+class State(models.TextChoices):
+    AVAILABLE = "available", _("available")
+    ACTIVE = "active", _("active")
+    FROZEN = "frozen", _("frozen")
+    SUSPENDED = "suspended", _("suspended")
+
+
+class PhoneNumberQuerySet(models.QuerySet):
+    def releasable(self, now):
+        """Return frozen numbers whose freeze is over, by the marks and by the current MIN_FREEZE_DAYS."""
+        return self.filter(
+            state=State.FROZEN,
+            frozen_until__lte=now,
+            cancelled_at__lte=now - timedelta(days=settings.MIN_FREEZE_DAYS),
+        )
+
+
+class PhoneNumber(models.Model):
+    msisdn = models.CharField(_("number (E.164)"), max_length=16, unique=True)
+    range_holder = models.ForeignKey(
+        Operator, on_delete=models.PROTECT, related_name="range_numbers", verbose_name=_("range holder")
+    )
+    serving_operator = models.ForeignKey(
+        Operator, on_delete=models.PROTECT, related_name="served_numbers", verbose_name=_("serving operator")
+    )
+    state = models.CharField(_("state"), max_length=10, choices=State.choices, default=State.AVAILABLE)
+    suspended_from = models.CharField(
+        _("suspended from"),
+        max_length=10,
+        choices=[(State.AVAILABLE, State.AVAILABLE.label), (State.FROZEN, State.FROZEN.label)],
+        blank=True,
+        default="",
+    )
+    is_secondary = models.BooleanField(_("secondary"), default=False, help_text=_("Held before and released again."))
+    cycle = models.ForeignKey(
+        "HolderPeriod",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("current cycle"),
+        help_text=_("The holder period whose end began the current recycling cycle."),
+    )
+    cancelled_at = models.DateTimeField(_("cancelled at"), null=True, blank=True)
+    frozen_until = models.DateTimeField(_("frozen until"), null=True, blank=True)
+    released_at = models.DateTimeField(_("released at"), null=True, blank=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    objects = PhoneNumberQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["msisdn"]
+        verbose_name = _("phone number")
+        verbose_name_plural = _("phone numbers")
+        permissions = [("upload_feed", _("Can upload cancellation and port feeds"))]
+        indexes = [
+            models.Index(fields=["state", "frozen_until"], name="number_state_frozen_until"),
+            models.Index(fields=["serving_operator", "state"], name="number_serving_state"),
+            models.Index(fields=["range_holder", "state"], name="number_range_state"),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=Q(state__in=State.values), name="number_state_valid"),
+            models.CheckConstraint(
+                condition=(Q(state=State.SUSPENDED) & Q(suspended_from__in=[State.AVAILABLE, State.FROZEN]))
+                | (~Q(state=State.SUSPENDED) & Q(suspended_from="")),
+                name="number_suspended_from_iff_suspended",
+            ),
+            models.CheckConstraint(
+                condition=~Q(state=State.FROZEN)
+                | Q(cancelled_at__isnull=False, frozen_until__isnull=False),
+                name="number_frozen_has_freeze",
+            ),
+            models.CheckConstraint(
+                condition=Q(frozen_until__isnull=True)
+                | Q(frozen_until__gte=F("cancelled_at") + timedelta(days=LEGAL_FREEZE_DAYS)),
+                name="number_freeze_at_least_90_days",
+            ),
+            # The legal floor: nothing is released less than 90 days after its cancellation.
+            models.CheckConstraint(
+                condition=Q(released_at__isnull=True)
+                | Q(released_at__gte=F("cancelled_at") + timedelta(days=LEGAL_FREEZE_DAYS)),
+                name="number_release_after_90_days",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.msisdn
+
+    @property
+    def national(self) -> str:
+        from numbers.phone import format_national
+
+        return format_national(self.msisdn)
+
+
+class HolderPeriod(models.Model):
+    """One holding of a number, from allocation to cancellation."""
+
+    number = models.ForeignKey(PhoneNumber, on_delete=models.PROTECT, related_name="holder_periods")
+    operator = models.ForeignKey(
+        Operator, on_delete=models.PROTECT, related_name="+", verbose_name=_("allocating operator")
+    )
+    started_at = models.DateTimeField(
+        _("started at"), null=True, blank=True, help_text=_("Empty when the real start is unknown (imported).")
+    )
+    ended_at = models.DateTimeField(_("ended at (cancellation)"), null=True, blank=True)
+    customer_ref = models.CharField(
+        _("customer reference"),
+        max_length=64,
+        blank=True,
+        help_text=_("Opaque reference from the operator's records; cleared when the period ends."),
+    )
+    outlet = models.ForeignKey(Outlet, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    staff = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    requires_disclosure = models.BooleanField(
+        _("secondary at allocation"), default=False, help_text=_("Allocated as a secondary number.")
+    )
+    disclosure = models.OneToOneField(
+        "Disclosure", on_delete=models.PROTECT, null=True, blank=True, related_name="holder_period"
+    )
+
+    class Meta:
+        ordering = ["-started_at"]
+        verbose_name = _("holder period")
+        verbose_name_plural = _("holder periods")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["number"], condition=Q(ended_at__isnull=True), name="one_open_period_per_number"
+            ),
+            models.CheckConstraint(
+                condition=Q(ended_at__isnull=True) | Q(started_at__isnull=True) | Q(ended_at__gte=F("started_at")),
+                name="period_ends_after_start",
+            ),
+            # A secondary number is never allocated without a disclosure, written in the same transaction.
+            models.CheckConstraint(
+                condition=Q(requires_disclosure=False) | Q(disclosure__isnull=False),
+                name="secondary_allocation_has_disclosure",
+            ),
+            models.CheckConstraint(
+                condition=Q(ended_at__isnull=True) | Q(customer_ref=""),
+                name="closed_period_has_no_customer_ref",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.number} {self.started_at or '?'} – {self.ended_at or ''}"
+
+
+class DisclosureMethod(models.TextChoices):
+    SPOKEN = "spoken", _("told in person (spoken)")
+    WRITTEN = "written", _("written notice")
+    ESIGN = "esign", _("electronic signature")
+
+
+class Disclosure(models.Model):
+    """What a customer was told before taking a secondary number."""
+
+    number = models.ForeignKey(PhoneNumber, on_delete=models.PROTECT, related_name="disclosures")
+    outlet = models.ForeignKey(Outlet, on_delete=models.PROTECT, related_name="disclosures")
+    staff = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    method = models.CharField(_("how the customer was told"), max_length=10, choices=DisclosureMethod.choices)
+    facts = models.JSONField(_("facts shown"), help_text=_("Disconnection date and renewal status as shown."))
+    customer_confirmed = models.BooleanField(_("customer confirmed"))
+    recorded_at = models.DateTimeField(_("recorded at"))
+
+    class Meta:
+        ordering = ["-recorded_at"]
+        verbose_name = _("disclosure")
+        verbose_name_plural = _("disclosures")
+        constraints = [
+            models.CheckConstraint(condition=Q(customer_confirmed=True), name="disclosure_confirmed"),
+            models.CheckConstraint(condition=Q(method__in=DisclosureMethod.values), name="disclosure_method_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.number} ({self.get_method_display()})"
+
+
+class DeclinedOffer(models.Model):
+    """A customer was offered a number and chose another."""
+
+    number = models.ForeignKey(PhoneNumber, on_delete=models.PROTECT, related_name="declined_offers")
+    outlet = models.ForeignKey(Outlet, on_delete=models.PROTECT, related_name="declined_offers")
+    staff = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    was_secondary = models.BooleanField(_("secondary when offered"))
+    reason = models.CharField(_("reason"), max_length=200, blank=True)
+    declined_at = models.DateTimeField(_("declined at"))
+
+    class Meta:
+        ordering = ["-declined_at"]
+        verbose_name = _("declined offer")
+        verbose_name_plural = _("declined offers")
+
+    def __str__(self) -> str:
+        return f"{self.number} declined at {self.outlet}"
+
+
+class MarkCategory(models.TextChoices):
+    FRAUD = "fraud", _("fraud")
+    HARASSING_MARKETING = "harassing_marketing", _("harassing marketing")
+    OTHER = "other", _("other")
+
+
+class MarkEffect(models.TextChoices):
+    EXTEND = "extend", _("extend the freeze")
+    SUSPEND = "suspend", _("suspend")
+
+
+class RiskMarkQuerySet(models.QuerySet):
+    def in_force(self):
+        return self.filter(lifted_at__isnull=True, ended_at__isnull=True)
+
+
+class RiskMark(models.Model):
+    """A regulator's mark on one number, for one recycling cycle."""
+
+    number = models.ForeignKey(PhoneNumber, on_delete=models.PROTECT, related_name="risk_marks")
+    cycle = models.ForeignKey(
+        HolderPeriod,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="risk_marks",
+        help_text=_("Empty for a never-used number: the mark ends only when lifted."),
+    )
+    category = models.CharField(_("category"), max_length=24, choices=MarkCategory.choices)
+    authority = models.CharField(_("issuing authority"), max_length=200)
+    reference = models.CharField(_("reference"), max_length=100, blank=True)
+    effect = models.CharField(_("effect"), max_length=10, choices=MarkEffect.choices)
+    extra_days = models.PositiveIntegerField(_("extra freeze days"), null=True, blank=True)
+    placed_at = models.DateTimeField(_("placed at"))
+    placed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, related_name="+")
+    lifted_at = models.DateTimeField(_("lifted at"), null=True, blank=True)
+    lifted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    ended_at = models.DateTimeField(
+        _("ended with its cycle at"), null=True, blank=True, help_text=_("Set when the number was re-allocated.")
+    )
+
+    objects = RiskMarkQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-placed_at"]
+        verbose_name = _("risk mark")
+        verbose_name_plural = _("risk marks")
+        constraints = [
+            models.CheckConstraint(
+                condition=(Q(effect=MarkEffect.EXTEND) & Q(extra_days__gte=1))
+                | (Q(effect=MarkEffect.SUSPEND) & Q(extra_days__isnull=True)),
+                name="mark_extra_days_iff_extend",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.number}: {self.get_effect_display()} ({self.get_category_display()})"
+
+    @property
+    def in_force(self) -> bool:
+        return self.lifted_at is None and self.ended_at is None
+
+
+class EventKind(models.TextChoices):
+    IMPORT = "import", _("loaded from inventory")
+    ALLOCATE = "allocate", _("allocated")
+    CANCEL = "cancel", _("cancelled")
+    PORT_OUT = "port_out", _("ported out")
+    PORT_IN = "port_in", _("ported in")
+    RELEASE = "release", _("released")
+    MARK_PLACED = "mark_placed", _("risk mark placed")
+    MARK_LIFTED = "mark_lifted", _("risk mark lifted")
+    DECLINE = "decline", _("offer declined")
+
+
+class AppendOnlyError(Exception):
+    pass
+
+
+class Event(models.Model):
+    """One entry of the append-only log of everything that happened to a number."""
+
+    number = models.ForeignKey(PhoneNumber, on_delete=models.PROTECT, related_name="events")
+    kind = models.CharField(_("kind"), max_length=16, choices=EventKind.choices)
+    from_state = models.CharField(_("from"), max_length=10, blank=True)
+    to_state = models.CharField(_("to"), max_length=10, blank=True)
+    actor = models.CharField(_("actor"), max_length=150, help_text=_("User name, or the system part that acted."))
+    reason = models.CharField(_("reason"), max_length=200, blank=True)
+    detail = models.JSONField(_("detail"), default=dict, blank=True)
+    at = models.DateTimeField(_("time"), db_index=True, help_text=_("When it took effect."))
+    recorded_at = models.DateTimeField(_("recorded at"), help_text=_("When the portal wrote it."))
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        verbose_name = _("event")
+        verbose_name_plural = _("events")
+        indexes = [models.Index(fields=["number", "at"], name="event_number_at")]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M} {self.number_id} {self.kind}"
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None and not kwargs.get("force_insert"):
+            raise AppendOnlyError("Events are append-only.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise AppendOnlyError("Events are append-only.")

@@ -1,0 +1,58 @@
+"""The roles of DESIGN.md ("Who uses it") as Django groups, with exactly their permissions.
+
+Data migrations call `sync_roles`; a later migration that adds models calls it
+again, and each group ends with exactly the permissions listed here that exist
+by then. Pages and API views also check the group (and the user's operator or
+outlet), so a permission alone never widens what someone sees.
+"""
+
+SALES_STAFF = "sales staff"
+OPERATOR_ADMIN = "operator administrator"
+PLATFORM_ADMIN = "renewal-platform administrator"
+REGULATOR = "regulator"
+ROLES = (SALES_STAFF, OPERATOR_ADMIN, PLATFORM_ADMIN, REGULATOR)
+
+_NUMBER_MODELS = ("operator", "outlet", "staffprofile", "phonenumber", "holderperiod", "disclosure",
+                  "declinedoffer", "riskmark", "event")
+
+
+def _view(app: str, models) -> set[str]:
+    return {f"{app}.view_{m}" for m in models}
+
+
+ROLE_PERMISSIONS: dict[str, set[str]] = {
+    SALES_STAFF: {
+        "numbers.view_phonenumber", "numbers.add_holderperiod", "numbers.add_disclosure",
+        "numbers.add_declinedoffer", "numbers.view_holderperiod", "numbers.view_disclosure",
+        "numbers.view_declinedoffer",
+    },
+    OPERATOR_ADMIN: _view("numbers", _NUMBER_MODELS) | {
+        "numbers.add_outlet", "numbers.change_outlet",
+        "numbers.add_staffprofile", "numbers.change_staffprofile",
+        "auth.view_user", "auth.add_user", "auth.change_user",
+        "numbers.upload_feed",
+    },
+    PLATFORM_ADMIN: {"numbers.view_operator"},
+    REGULATOR: _view("numbers", _NUMBER_MODELS) | {"numbers.add_riskmark", "numbers.change_riskmark"},
+}
+
+
+def sync_roles(apps, schema_editor=None) -> None:
+    """Create the groups and give each exactly the permissions of ROLE_PERMISSIONS that exist."""
+    from django.contrib.auth.management import create_permissions
+
+    for app_config in apps.get_app_configs():
+        app_config.models_module = True
+        create_permissions(app_config, apps=apps, verbosity=0)
+        app_config.models_module = None
+    Group = apps.get_model("auth", "Group")
+    Permission = apps.get_model("auth", "Permission")
+    for role, wanted in ROLE_PERMISSIONS.items():
+        group, _ = Group.objects.get_or_create(name=role)
+        perms = []
+        for label in sorted(wanted):
+            app_label, codename = label.split(".")
+            perm = Permission.objects.filter(content_type__app_label=app_label, codename=codename).first()
+            if perm is not None:
+                perms.append(perm)
+        group.permissions.set(perms)

@@ -1,0 +1,18 @@
+"""The Celery app and the beat schedule of the sweeps."""
+
+import os
+
+from celery import Celery
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
+
+app = Celery("portal")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()
+
+# Seconds between runs of each periodic sweep (the sweeps are idempotent and cheap when idle).
+SWEEP_EVERY = float(os.environ.get("SWEEP_INTERVAL_SECONDS", "30"))
+
+app.conf.beat_schedule = {
+    "release-sweep": {"task": "numbers.tasks.release_sweep_task", "schedule": SWEEP_EVERY},
+}
