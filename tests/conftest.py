@@ -68,7 +68,9 @@ def new_number(operator):
 
 @pytest.fixture
 def active_number(new_number, outlet, clerk):
-    number_allocate(number=new_number, outlet=outlet, staff=clerk, customer_ref="C-0001", disclosure=None)
+    """A number held since 400 days ago."""
+    number_allocate(number=new_number, outlet=outlet, staff=clerk, customer_ref="C-0001", disclosure=None,
+                    now=timezone.now() - timedelta(days=400))
     new_number.refresh_from_db()
     return new_number
 
