@@ -30,14 +30,17 @@ run: $(BIN)/.installed
 	wait
 
 # On SQLite (default) the tests marked `services` are deselected; with DATABASE_URL they all run.
+# pytest's exit status 5 (no tests ran) fails like any other.
 test: $(BIN)/.installed
 	@if [ -n "$$DATABASE_URL" ]; then \
 		echo "== tests on $${DATABASE_URL%%://*} with broker $${CELERY_BROKER_URL:-filesystem://}"; \
-		$(BIN)/python -m pytest $(PYTEST_ARGS); \
+		$(BIN)/python -m pytest $(PYTEST_ARGS); status=$$?; \
 	else \
 		echo "== tests on SQLite (tests marked 'services' are deselected: they need PostgreSQL and Redis)"; \
-		$(BIN)/python -m pytest -m "not services" $(PYTEST_ARGS); \
-	fi
+		$(BIN)/python -m pytest -m "not services" $(PYTEST_ARGS); status=$$?; \
+	fi; \
+	if [ $$status -eq 5 ]; then echo "No tests ran: that is a failure." >&2; fi; \
+	exit $$status
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check .

@@ -1,5 +1,6 @@
 """The landing page and the health check."""
 
+from django.conf import settings
 from django.db import connection
 from django.http import JsonResponse
 from django.shortcuts import render
@@ -24,7 +25,7 @@ def _database_ready() -> str | None:
 
 def _broker_ready() -> str | None:
     try:
-        with celery_app.connection_for_write() as conn:
+        with celery_app.connection_for_write(url=settings.CELERY_BROKER_URL) as conn:
             conn.ensure_connection(max_retries=1, timeout=2)
     except Exception as exc:  # noqa: BLE001
         return f"broker: {exc.__class__.__name__}: {exc}"

@@ -13,18 +13,6 @@ from tests.factories import OperatorFactory, OutletFactory, PhoneNumberFactory, 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
 
-def pytest_collection_modifyitems(config, items):
-    """In CI a `services` test must run against real services: it fails when they are missing."""
-    from django.conf import settings
-
-    engine = settings.DATABASES["default"]["ENGINE"]
-    if engine.endswith("sqlite3"):
-        return
-    for item in items:
-        if "services" in item.keywords:
-            item.add_marker(pytest.mark.django_db(transaction=True))
-
-
 @pytest.fixture
 def require_postgres():
     from django.db import connection
@@ -86,3 +74,36 @@ def frozen_number(active_number, operator):
 @pytest.fixture
 def disclosure():
     return DisclosureInput(method="spoken", customer_confirmed=True)
+
+
+@pytest.fixture
+def require_redis():
+    """The broker URL of a real Redis; fails in CI (skips elsewhere) when there is none."""
+    from django.conf import settings
+
+    url = settings.CELERY_BROKER_URL
+    problem = None
+    if not url.startswith("redis://"):
+        problem = "needs Redis (set CELERY_BROKER_URL=redis://…)"
+    else:
+        import redis
+
+        try:
+            redis.Redis.from_url(url, socket_connect_timeout=2).ping()
+        except redis.RedisError as exc:
+            problem = f"Redis at {url} is unreachable: {exc}"
+    if problem:
+        if IN_CI:
+            pytest.fail(problem)
+        pytest.skip(problem)
+    return url
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    """Rate-limit counters and other cached state never leak between tests (the database cache rolls back)."""
+    from django.conf import settings
+    from django.core.cache import cache
+
+    if "DatabaseCache" not in settings.CACHES["default"]["BACKEND"]:
+        cache.clear()
