@@ -6,12 +6,19 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-_REASONS = {
+_LENGTH_REASONS = {
     phonenumbers.ValidationResult.TOO_SHORT: gettext_lazy("too short"),
     phonenumbers.ValidationResult.TOO_LONG: gettext_lazy("too long"),
-    phonenumbers.ValidationResult.INVALID_COUNTRY_CODE: gettext_lazy("unknown country code"),
     phonenumbers.ValidationResult.INVALID_LENGTH: gettext_lazy("wrong length"),
+    phonenumbers.ValidationResult.INVALID_COUNTRY_CODE: gettext_lazy("unknown country code"),
 }
+_PARSE_REASONS = {
+    phonenumbers.NumberParseException.TOO_LONG: gettext_lazy("too long"),
+    phonenumbers.NumberParseException.TOO_SHORT_NSN: gettext_lazy("too short"),
+    phonenumbers.NumberParseException.TOO_SHORT_AFTER_IDD: gettext_lazy("too short"),
+    phonenumbers.NumberParseException.INVALID_COUNTRY_CODE: gettext_lazy("unknown country code"),
+}
+_MOBILE = (phonenumbers.PhoneNumberType.MOBILE, phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE)
 
 
 class InvalidMsisdn(ValidationError):
@@ -21,28 +28,29 @@ class InvalidMsisdn(ValidationError):
         super().__init__(message, code=self.code)
 
 
+def _invalid(raw: str, reason=None) -> InvalidMsisdn:
+    shown = raw[:40]
+    if reason is None:
+        return InvalidMsisdn(_("“%(value)s” is not a phone number.") % {"value": shown})
+    message = _("“%(value)s” is not a valid mobile number: %(reason)s.")
+    return InvalidMsisdn(message % {"value": shown, "reason": reason})
+
+
 def normalize_msisdn(value: str, *, region: str | None = None) -> str:
     """Return `value` as E.164 (`+8613800138000`), or raise InvalidMsisdn saying what is wrong."""
     raw = (value or "").strip()
     if not raw:
         raise InvalidMsisdn(_("Enter a phone number."))
-    region = region or settings.PHONE_REGION
     try:
-        parsed = phonenumbers.parse(raw, region)
-    except phonenumbers.NumberParseException:
-        raise InvalidMsisdn(_("“%(value)s” is not a phone number.") % {"value": raw[:40]}) from None
-    possible = phonenumbers.is_possible_number_with_reason(parsed)
-    if possible in _REASONS:
-        raise InvalidMsisdn(
-            _("“%(value)s” is not a valid phone number: %(reason)s.")
-            % {"value": raw[:40], "reason": _REASONS[possible]}
-        )
+        parsed = phonenumbers.parse(raw, region or settings.PHONE_REGION)
+    except phonenumbers.NumberParseException as exc:
+        raise _invalid(raw, _PARSE_REASONS.get(exc.error_type)) from None
     if not phonenumbers.is_valid_number(parsed):
+        length = phonenumbers.is_possible_number_for_type_with_reason(parsed, phonenumbers.PhoneNumberType.MOBILE)
+        if length in _LENGTH_REASONS:
+            raise _invalid(raw, _LENGTH_REASONS[length])
         raise InvalidMsisdn(_("“%(value)s” is not a number in use in any numbering plan.") % {"value": raw[:40]})
-    if phonenumbers.number_type(parsed) not in (
-        phonenumbers.PhoneNumberType.MOBILE,
-        phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE,
-    ):
+    if phonenumbers.number_type(parsed) not in _MOBILE:
         raise InvalidMsisdn(_("“%(value)s” is not a mobile number.") % {"value": raw[:40]})
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
 

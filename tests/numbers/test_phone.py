@@ -1,0 +1,29 @@
+import pytest
+
+from numbers.phone import InvalidMsisdn, format_national, normalize_msisdn
+
+
+@pytest.mark.parametrize("raw", ["13800138000", "+8613800138000", "+86 138 0013 8000", "0086-138-0013-8000",
+                                 " 138-0013-8000 "])
+def test_national_and_international_input_normalise_to_e164(raw):
+    assert normalize_msisdn(raw) == "+8613800138000"
+
+
+@pytest.mark.parametrize("raw, says", [
+    ("", "Enter a phone number"),
+    ("hello", "is not a phone number"),
+    ("1380013", "too short"),
+    ("138001380001234567", "too long"),
+    ("+999 1234 5678", "unknown country code"),
+    ("12345678901", "not a number in use"),
+    ("010 6552 9988", "not a mobile number"),
+])
+def test_bad_numbers_get_an_error_naming_the_problem(raw, says):
+    with pytest.raises(InvalidMsisdn) as err:
+        normalize_msisdn(raw)
+    assert says in err.value.messages[0]
+    assert err.value.code == "invalid_msisdn"
+
+
+def test_numbers_are_shown_in_national_format():
+    assert format_national("+8613800138000") == "138 0013 8000"
