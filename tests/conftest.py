@@ -3,6 +3,7 @@
 import os
 from datetime import timedelta
 
+import hypothesis
 import pytest
 from django.utils import timezone
 
@@ -11,6 +12,14 @@ from numbers.services import DisclosureInput, number_allocate, number_cancel
 from tests.factories import OperatorFactory, OutletFactory, PhoneNumberFactory, staff_user
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
+
+# Property-based tests: a fixed, derandomised profile in CI; HYPOTHESIS_PROFILE=thorough for a long run.
+_quiet = [hypothesis.HealthCheck.function_scoped_fixture, hypothesis.HealthCheck.too_slow]
+hypothesis.settings.register_profile("ci", max_examples=40, derandomize=True, deadline=None,
+                                     suppress_health_check=_quiet)
+hypothesis.settings.register_profile("dev", max_examples=25, deadline=None, suppress_health_check=_quiet)
+hypothesis.settings.register_profile("thorough", max_examples=500, deadline=None, suppress_health_check=_quiet)
+hypothesis.settings.load_profile("ci" if IN_CI else os.environ.get("HYPOTHESIS_PROFILE", "dev"))
 
 
 @pytest.fixture
