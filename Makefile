@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test test-sqlite test-services lint bench clean
+.PHONY: run test venv lint bench bench-smoke clean
 
 $(BIN)/.installed: requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -41,6 +41,15 @@ test: $(BIN)/.installed
 	fi; \
 	if [ $$status -eq 5 ]; then echo "No tests ran: that is a failure." >&2; fi; \
 	exit $$status
+
+# Benchmarks print figures and ratios against a baseline measured in the same run, on a throwaway
+# copy of the configured database (PostgreSQL when DATABASE_URL is set). `make bench-smoke` is CI's small pass.
+BENCH_NUMBERS ?= 100000
+bench: $(BIN)/.installed
+	$(BIN)/python bench/release_bench.py --numbers $(BENCH_NUMBERS)
+
+bench-smoke: $(BIN)/.installed
+	$(BIN)/python bench/release_bench.py --numbers 2000
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check .
