@@ -67,16 +67,16 @@ class LoginLimiter:
 
     def _count(self, key: str) -> int:
         now = time.time()
-        if self.cache.add(key, 0, timeout=self.window):
-            self.cache.set(f"{key}:reset", now + self.window, timeout=self.window)
+        reset_at = self.cache.get(f"{key}:reset")
+        if reset_at is None or reset_at <= now:  # no window open: this failure opens one
+            reset_at = now + self.window
+            self.cache.set_many({key: 0, f"{key}:reset": reset_at}, timeout=self.window)
         try:
             count = self.cache.incr(key)  # atomic on Redis
-        except ValueError:  # the window closed between add() and incr()
+        except ValueError:  # the entry expired between get() and incr()
             self.cache.set(key, 1, timeout=self.window)
-            self.cache.set(f"{key}:reset", now + self.window, timeout=self.window)
             return 1
         # incr() of the database cache stores the value with the default timeout: put the window's end back.
-        reset_at = self.cache.get(f"{key}:reset") or now + self.window
         self.cache.touch(key, max(1, math.ceil(reset_at - now)))
         return count
 

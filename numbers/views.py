@@ -134,7 +134,7 @@ def number_offer(request, pk: int):
     action = request.POST.get("action") if request.method == "POST" else None
     form = AllocateForm(request.POST if action == "allocate" else None, number=number)
     decline_form = DeclineForm(request.POST if action == "decline" else None)
-    status = 200
+    status, page_error = 200, None
     try:
         if action == "allocate" and form.is_valid():
             period = number_allocate(number=number, outlet=request.outlet, staff=request.user,
@@ -160,11 +160,11 @@ def number_offer(request, pk: int):
     if action in ("allocate", "decline"):
         status = 400  # the form is shown again with what is missing; nothing was saved
     elif request.method == "POST":
-        form.add_error(None, _("Choose “Allocate” or “Customer declines”."))
+        page_error = _("Nothing was saved: choose “Allocate this number” or “Customer declines”.")
         status = 400
     return render(request, "staff/offer.html", {
         "number": number, "facts": _facts(number), "form": form, "decline_form": decline_form,
-        "outlet": request.outlet,
+        "outlet": request.outlet, "page_error": page_error,
     }, status=status)
 
 
