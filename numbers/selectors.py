@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import phonenumbers
 from django.conf import settings
 from django.db.models import BooleanField, F, Func, QuerySet, Value
-from django.db.models.functions import Reverse
+from django.db.models.functions import Reverse, Substr
 
 from numbers import hooks, roles
 from numbers.models import Operator, Outlet, PhoneNumber, State
@@ -79,9 +79,14 @@ def number_book_search(queryset: QuerySet, query: BookQuery) -> QuerySet:
             # reverse(msisdn) LIKE '8888%': a prefix search the number_avail_suffix index answers.
             queryset = queryset.filter(Like(Reverse("msisdn"), Value(query.digits[::-1] + "%")))
         else:
-            # '+86%8888%': the trigram index answers it, and the digits must sit in the national part
-            # (so "861" does not match every number through its country code).
-            queryset = queryset.filter(Like(F("msisdn"), Value(f"{_country_prefix()}%{query.digits}%")))
+            # The digits must sit in the national part, so "861" does not match every number through
+            # its country code: a filter on substr(msisdn, 4), which no index serves. With 3 digits or
+            # more, msisdn LIKE '%8888%' lets the trigram index find the candidates first (the country
+            # code is left out of that pattern on purpose: its trigrams are in every row).
+            national = Substr("msisdn", len(_country_prefix()) + 1)
+            queryset = queryset.filter(Like(national, Value(f"%{query.digits}%")))
+            if len(query.digits) >= 3:
+                queryset = queryset.filter(Like(F("msisdn"), Value(f"%{query.digits}%")))
     return queryset
 
 
