@@ -11,7 +11,10 @@ from numbers import selectors, views
 from numbers.models import HolderPeriod, PhoneNumber
 from tests.numbers.factories_staff import sales_clerk, secondary_number
 
+# Transactional tests flush the tables, the roles (groups) made by data migrations included: ask for
+# them back after each test (serialized_rollback), or the next test's clerk has no group to join.
 pytestmark = pytest.mark.services
+transactional = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
 DISCLOSED = {"action": "allocate", "method": "spoken", "confirmed": "on"}
 
@@ -21,6 +24,7 @@ def _english(settings):
     settings.LANGUAGE_CODE = "en"
 
 
+@transactional
 def test_two_clerks_race_for_one_number_one_wins_the_other_is_told(require_postgres, clerk, outlet, monkeypatch):
     number = secondary_number(outlet=outlet, staff=clerk)
     rival = sales_clerk(outlet, "rival")
@@ -65,6 +69,7 @@ def test_two_clerks_race_for_one_number_one_wins_the_other_is_told(require_postg
     assert PhoneNumber.objects.get(pk=number.pk).state == "active"
 
 
+@transactional
 def test_the_book_indexes_exist_and_answer_its_queries(require_postgres, outlet):
     from numbers.management.commands.bench_number_book import LOAD_SQL
 
@@ -92,3 +97,35 @@ def test_the_book_indexes_exist_and_answer_its_queries(require_postgres, outlet)
     page = selectors.number_book_page(outlet.operator, selectors.BookQuery(digits="888", match=selectors.MATCH_ENDS))
     assert page.numbers and all(n.msisdn.endswith("888") and n.state == "available" for n in page.numbers)
     assert [n.msisdn for n in page.numbers] == sorted(n.msisdn for n in page.numbers)
+
+
+@transactional
+def test_sign_in_limits_count_in_redis_when_it_is_the_cache(require_postgres, clerk, settings):
+    """With Redis as the shared cache, the counters are atomic and expire with the window."""
+    import os
+
+    import redis
+    from django.core.cache import caches
+
+    from numbers import ratelimit_login
+
+    url = os.environ.get("CELERY_BROKER_URL", "redis://127.0.0.1:6379/6")
+    if not url.startswith("redis://"):
+        url = "redis://127.0.0.1:6379/6"
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": url,
+                                   "KEY_PREFIX": "test-staff-login"}}
+    settings.STAFF_LOGIN_FAILURES_PER_ACCOUNT = 3
+    caches["default"].clear()
+    try:
+        client = Client()
+        for _ in range(3):
+            client.post(reverse("staff:login"), {"username": "clerk", "password": "wrong"})
+        response = client.post(reverse("staff:login"), {"username": "clerk", "password": "pw-for-tests-only"})
+        assert response.status_code == 429
+        key = caches["default"].make_and_validate_key(
+            f"{ratelimit_login.PREFIX}:acct:{ratelimit_login._digest('clerk')}")
+        ttl = redis.Redis.from_url(url).ttl(key)
+        assert caches["default"].get(f"{ratelimit_login.PREFIX}:acct:{ratelimit_login._digest('clerk')}") == 3
+        assert 0 < ttl <= settings.STAFF_LOGIN_WINDOW_SECONDS
+    finally:
+        caches["default"].clear()
