@@ -36,7 +36,7 @@ def test_the_offer_page_of_a_secondary_number_states_the_facts_in_plain_words(cl
     body = signed_in(clerk).get(_offer(number)).content.decode()
     date = timezone.localtime(number.cancelled_at).strftime("%Y-%m-%d")
     assert "this number was used before" in body
-    assert f"Their service ended on <strong>{date}</strong>" in body
+    assert f'Their service ended on <strong class="nowrap">{date}</strong>' in body
     assert "debt collection" in body and "caller-ID tags" in body
     assert "Renewal status not available yet" in body
     assert "The customer may choose another number instead" in body
@@ -193,7 +193,8 @@ def test_the_receipt_of_a_secondary_number(clerk, outlet, monkeypatch):
     assert response.redirect_chain[-1][0].startswith("/staff/receipts/")
     assert number.national in body and number.msisdn in body
     assert "This is a secondary number" in body
-    assert f"their service ended on {disconnected}" in body and f"back on sale since {released}" in body
+    assert f'their service ended on <span class="nowrap">{disconnected}</span>' in body
+    assert f'back on sale since <span class="nowrap">{released}</span>' in body
     assert "Old accounts removed: confirmed by 4 of 4 platforms" in body
     assert "How you were told: written notice." in body
     assert "CRM-2026-0042" in body and "Beijing Xidan" in body

@@ -98,7 +98,7 @@ def test_each_secondary_number_is_marked_with_its_disconnection_date_and_a_new_o
     PhoneNumberFactory(range_holder=outlet.operator)
     body = signed_in(clerk).get(BOOK).content.decode()
     disconnected = timezone.localtime(secondary.cancelled_at).strftime("%Y-%m-%d")
-    assert f"Previous holder disconnected on {disconnected}" in body
+    assert f'Previous holder disconnected on <span class="nowrap">{disconnected}</span>' in body
     assert body.count("badge-secondary") == 1 and body.count("badge-new") == 1
     assert "Never used: no previous holder." in body
     # Until the batch-renewal app answers, the status is shown as not available, not as an error.
