@@ -129,3 +129,21 @@ def test_sign_in_limits_count_in_redis_when_it_is_the_cache(require_postgres, cl
         assert 0 < ttl <= settings.STAFF_LOGIN_WINDOW_SECONDS
     finally:
         caches["default"].clear()
+
+
+@pytest.mark.bench
+@transactional
+def test_the_number_book_benchmark_runs(require_postgres, settings):
+    """A smoke run of `manage.py bench_number_book` on a small table (the real run is in docs/sales.md)."""
+    import io
+
+    from django.core.management import call_command
+
+    settings.DEBUG = True
+    out = io.StringIO()
+    call_command("bench_number_book", rows=6000, repeat=2, explain=True, stdout=out)
+    report = out.getvalue()
+    assert "ends with 8888" in report and "baseline ms" in report and "number_avail_suffix" in report
+    with connection.cursor() as cursor:  # the baseline's DROP INDEX was rolled back
+        cursor.execute("SELECT count(*) FROM pg_indexes WHERE indexname LIKE 'number_avail_%%'")
+        assert cursor.fetchone()[0] == 3
