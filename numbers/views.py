@@ -153,9 +153,9 @@ def number_offer(request, pk: int):
         return _taken(request)
     except WrongOperator:
         raise Http404 from None
-    except DomainError as error:
-        form.add_error(None, error.message)
-    except ValidationError as error:
+    except DomainError as error:  # the service's own refusal, e.g. a disclosure it does not accept
+        (decline_form if action == "decline" else form).add_error(None, error.message)
+    except ValidationError as error:  # the service re-checks the customer reference
         form.add_error("customer_ref", error)
     if action in ("allocate", "decline"):
         status = 400  # the form is shown again with what is missing; nothing was saved

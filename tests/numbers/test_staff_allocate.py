@@ -231,3 +231,19 @@ def test_the_print_stylesheet_keeps_the_receipt_on_one_page():
     css = (Path(__file__).resolve().parents[2] / "static/portal/staff.css").read_text()
     printed = css[css.index("@media print"):]
     assert "@page" in printed and "break-inside: avoid" in printed and ".staff-nav" in printed
+
+
+def test_a_refusal_by_the_service_itself_is_shown_and_nothing_is_saved(clerk, outlet, monkeypatch):
+    """Belt and braces: if the form let a disclosure through that the service refuses, the page says why."""
+    from numbers import views
+    from numbers.errors import DisclosureRequired
+
+    def refuse(**kwargs):
+        raise DisclosureRequired("This is a secondary number: tell the customer, record how, and confirm.")
+
+    monkeypatch.setattr(views, "number_allocate", refuse)
+    number = secondary_number(outlet=outlet, staff=clerk)
+    before = _snapshot(number)
+    response = signed_in(clerk).post(_offer(number), DISCLOSED)
+    assert response.status_code == 400 and "tell the customer, record how" in response.content.decode()
+    assert _snapshot(number) == before
