@@ -148,5 +148,4 @@ def _logins() -> list[tuple[str, str, str]]:
         ("Renewal-platform administrator", "/admin/", f"platform-admin / {pw}"),
         ("Operator administrator (CMCC)", "/admin/", f"cmcc-admin / {pw}"),
         ("Superuser", "/admin/", f"admin / {pw}"),
-        ("Sales staff (CMCC, Beijing)", "/admin/", f"clerk-bj-xd / {pw}"),
     ]

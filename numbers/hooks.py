@@ -22,17 +22,29 @@ def _release_detail_default(number_ids: list[int], now) -> dict[int, dict]:
     return {}
 
 
+def _renewal_statuses_default(numbers) -> dict[int, dict]:
+    # Only the one-number hook was registered (or none): ask it per number. The renewal app should
+    # register `statuses=` too, so that a page of the number book costs a fixed number of queries.
+    return {number.pk: renewal_status(number) for number in numbers}
+
+
 releasable: Callable[[QuerySet, object], QuerySet] = _releasable_default
 renewal_status: Callable[[object], dict] = _renewal_status_default
+# The same answer for many numbers at once: {number id: status}. A status is a dict with the keys
+# "state" ("complete" | "in_progress" | "not_started" | "unknown") and, when known, "confirmed" (N),
+# "total" (M) and "never_confirmed" (platform names); docs/sales.md shows how the sales pages render it.
+renewal_statuses: Callable[[object], dict[int, dict]] = _renewal_statuses_default
 # Extra detail for the release event of each number (e.g. the platforms that never confirmed).
 release_detail: Callable[[list[int], object], dict[int, dict]] = _release_detail_default
 
 
-def register(*, releasable_filter=None, status=None, release_event_detail=None) -> None:
-    global releasable, renewal_status, release_detail
+def register(*, releasable_filter=None, status=None, statuses=None, release_event_detail=None) -> None:
+    global releasable, renewal_status, renewal_statuses, release_detail
     if releasable_filter is not None:
         releasable = releasable_filter
     if status is not None:
         renewal_status = status
+    if statuses is not None:
+        renewal_statuses = statuses
     if release_event_detail is not None:
         release_detail = release_event_detail

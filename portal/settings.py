@@ -142,6 +142,14 @@ X_FRAME_OPTIONS = "DENY"
 if env.bool("BEHIND_TLS_PROXY", default=False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
+# Sales staff's sign-in (numbers.ratelimit_login): failed sign-ins per account and per client address
+# within a window, counted in the shared cache (CACHES). The client address is the connection's, or
+# X-Forwarded-For's only behind this many trusted proxies.
+STAFF_LOGIN_FAILURES_PER_ACCOUNT = env.int("STAFF_LOGIN_FAILURES_PER_ACCOUNT", default=5)
+STAFF_LOGIN_FAILURES_PER_ADDRESS = env.int("STAFF_LOGIN_FAILURES_PER_ADDRESS", default=20)
+STAFF_LOGIN_WINDOW_SECONDS = env.int("STAFF_LOGIN_WINDOW_SECONDS", default=900)
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+
 # Phone numbers and the lifecycle rules.
 PHONE_REGION = env.str("PHONE_REGION", default="CN")
 # The legal floor is 90 days; a lower value fails `manage.py check` (numbers.checks).

@@ -8,4 +8,5 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
     path("api/v1/health", views.health, name="health"),
+    path("staff/", include("numbers.urls")),
 ]
