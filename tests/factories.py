@@ -47,10 +47,21 @@ class UserFactory(factory.django.DjangoModelFactory):
     is_staff = False
 
 
+def role_group(role: str) -> Group:
+    """Return the role's group; transactional tests flush the rows the data migrations made, so remake them."""
+    group = Group.objects.filter(name=role).first()
+    if group is None:
+        from django.apps import apps
+
+        roles.sync_roles(apps)
+        group = Group.objects.get(name=role)
+    return group
+
+
 def staff_user(*, role: str, operator: Operator | None = None, outlet: Outlet | None = None, **kwargs):
     """Return an active user in `role`, tied to an operator and (for sales staff) an outlet."""
     user = UserFactory(is_staff=role != roles.SALES_STAFF, **kwargs)
-    user.groups.add(Group.objects.get(name=role))
+    user.groups.add(role_group(role))
     if outlet is not None or operator is not None:
         StaffProfile.objects.create(user=user, operator=operator or outlet.operator, outlet=outlet)
     return user

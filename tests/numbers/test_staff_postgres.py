@@ -11,10 +11,9 @@ from numbers import selectors, views
 from numbers.models import HolderPeriod, PhoneNumber
 from tests.numbers.factories_staff import sales_clerk, secondary_number
 
-# Transactional tests flush the tables, the roles (groups) made by data migrations included: ask for
-# them back after each test (serialized_rollback), or the next test's clerk has no group to join.
+# Transactional tests flush the tables, the roles (groups) included; tests.factories.role_group remakes them.
 pytestmark = pytest.mark.services
-transactional = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+transactional = pytest.mark.django_db(transaction=True)
 
 DISCLOSED = {"action": "allocate", "method": "spoken", "confirmed": "on"}
 
