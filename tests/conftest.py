@@ -84,3 +84,20 @@ def frozen_number(active_number, operator):
 @pytest.fixture
 def disclosure():
     return DisclosureInput(method="spoken", customer_confirmed=True)
+
+
+# --- oversight (issue 7) -------------------------------------------------------------------------
+
+
+@pytest.fixture
+def world(db):
+    """Two operators (CMCC, CUCC), each with an outlet, staff and numbers in every state."""
+    from tests.numbers.factories_oversight import operator_world
+
+    return {"CMCC": operator_world(OperatorFactory(code="CMCC", name="China Mobile"), tag="cm"),
+            "CUCC": operator_world(OperatorFactory(code="CUCC", name="China Unicom"), tag="cu")}
+
+
+@pytest.fixture
+def platform_admin(db):
+    return staff_user(role=roles.PLATFORM_ADMIN, username="platform-admin")
