@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from django.contrib import admin
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import EmptyResultSet, PermissionDenied
 from django.db import connections
 from django.db.models import Count, F, FloatField, Func, Q, QuerySet, Value
 from django.template.response import TemplateResponse
@@ -81,7 +81,10 @@ def percentiles(
     inner = queryset.order_by().annotate(
         _pct_group=F(group_by) if group_by else Value(""), _pct_value=value
     ).values_list("_pct_group", "_pct_value")
-    inner_sql, params = inner.query.get_compiler(using=queryset.db).as_sql()
+    try:
+        inner_sql, params = inner.query.get_compiler(using=queryset.db).as_sql()
+    except EmptyResultSet:  # e.g. queryset.none()
+        return []
     connection = connections[queryset.db]
     fs = [_fraction_sql(f) for f in fractions]
     if connection.vendor == "postgresql":

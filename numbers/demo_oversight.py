@@ -30,7 +30,8 @@ def load(stdout) -> list[tuple[str, str, str]]:
             continue
         available = PhoneNumber.objects.filter(range_holder=outlet.operator, state=State.AVAILABLE).order_by("pk")
         # A different share per outlet, so the dashboard's rows differ.
-        secondary = list(available.filter(is_secondary=True)[k * 10: k * 10 + SECONDARY_SOLD + SECONDARY_DECLINED + k % 3])
+        wanted = SECONDARY_SOLD + SECONDARY_DECLINED + k % 3
+        secondary = list(available.filter(is_secondary=True)[k * 10: k * 10 + wanted])
         fresh = list(available.filter(is_secondary=False).order_by("-pk")[k * 10: k * 10 + FRESH_SOLD + FRESH_DECLINED])
         for i, number in enumerate(secondary[:SECONDARY_SOLD + k % 3]):
             number_allocate(number=number, outlet=outlet, staff=clerk, customer_ref=f"{outlet.code}-S{i:03d}",
