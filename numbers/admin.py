@@ -164,6 +164,7 @@ class PhoneNumberAdmin(NumberSearchMixin, CsvExportMixin, ReadOnlyAdmin):
         ("released_at", admin.DateFieldListFilter),
     ]
     search_fields = ["msisdn"]
+    show_facets = admin.ShowFacets.NEVER  # a count per filter choice over millions of rows: not on a click
     search_help_text = _("A number, national (138 0013 8000) or E.164 (+8613800138000), or some of its digits.")
     date_hierarchy = "cancelled_at"
     list_select_related = ["range_holder", "serving_operator"]
@@ -236,6 +237,7 @@ class EventAdmin(NumberSearchMixin, CsvExportMixin, ReadOnlyAdmin):
     list_filter = ["kind", "number__range_holder", ("at", admin.DateFieldListFilter)]
     search_fields = ["number__msisdn", "actor"]
     number_field = "number__msisdn"
+    show_facets = admin.ShowFacets.NEVER
     date_hierarchy = "at"
     list_select_related = ["number"]
     show_full_result_count = False

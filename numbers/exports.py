@@ -6,6 +6,7 @@ rows or a million. Every export is logged (who, which list, which filters).
 """
 
 import csv
+import json
 import logging
 import re
 from collections.abc import Iterable, Iterator
@@ -35,31 +36,42 @@ class _Echo:
         return value
 
 
-def csv_cell(value) -> str:
-    """Return a value as CSV text: local ISO times, true/false, and formulas defused."""
-    if value is None:
+def csv_cell(value, tz=None) -> str:
+    """Return a value as CSV text: local ISO times, true/false, JSON, and formulas defused."""
+    if isinstance(value, str):
+        text = value
+    elif value is None:
         return ""
-    if isinstance(value, bool):
+    elif isinstance(value, bool):
         return "true" if value else "false"
-    if isinstance(value, datetime):
-        return timezone.localtime(value).isoformat() if timezone.is_aware(value) else value.isoformat()
-    if isinstance(value, dict | list):
-        import json
-
-        value = json.dumps(value, ensure_ascii=False, sort_keys=True)
-    text = str(value)
+    elif isinstance(value, datetime):
+        if timezone.is_naive(value):
+            return value.isoformat()
+        return value.astimezone(tz or timezone.get_current_timezone()).isoformat()
+    elif isinstance(value, dict | list):
+        text = json.dumps(value, ensure_ascii=False, sort_keys=True)
+    else:
+        return str(value)
     # E.164 numbers (+86…) stay as they are; any other text that a spreadsheet would evaluate is quoted.
     if text.startswith(_FORMULA_START) and not _PLAIN_NUMBER.fullmatch(text):
         return "'" + text
     return text
 
 
-def csv_lines(header: list[str], rows: Iterable[tuple]) -> Iterator[str]:
+def csv_lines(header: list[str], rows: Iterable[tuple], *, batch: int = 500) -> Iterator[str]:
+    """Yield the CSV text, a few hundred rows per piece (one write per row would cost the server more)."""
     writer = csv.writer(_Echo())
-    yield "\ufeff"  # a BOM, so that spreadsheets read UTF-8 (Chinese names) correctly
-    yield writer.writerow(header)
+    tz = timezone.get_current_timezone()  # once, not per cell
+    # A BOM, so that spreadsheets read UTF-8 (Chinese names) correctly.
+    yield "\ufeff" + writer.writerow(header)
+    pending: list[str] = []
     for row in rows:
-        yield writer.writerow([csv_cell(value) for value in row])
+        pending.append(writer.writerow([csv_cell(value, tz) for value in row]))
+        if len(pending) >= batch:
+            yield "".join(pending)
+            pending.clear()
+    if pending:
+        yield "".join(pending)
 
 
 class CsvExportMixin:
