@@ -23,7 +23,17 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from numbers.admin_base import ALL_OPERATORS, operator_scope
-from numbers.models import DeclinedOffer, HolderPeriod, MarkCategory, MarkEffect, Outlet, PhoneNumber, RiskMark, State
+from numbers.models import (
+    DeclinedOffer,
+    HolderPeriod,
+    MarkCategory,
+    MarkEffect,
+    Operator,
+    Outlet,
+    PhoneNumber,
+    RiskMark,
+    State,
+)
 
 DAY = 86400.0
 
@@ -199,16 +209,21 @@ def _rate(part: int, whole: int) -> float | None:
 
 
 def numbers_by_state() -> dict:
-    """Numbers of each operator (range holder) by state, with how many are secondary; one query."""
+    """Numbers of each operator (range holder) by state, with how many are secondary; one grouped scan."""
     states = list(State)
-    rows = list(
-        PhoneNumber.objects.order_by().values("range_holder__code").annotate(
-            total=Count("pk"), secondary=Count("pk", filter=Q(is_secondary=True)),
-            **{f"n_{s.value}": Count("pk", filter=Q(state=s.value)) for s in states},
-        ).order_by("range_holder__code")
+    codes = dict(Operator.objects.values_list("pk", "code"))
+    grouped = PhoneNumber.objects.order_by().values_list("range_holder_id", "state", "is_secondary").annotate(
+        n=Count("pk"))
+    per_operator: dict[int, dict] = {}
+    for operator_id, state, secondary, n in grouped:
+        entry = per_operator.setdefault(operator_id, {"counts": dict.fromkeys(State.values, 0), "secondary": 0})
+        entry["counts"][state] += n
+        entry["secondary"] += n if secondary else 0
+    table = sorted(
+        ({"operator": codes[op], "counts": [e["counts"][s.value] for s in states], "secondary": e["secondary"],
+          "total": sum(e["counts"].values())} for op, e in per_operator.items()),
+        key=lambda r: r["operator"],
     )
-    table = [{"operator": r["range_holder__code"], "counts": [r[f"n_{s.value}"] for s in states],
-              "secondary": r["secondary"], "total": r["total"]} for r in rows]
     totals = {"counts": [sum(r["counts"][i] for r in table) for i in range(len(states))],
               "secondary": sum(r["secondary"] for r in table), "total": sum(r["total"] for r in table)}
     chart = bar_chart(
@@ -268,11 +283,13 @@ def risk_marks_in_force() -> dict:
              "total": sum(counts.get((c.value, e.value), 0) for e in effects)} for c in MarkCategory]
     totals = {"counts": [sum(r["counts"][i] for r in rows) for i in range(len(effects))],
               "total": sum(r["total"] for r in rows)}
-    held = PhoneNumber.objects.aggregate(
-        suspended=Count("pk", filter=Q(state=State.SUSPENDED)),
-        extended=Count("pk", filter=Q(state=State.FROZEN, pk__in=RiskMark.objects.in_force().filter(
-            effect=MarkEffect.EXTEND, cycle_id=F("number__cycle_id")).values("number_id"))),
-    )
+    # Both from indexed sides (the state index, the marks in force), never a scan of every number.
+    held = {
+        "suspended": PhoneNumber.objects.filter(state=State.SUSPENDED).count(),
+        "extended": RiskMark.objects.in_force().filter(
+            effect=MarkEffect.EXTEND, number__state=State.FROZEN, cycle_id=F("number__cycle_id"),
+        ).values("number_id").distinct().count(),
+    }
     chart = bar_chart(title=_("Risk marks in force by category"), labels=[r["category"] for r in rows],
                       series=[(e.label, [r["counts"][i] for r in rows]) for i, e in enumerate(effects)])
     return {"effects": [e.label for e in effects], "rows": rows, "totals": totals, "held": held, "chart": chart}
