@@ -289,6 +289,10 @@ class RiskMarkAdmin(NumberSearchMixin, CsvExportMixin, OperatorScopedAdmin):
 
     @admin.action(description=gettext_lazy("Lift the selected marks"), permissions=["lift"])
     def lift_marks(self, request, queryset):
+        if queryset.count() > MAX_LINES:
+            messages.error(request, _("At most %(max)d marks at once: narrow the list with its filters.")
+                           % {"max": MAX_LINES})
+            return None
         lifted = skipped = 0
         for mark in queryset.select_related("number").order_by("number_id", "pk"):
             if not mark.in_force:

@@ -4,6 +4,7 @@ from datetime import timedelta
 
 import pytest
 from django.contrib import admin
+from django.contrib.auth import get_user_model
 from django.urls import reverse
 from django.utils import timezone
 
@@ -121,3 +122,26 @@ def test_operator_admin_without_a_profile_sees_nothing(client, world):
     response = client.get(_url(PhoneNumber, "changelist"))
     assert response.status_code == 200
     assert response.context["cl"].result_count == 0
+
+
+def test_operator_admin_creates_a_clerk_and_ties_it_to_its_outlet(client, world):
+    client.force_login(world["CMCC"].admin)
+    response = client.post(reverse("admin:auth_user_add"), {
+        "username": "new-clerk", "usable_password": "true", "password1": "a-long-pass-2026",
+        "password2": "a-long-pass-2026"})
+    assert response.status_code == 302
+    user = get_user_model().objects.get(username="new-clerk")
+    assert not user.is_staff and not user.is_superuser
+    # the new account shows in the user search of the staff-profile form (autocomplete)
+    response = client.get(reverse("admin:autocomplete"), {
+        "term": "new-clerk", "app_label": "numbers", "model_name": "staffprofile", "field_name": "user"})
+    assert [r["text"] for r in response.json()["results"]] == ["new-clerk"]
+    response = client.post(_url(StaffProfile, "add"), {
+        "user": user.pk, "operator": world["CMCC"].operator.pk, "outlet": world["CMCC"].outlet.pk})
+    assert response.status_code == 302
+    assert user.staff_profile.outlet == world["CMCC"].outlet
+    # another operator's outlet is not a choice
+    other = get_user_model().objects.create_user("other-new")
+    response = client.post(_url(StaffProfile, "add"), {
+        "user": other.pk, "operator": world["CMCC"].operator.pk, "outlet": world["CUCC"].outlet.pk})
+    assert "outlet" in response.context["adminform"].form.errors

@@ -216,3 +216,13 @@ def test_a_suspend_mark_on_a_never_used_number(client, regulator, db):
     client.post(_lift_url(RiskMark.objects.get(number=number)))
     number.refresh_from_db()
     assert (number.state, number.suspended_from) == (State.AVAILABLE, "")
+
+
+def test_lifting_more_marks_than_the_cap_at_once_is_refused(client, regulator, world, monkeypatch):
+    monkeypatch.setattr(admin_marks, "MAX_LINES", 1)
+    client.force_login(regulator)
+    marks = [w.mark.pk for w in world.values()]
+    response = client.post(reverse("admin:numbers_riskmark_changelist"),
+                           {"action": "lift_marks", "_selected_action": marks}, follow=True)
+    assert "At most 1 marks at once" in response.content.decode()
+    assert RiskMark.objects.in_force().count() == 2
