@@ -81,7 +81,7 @@ class StaffProfileAdmin(OperatorScopedAdmin):
     list_display = ["user", "operator", "outlet"]
     list_filter = ["operator"]
     autocomplete_fields = ["user"]
-    list_select_related = ["user", "operator", "outlet"]
+    list_select_related = ["user", "operator", "outlet__operator"]
     operator_lookups = ("operator",)
 
 

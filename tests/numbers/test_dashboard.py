@@ -5,6 +5,7 @@ import random
 from datetime import timedelta
 
 import pytest
+from django.contrib.auth.models import Permission
 from django.db import connection
 from django.db.models import F
 from django.urls import reverse
@@ -134,8 +135,6 @@ def test_the_dashboard_is_for_regulators(client, regulator, known, admin_user):
     client.force_login(op_admin)
     assert client.get(DASHBOARD).status_code == 403
     assert DASHBOARD.encode() not in client.get(reverse("admin:index")).content
-    from django.contrib.auth.models import Permission
-
     op_admin.user_permissions.add(Permission.objects.get(codename="view_dashboard"))
     op_admin = type(op_admin).objects.get(pk=op_admin.pk)
     client.force_login(op_admin)
