@@ -14,6 +14,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
 from django.http import HttpResponseNotAllowed, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -31,6 +32,8 @@ from numbers.services import MAX_EXTRA_DAYS, risk_mark_lift, risk_mark_place
 MAX_LINES = 2000
 MAX_UPLOAD_BYTES = 256 * 1024
 _LOOKUP_CHUNK = 500
+# Lines applied per commit (a commit per line would cost a disk flush each).
+COMMIT_CHUNK = 100
 _SPLIT = re.compile(r"[,;\t]")
 
 
@@ -153,25 +156,32 @@ def marks_place_from_lines(
             number_id__in=ids[start:start + _LOOKUP_CHUNK], category=category, authority=authority,
             reference=reference, effect=effect, extra_days=extra_days,
         ).values_list("number_id", flat=True))
+    to_place = []
     for msisdn, (line, text) in wanted.items():
         number = found.get(msisdn)
         if number is None:
             report.rejected.append(LineReport(line, text, "unknown_number",
                                               _("%(msisdn)s is not in the portal.") % {"msisdn": msisdn}))
-            continue
-        if number.pk in same_terms:
+        elif number.pk in same_terms:
             report.already.append(LineReport(line, text, "already_placed",
                                              _("A mark with these terms is already in force.")))
-            continue
-        try:
-            mark = risk_mark_place(number=number, category=category, authority=authority, reference=reference,
-                                   effect=effect, extra_days=extra_days, actor=actor)
-        except DomainError as exc:
-            report.rejected.append(LineReport(line, text, exc.code, exc.message))
-        except ValidationError as exc:
-            report.rejected.append(LineReport(line, text, exc.code or "invalid", exc.messages[0]))
         else:
-            report.applied.append(mark)
+            to_place.append((line, text, number))
+    # Numbers are locked in id order (as the sweeps do), and a chunk of lines shares one commit: each
+    # line is still its own transition (a savepoint), so a refused line leaves the others applied.
+    to_place.sort(key=lambda item: item[2].pk)
+    for start in range(0, len(to_place), COMMIT_CHUNK):
+        with transaction.atomic():
+            for line, text, number in to_place[start:start + COMMIT_CHUNK]:
+                try:
+                    mark = risk_mark_place(number=number, category=category, authority=authority,
+                                           reference=reference, effect=effect, extra_days=extra_days, actor=actor)
+                except DomainError as exc:
+                    report.rejected.append(LineReport(line, text, exc.code, exc.message))
+                except ValidationError as exc:
+                    report.rejected.append(LineReport(line, text, exc.code or "invalid", exc.messages[0]))
+                else:
+                    report.applied.append(mark)
     report.rejected.sort(key=lambda r: r.line)
     return report
 
