@@ -45,6 +45,18 @@ def _sample(model):
     return obj
 
 
+# The regulator's model permissions beyond viewing (placing = add, lifting = change; never delete).
+ALLOWED_PERMS = {"numbers.riskmark": {"add", "change"}}
+
+
+@pytest.mark.parametrize("model,model_admin", PORTAL, ids=[_label(m) for m, _a in PORTAL])
+def test_regulator_model_permissions(regulator, model, model_admin):
+    opts = model._meta
+    granted = {action for action in ("view", "add", "change", "delete")
+               if regulator.has_perm(f"{opts.app_label}.{action}_{opts.model_name}")}
+    assert granted == {"view"} | ALLOWED_PERMS.get(_label(model), set())
+
+
 def test_the_registry_holds_the_portal_models():
     labels = {_label(m) for m, _a in PORTAL}
     assert {"numbers.phonenumber", "numbers.event", "numbers.riskmark", "numbers.operator"} <= labels
