@@ -28,8 +28,10 @@ from numbers.models import MarkCategory, MarkEffect, PhoneNumber, RiskMark
 from numbers.phone import InvalidMsisdn, normalize_msisdn
 from numbers.services import MAX_EXTRA_DAYS, risk_mark_lift, risk_mark_place
 
-# Each line is a locked transition with its event (a few ms): a list this long takes seconds.
-MAX_LINES = 2000
+# Each line is a locked transition with its event (a few ms, more on a busy server): a list this long
+# stays well inside a web worker's timeout. A longer list is split; sending a list again is safe
+# (marks already in force with the same terms are counted, not placed twice).
+MAX_LINES = 500
 MAX_UPLOAD_BYTES = 256 * 1024
 _LOOKUP_CHUNK = 500
 # Lines applied per commit (a commit per line would cost a disk flush each).
