@@ -4,6 +4,7 @@ from datetime import timedelta
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
@@ -226,3 +227,13 @@ def test_lifting_more_marks_than_the_cap_at_once_is_refused(client, regulator, w
                            {"action": "lift_marks", "_selected_action": marks}, follow=True)
     assert "At most 1 marks at once" in response.content.decode()
     assert RiskMark.objects.in_force().count() == 2
+
+
+def test_placing_and_lifting_need_the_csrf_token(regulator, world):
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(regulator)
+    assert client.post(PLACE, {**TERMS, "numbers": world["CMCC"].frozen.msisdn}).status_code == 403
+    assert client.post(_lift_url(world["CMCC"].mark)).status_code == 403
+    assert RiskMark.objects.in_force().count() == 2
+    world["CMCC"].frozen.refresh_from_db()
+    assert world["CMCC"].frozen.state == State.FROZEN
