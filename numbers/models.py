@@ -314,6 +314,11 @@ class RiskMark(models.Model):
         ordering = ["-placed_at"]
         verbose_name = _("risk mark")
         verbose_name_plural = _("risk marks")
+        # Oversight (issue 7): the regulator's dashboard and the CSV export of admin lists.
+        permissions = [
+            ("view_dashboard", _("Can view the oversight dashboard")),
+            ("export_csv", _("Can export admin lists as CSV")),
+        ]
         constraints = [
             models.CheckConstraint(
                 condition=(Q(effect=MarkEffect.EXTEND) & Q(extra_days__gte=1))

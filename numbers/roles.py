@@ -31,9 +31,13 @@ ROLE_PERMISSIONS: dict[str, set[str]] = {
         "numbers.add_staffprofile", "numbers.change_staffprofile",
         "auth.view_user", "auth.add_user", "auth.change_user",
         "numbers.upload_feed",
+        "numbers.export_csv",  # its own operator's lists only (admin querysets are scoped)
     },
     PLATFORM_ADMIN: {"numbers.view_operator"},
-    REGULATOR: _view("numbers", _NUMBER_MODELS) | {"numbers.add_riskmark", "numbers.change_riskmark"},
+    REGULATOR: _view("numbers", _NUMBER_MODELS) | {
+        "numbers.add_riskmark", "numbers.change_riskmark",  # place and lift marks (never edit one)
+        "numbers.view_dashboard", "numbers.export_csv",
+    },
 }
 
 

@@ -116,3 +116,20 @@ def _fresh_cache():
 
     if "DatabaseCache" not in settings.CACHES["default"]["BACKEND"]:
         cache.clear()
+
+
+# --- oversight (issue 7) -------------------------------------------------------------------------
+
+
+@pytest.fixture
+def world(db):
+    """Two operators (CMCC, CUCC), each with an outlet, staff and numbers in every state."""
+    from tests.numbers.factories_oversight import operator_world
+
+    return {"CMCC": operator_world(OperatorFactory(code="CMCC", name="China Mobile"), tag="cm"),
+            "CUCC": operator_world(OperatorFactory(code="CUCC", name="China Unicom"), tag="cu")}
+
+
+@pytest.fixture
+def platform_admin(db):
+    return staff_user(role=roles.PLATFORM_ADMIN, username="platform-admin")

@@ -1,0 +1,107 @@
+"""What admin pages share: whose data a user sees (operator scope), read-only pages, search by number."""
+
+import re
+
+from django.contrib import admin
+from django.db.models import Q, QuerySet
+
+from numbers import roles
+from numbers.models import Operator, Outlet
+from numbers.phone import InvalidMsisdn, normalize_msisdn
+
+ALL_OPERATORS = "all"
+
+
+def user_roles(user) -> frozenset[str]:
+    """Return the user's group names, cached on the user object for the request."""
+    cached = getattr(user, "_portal_roles", None)
+    if cached is None:
+        cached = frozenset(user.groups.values_list("name", flat=True)) if user.is_authenticated else frozenset()
+        user._portal_roles = cached
+    return cached
+
+
+def operator_scope(user) -> Operator | str | None:
+    """Return whose data the user sees in admin: ALL_OPERATORS, one Operator, or None (nothing).
+
+    A staff profile always narrows (an account tied to an operator sees that operator only); the
+    regulator and the renewal-platform administrator work for no operator and see all; anyone else
+    sees nothing, so a missing profile fails closed.
+    """
+    if not user.is_active or not user.is_authenticated:
+        return None
+    if user.is_superuser:
+        return ALL_OPERATORS
+    profile = getattr(user, "staff_profile", None)
+    if profile is not None:
+        return profile.operator
+    if user_roles(user) & {roles.REGULATOR, roles.PLATFORM_ADMIN}:
+        return ALL_OPERATORS
+    return None
+
+
+def scope_queryset(queryset: QuerySet, user, lookups: tuple[str, ...]) -> QuerySet:
+    scope = operator_scope(user)
+    if scope == ALL_OPERATORS:
+        return queryset
+    if scope is None or not lookups:
+        return queryset.none()
+    condition = Q()
+    for lookup in lookups:
+        condition |= Q(**{lookup: scope.pk})
+    return queryset.filter(condition)
+
+
+class OperatorScopedAdmin(admin.ModelAdmin):
+    """Shows an operator administrator only its operator's rows (`operator_lookups`, OR-ed)."""
+
+    operator_lookups: tuple[str, ...] = ()
+
+    def get_queryset(self, request):
+        return scope_queryset(super().get_queryset(request), request.user, self.operator_lookups)
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        # Choices of an operator or outlet are the user's own.
+        scope = operator_scope(request.user)
+        if scope != ALL_OPERATORS and db_field.related_model in (Operator, Outlet):
+            field = "pk" if db_field.related_model is Operator else "operator"
+            queryset = db_field.related_model.objects.all()
+            kwargs["queryset"] = queryset.none() if scope is None else queryset.filter(**{field: scope.pk})
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+
+class ReadOnlyAdmin(OperatorScopedAdmin):
+    """Shows rows; nobody adds, changes or deletes them here (services own every change)."""
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+_NUMBER_CHARS = re.compile(r"[\s\-().]")
+_PARTIAL_NUMBER = re.compile(r"\+?\d{3,15}")
+
+
+class NumberSearchMixin:
+    """Search by number: national or E.164 input is normalised (an exact, indexed match); digits match part of it."""
+
+    number_field = "msisdn"
+
+    def get_search_results(self, request, queryset, search_term):
+        term = search_term.strip()
+        if term:
+            try:
+                return queryset.filter(**{self.number_field: normalize_msisdn(term)}), False
+            except InvalidMsisdn:
+                pass
+            digits = _NUMBER_CHARS.sub("", term)
+            if _PARTIAL_NUMBER.fullmatch(digits):
+                return queryset.filter(**{f"{self.number_field}__contains": digits.lstrip("+")}), False
+        return super().get_search_results(request, queryset, search_term)
+
+

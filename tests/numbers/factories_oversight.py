@@ -1,0 +1,67 @@
+"""A small world for the oversight tests: two operators, each with an outlet, staff and numbers in every state.
+
+Everything goes through the services, so events, holder periods and disclosures are the real ones.
+"""
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.utils import timezone
+
+from numbers import roles
+from numbers.models import DeclinedOffer, MarkCategory, MarkEffect, Operator, Outlet, PhoneNumber, RiskMark
+from numbers.services import (
+    DisclosureInput,
+    number_allocate,
+    number_cancel,
+    number_offer_decline,
+    risk_mark_place,
+)
+from tests.factories import OutletFactory, PhoneNumberFactory, staff_user
+
+
+@dataclass
+class OperatorWorld:
+    operator: Operator
+    outlet: Outlet
+    clerk: object
+    admin: object
+    fresh: PhoneNumber
+    active: PhoneNumber
+    secondary_active: PhoneNumber
+    frozen: PhoneNumber
+    suspended: PhoneNumber
+    declined: DeclinedOffer
+    mark: RiskMark
+
+
+def operator_world(operator: Operator, *, tag: str) -> OperatorWorld:
+    now = timezone.now()
+    long_ago = now - timedelta(days=400)  # holdings began long before the cancellations below
+    outlet = OutletFactory(operator=operator, code=f"{tag}-01", name=f"{tag} outlet")
+    clerk = staff_user(role=roles.SALES_STAFF, outlet=outlet, username=f"clerk-{tag}")
+    admin_user = staff_user(role=roles.OPERATOR_ADMIN, operator=operator, username=f"admin-{tag}")
+    fresh = PhoneNumberFactory(range_holder=operator)
+    active = PhoneNumberFactory(range_holder=operator)
+    number_allocate(number=active, outlet=outlet, staff=clerk, customer_ref=f"{tag}-C1", disclosure=None,
+                    now=long_ago)
+    secondary = PhoneNumberFactory(range_holder=operator, is_secondary=True)
+    number_allocate(number=secondary, outlet=outlet, staff=clerk, customer_ref=f"{tag}-C2",
+                    disclosure=DisclosureInput(method="written", customer_confirmed=True))
+    frozen = PhoneNumberFactory(range_holder=operator)
+    number_allocate(number=frozen, outlet=outlet, staff=clerk, customer_ref=f"{tag}-C3", disclosure=None,
+                    now=long_ago)
+    number_cancel(number=frozen, operator=operator, at=now - timedelta(days=10), actor="test")
+    suspended = PhoneNumberFactory(range_holder=operator)
+    number_allocate(number=suspended, outlet=outlet, staff=clerk, customer_ref=f"{tag}-C4", disclosure=None,
+                    now=long_ago)
+    number_cancel(number=suspended, operator=operator, at=now - timedelta(days=20), actor="test")
+    mark = risk_mark_place(number=suspended, category=MarkCategory.FRAUD, authority="MPS", reference=f"{tag}-R1",
+                           effect=MarkEffect.SUSPEND, actor="test")
+    offered = PhoneNumberFactory(range_holder=operator, is_secondary=True)
+    declined = number_offer_decline(number=offered, outlet=outlet, staff=clerk, reason="chose another")
+    for n in (fresh, active, secondary, frozen, suspended):
+        n.refresh_from_db()
+    return OperatorWorld(operator, outlet, clerk, admin_user, fresh, active, secondary, frozen, suspended, declined,
+                         mark)
+

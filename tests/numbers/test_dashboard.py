@@ -1,0 +1,253 @@
+"""The compliance dashboard: figures on a known data set, the percentile helper, who may see it."""
+
+import math
+import random
+from datetime import timedelta
+
+import pytest
+from django.contrib.auth.models import Permission
+from django.db import connection
+from django.db.models import F
+from django.urls import reverse
+from django.utils import timezone
+
+from numbers import dashboard, roles
+from numbers.dashboard import DurationSeconds, Section, percentiles, register_section
+from numbers.models import MarkCategory, MarkEffect, Operator, PhoneNumber, RiskMark, State
+from numbers.services import (
+    DisclosureInput,
+    number_allocate,
+    number_cancel,
+    number_offer_decline,
+    risk_mark_lift,
+    risk_mark_place,
+)
+from tests.factories import OperatorFactory, OutletFactory, PhoneNumberFactory, staff_user
+
+DASHBOARD = reverse("admin:dashboard")
+SPOKEN = DisclosureInput(method="spoken", customer_confirmed=True)
+
+
+@pytest.fixture
+def known(db):
+    """Operator AAA sells and declines at two outlets and has marked numbers; BBB has released numbers."""
+    now = timezone.now()
+    long_ago = now - timedelta(days=400)
+    a, b = OperatorFactory(code="AAA"), OperatorFactory(code="BBB")
+    a1, a2 = OutletFactory(operator=a, code="A1"), OutletFactory(operator=a, code="A2")
+    b1 = OutletFactory(operator=b, code="B1")
+    clerk_a1 = staff_user(role=roles.SALES_STAFF, outlet=a1, username="a1")
+    clerk_a2 = staff_user(role=roles.SALES_STAFF, outlet=a2, username="a2")
+    clerk_b1 = staff_user(role=roles.SALES_STAFF, outlet=b1, username="b1")
+    s1, s2, s3, s4, s5 = (PhoneNumberFactory(range_holder=a, is_secondary=True) for _ in range(5))
+    f1, f2, f3, f4, c1, c2 = (PhoneNumberFactory(range_holder=a) for _ in range(6))
+    for n in (s1, s2):
+        number_allocate(number=n, outlet=a1, staff=clerk_a1, customer_ref="R1", disclosure=SPOKEN)
+    number_allocate(number=f1, outlet=a1, staff=clerk_a1, customer_ref="R2", disclosure=None)
+    number_allocate(number=s3, outlet=a2, staff=clerk_a2, customer_ref="R3", disclosure=SPOKEN)
+    number_offer_decline(number=s4, outlet=a1, staff=clerk_a1)
+    number_offer_decline(number=s5, outlet=a2, staff=clerk_a2)
+    number_offer_decline(number=f2, outlet=a2, staff=clerk_a2)
+    for n in (c1, c2):
+        number_allocate(number=n, outlet=a1, staff=clerk_a1, customer_ref="R4", disclosure=None, now=long_ago)
+    number_cancel(number=c1, operator=a, at=now - timedelta(days=10), actor="test")
+    number_cancel(number=c2, operator=a, at=now - timedelta(days=20), actor="test")
+    risk_mark_place(number=c1, category=MarkCategory.HARASSING_MARKETING, authority="MIIT", effect=MarkEffect.EXTEND,
+                    extra_days=30, actor="test")
+    risk_mark_place(number=c2, category=MarkCategory.FRAUD, authority="MPS", effect=MarkEffect.SUSPEND, actor="test")
+    lifted = risk_mark_place(number=f3, category=MarkCategory.OTHER, authority="MPS", effect=MarkEffect.SUSPEND,
+                             actor="test")
+    risk_mark_lift(mark=lifted, actor="test")
+    number_allocate(number=PhoneNumberFactory(range_holder=b), outlet=b1, staff=clerk_b1, customer_ref="R5",
+                    disclosure=None)
+    for days in (91, 92, 95, 100, 120):
+        cancelled = now - timedelta(days=200)
+        PhoneNumberFactory(range_holder=b, is_secondary=True, cancelled_at=cancelled,
+                           frozen_until=cancelled + timedelta(days=90), released_at=cancelled + timedelta(days=days))
+    return {"a": a, "b": b}
+
+
+def test_numbers_by_state_per_operator(known):
+    data = dashboard.numbers_by_state()
+    assert [str(s) for s in data["states"]] == [str(s.label) for s in State]
+    assert [(r["operator"], r["counts"], r["total"], r["secondary"]) for r in data["rows"]] == [
+        # available, active, frozen, suspended
+        ("AAA", [5, 4, 1, 1], 11, 5),
+        ("BBB", [5, 1, 0, 0], 6, 5),
+    ]
+    assert data["totals"] == {"counts": [10, 5, 1, 1], "secondary": 10, "total": 17}
+    assert data["chart"].startswith("<svg") and "AAA" in data["chart"]
+
+
+def test_disclosure_compliance_per_outlet(known):
+    data = dashboard.disclosure_by_outlet()
+    keys = ("operator", "outlet", "allocations", "secondary", "disclosed", "undisclosed", "disclosed_rate", "declined",
+            "declined_secondary", "secondary_declined_rate")
+    assert [tuple(r[k] for k in keys) for r in data["rows"]] == [
+        ("AAA", "A1", 5, 2, 2, 0, 100.0, 1, 1, 33.3),
+        ("AAA", "A2", 1, 1, 1, 0, 100.0, 2, 1, 50.0),
+        ("BBB", "B1", 1, 0, 0, 0, None, 0, 0, None),
+    ]
+    assert data["totals"] == {"allocations": 7, "secondary": 3, "disclosed": 3, "undisclosed": 0, "declined": 3,
+                              "declined_secondary": 2, "disclosed_rate": 100.0, "secondary_declined_rate": 40.0}
+
+
+def test_risk_marks_in_force_by_category(known):
+    data = dashboard.risk_marks_in_force()
+    assert [str(e) for e in data["effects"]] == [str(e.label) for e in MarkEffect]  # extend, suspend
+    assert [(str(r["category"]), r["counts"], r["total"]) for r in data["rows"]] == [
+        (str(MarkCategory.FRAUD.label), [0, 1], 1),
+        (str(MarkCategory.HARASSING_MARKETING.label), [1, 0], 1),
+        (str(MarkCategory.OTHER.label), [0, 0], 0),  # the lifted mark is not in force
+    ]
+    assert data["totals"] == {"counts": [1, 1], "total": 2}
+    assert data["held"] == {"suspended": 1, "extended": 1}
+
+
+def test_days_from_cancellation_to_release(known):
+    data = dashboard.freeze_durations()
+    # BBB: 91, 92, 95, 100, 120 days → median 95; p95 at position 0.95·4 = 3.8 → 100 + 0.8·20 = 116
+    assert data["rows"] == [{"operator": "BBB", "count": 5, "median": 95.0, "p95": 116.0}]
+
+
+def test_the_page_shows_every_section_with_chart_and_table(client, regulator, known):
+    client.force_login(regulator)
+    response = client.get(DASHBOARD)
+    assert response.status_code == 200
+    sections = {s["key"]: s["data"] for s in response.context["sections"]}
+    assert list(sections) == ["numbers_by_state", "disclosure", "risk_marks", "freeze_durations"]
+    assert sections["numbers_by_state"]["totals"]["total"] == 17
+    html = response.content.decode()
+    for table in ("numbers-by-state", "disclosure-by-outlet", "risk-marks-in-force", "freeze-durations"):
+        assert f'<table id="{table}">' in html
+    assert html.count('class="chart"><title>') == 4
+    assert "@media print" in html
+    assert "cdn" not in html.lower() and "<script src=\"http" not in html
+
+
+def test_the_dashboard_is_for_regulators(client, regulator, known, admin_user):
+    client.force_login(regulator)
+    assert DASHBOARD.encode() in client.get(reverse("admin:index")).content
+    client.force_login(admin_user)
+    assert client.get(DASHBOARD).status_code == 200
+    # an operator administrator, even one given the permission, sees only its operator: not this page
+    op_admin = staff_user(role=roles.OPERATOR_ADMIN, operator=known["a"], username="op-admin")
+    client.force_login(op_admin)
+    assert client.get(DASHBOARD).status_code == 403
+    assert DASHBOARD.encode() not in client.get(reverse("admin:index")).content
+    op_admin.user_permissions.add(Permission.objects.get(codename="view_dashboard"))
+    op_admin = type(op_admin).objects.get(pk=op_admin.pk)
+    client.force_login(op_admin)
+    assert client.get(DASHBOARD).status_code == 403
+    client.logout()
+    assert client.get(DASHBOARD).status_code == 302
+
+
+def test_other_apps_add_sections(client, regulator, db):
+    section = Section("extra", "Extra", "admin/numbers/dashboard/freeze_durations.html",
+                      lambda: {"rows": [{"operator": "ZZZ", "count": 1, "median": 1.0, "p95": 2.0}], "chart": ""})
+    register_section(section, before="disclosure")
+    try:
+        client.force_login(regulator)
+        response = client.get(DASHBOARD)
+        assert [s["key"] for s in response.context["sections"]][:3] == ["numbers_by_state", "extra", "disclosure"]
+        assert "ZZZ" in response.content.decode()
+    finally:
+        dashboard.SECTIONS[:] = [s for s in dashboard.SECTIONS if s.key != "extra"]
+
+
+def test_labels_in_charts_are_escaped():
+    svg = dashboard.bar_chart(title="<t>", labels=["<script>x</script>"], series=[("a&b", [3])])
+    assert "<script>" not in svg and "&lt;script&gt;" in svg and "a&amp;b" in svg
+
+
+# --- the percentile helper -----------------------------------------------------------------------
+
+
+def percentile_reference(values: list[float], fraction: float) -> float:
+    """percentile_cont: linear interpolation at position fraction·(n−1) of the sorted values."""
+    ordered = sorted(values)
+    pos = fraction * (len(ordered) - 1)
+    lo = math.floor(pos)
+    hi = min(lo + 1, len(ordered) - 1)
+    return ordered[lo] + (ordered[hi] - ordered[lo]) * (pos - lo)
+
+
+def released_numbers(durations: dict[str, list[float]]) -> None:
+    """Released numbers per operator code, each released `seconds` after its cancellation."""
+    base = timezone.now() - timedelta(days=500)
+    rows = []
+    for k, (code, seconds) in enumerate(sorted(durations.items())):
+        operator = Operator.objects.create(code=code, name=code, coverage_start="2020-01-01")
+        for i, s in enumerate(seconds):
+            rows.append(PhoneNumber(
+                msisdn=f"+86137{k:02d}{i:06d}", range_holder=operator, serving_operator=operator, is_secondary=True,
+                cancelled_at=base, frozen_until=base + timedelta(days=90),
+                released_at=base + timedelta(days=90, seconds=s),
+            ))
+    PhoneNumber.objects.bulk_create(rows)
+
+
+def check_percentiles_match_the_definition(seed: int) -> None:
+    rng = random.Random(seed)
+    durations = {
+        "ONE": [rng.uniform(0, 86400 * 30)],
+        "TWO": [rng.uniform(0, 86400 * 30) for _ in range(2)],
+        "MANY": [float(rng.randrange(0, 86400 * 60)) for _ in range(257)],
+        "TIES": [3600.0] * 5 + [7200.0] * 5,
+    }
+    released_numbers(durations)
+    # one number still frozen-released without a release time must be ignored (NULL values)
+    fractions = (0.0, 0.25, 0.5, 0.9, 0.95, 1.0)
+    rows = percentiles(PhoneNumber.objects.all(), value=DurationSeconds(F("released_at"), F("cancelled_at")),
+                       group_by="range_holder__code", fractions=fractions)
+    assert [r.group for r in rows] == sorted(durations)
+    for row in rows:
+        values = [90 * 86400 + s for s in durations[row.group]]
+        assert row.count == len(values)
+        for f in fractions:
+            assert row.values[f] == pytest.approx(percentile_reference(values, f), abs=1e-3), (row.group, f)
+    overall = percentiles(PhoneNumber.objects.filter(released_at__isnull=False),
+                          value=DurationSeconds(F("released_at"), F("cancelled_at")))
+    every = [90 * 86400 + s for v in durations.values() for s in v]
+    assert overall[0].group is None and overall[0].count == len(every)
+    assert overall[0].values[0.5] == pytest.approx(percentile_reference(every, 0.5), abs=1e-3)
+
+
+def test_percentiles_on_this_database(db):
+    check_percentiles_match_the_definition(seed=7)
+
+
+def test_percentiles_ignore_nulls_and_empty_groups(db):
+    released_numbers({"SOME": [10.0, 20.0, 30.0]})
+    PhoneNumberFactory(range_holder=Operator.objects.get(code="SOME"))  # never cancelled: NULL duration
+    rows = percentiles(PhoneNumber.objects.all(), value=DurationSeconds(F("released_at"), F("cancelled_at")),
+                       group_by="range_holder__code")
+    assert [(r.group, r.count) for r in rows] == [("SOME", 3)]
+    assert rows[0].values[0.5] == pytest.approx(90 * 86400 + 20.0, abs=1e-3)
+    assert percentiles(PhoneNumber.objects.none(), value=DurationSeconds(F("released_at"), F("cancelled_at"))) == []
+
+
+def test_percentile_fractions_are_checked(db):
+    with pytest.raises(ValueError):
+        percentiles(PhoneNumber.objects.all(), value=DurationSeconds(F("released_at"), F("cancelled_at")),
+                    fractions=(1.5,))
+
+
+@pytest.mark.services
+@pytest.mark.django_db  # not transactional: a flush would drop the role groups the data migrations made
+def test_percentiles_use_percentile_cont_on_postgresql(require_postgres, django_assert_num_queries):
+    assert connection.vendor == "postgresql"
+    check_percentiles_match_the_definition(seed=11)
+    with django_assert_num_queries(1) as ctx:
+        percentiles(PhoneNumber.objects.all(), value=DurationSeconds(F("released_at"), F("cancelled_at")),
+                    group_by="range_holder__code")
+    assert "percentile_cont(0.5) WITHIN GROUP" in ctx.captured_queries[0]["sql"]
+
+
+@pytest.mark.services
+@pytest.mark.django_db  # not transactional: a flush would drop the role groups the data migrations made
+def test_dashboard_figures_on_postgresql(require_postgres, known):
+    assert dashboard.freeze_durations()["rows"] == [{"operator": "BBB", "count": 5, "median": 95.0, "p95": 116.0}]
+    assert dashboard.disclosure_by_outlet()["totals"]["secondary_declined_rate"] == 40.0
+    assert RiskMark.objects.in_force().count() == 2
