@@ -360,7 +360,7 @@ def delivery_confirm(*, platform: Platform, delivery_id, unbound, not_found, now
                      ) -> Delivery:
     """Confirm a batch delivery with counts (DESIGN.md): from pending, sent or dead; idempotent."""
     now = now or timezone.now()
-    delivery = (Delivery.objects.select_for_update().select_related("chunk")
+    delivery = (Delivery.objects.select_for_update(of=("self",)).select_related("chunk")
                 .filter(pk=delivery_id, platform=platform).first())
     if delivery is None:
         raise NotFound(_("No such delivery."))
