@@ -65,7 +65,7 @@ class Command(BaseCommand):
         signal.signal(signal.SIGTERM, lambda *a: stop.set())
         started = time.monotonic()
         try:
-            while not stop.wait(5):
+            while not stop.wait(min(5.0, duration or 5.0)):
                 self._refresh_secrets(sim)
                 self._report(sim, stats_file, quiet)
                 if duration and time.monotonic() - started >= duration:
