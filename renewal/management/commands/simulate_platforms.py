@@ -7,7 +7,7 @@ import time
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
-from django.db import close_old_connections
+from django.db import DatabaseError, connection
 
 from renewal import services
 from renewal.models import ApiKey, Platform, PlatformCategory, PlatformStatus
@@ -90,9 +90,12 @@ class Command(BaseCommand):
 
     def _refresh_secrets(self, sim: Simulator) -> None:
         """Pick up rotated secrets (the portal then signs with two)."""
-        close_old_connections()
-        for platform in Platform.objects.filter(pk__in=list(sim.platforms)):
-            sim.platforms[platform.pk].secrets = services.platform_secrets(platform)
+        try:
+            for platform in Platform.objects.filter(pk__in=list(sim.platforms)):
+                sim.platforms[platform.pk].secrets = services.platform_secrets(platform)
+        except DatabaseError as exc:  # the database restarted: reconnect next time
+            self.stderr.write(f"simulate_platforms: cannot refresh secrets: {exc}")
+            connection.close()
 
     def _report(self, sim: Simulator, stats_file: str | None, quiet: bool) -> None:
         stats = sim.stats.as_dict() | {"pending_confirmations": sim.pending_confirmations()}
