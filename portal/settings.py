@@ -205,6 +205,8 @@ LOGGING = {
 INSTALLED_APPS += ["drf_spectacular", "drf_spectacular_sidecar"]
 REST_FRAMEWORK["DEFAULT_SCHEMA_CLASS"] = "drf_spectacular.openapi.AutoSchema"
 REST_FRAMEWORK["EXCEPTION_HANDLER"] = "renewal.api.exception_handler"
+# Errors under /api/ that no DRF view answered (unknown path, 405 of a plain view, 500) get the envelope too.
+MIDDLEWARE += ["renewal.middleware.ApiErrorEnvelopeMiddleware"]
 SPECTACULAR_SETTINGS = {
     "TITLE": "Secondary-number renewal portal — platform API",
     "VERSION": "1",

@@ -10,7 +10,3 @@ urlpatterns = [
     path("api/v1/health", views.health, name="health"),
     path("api/v1/", include("renewal.urls")),  # the platform API (batch renewal)
 ]
-
-# Errors under /api/ answer with the API's error envelope (renewal.api); pages keep Django's.
-handler404 = "renewal.api.handler404"
-handler500 = "renewal.api.handler500"
