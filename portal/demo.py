@@ -9,4 +9,5 @@ STEPS = [
     "numbers.demo",
     "numbers.demo_sales",
     "numbers.demo_oversight",  # sales with disclosures and declined offers for the dashboard (issue 7)
+    "renewal.demo",
 ]

@@ -9,4 +9,5 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/health", views.health, name="health"),
     path("staff/", include("numbers.urls")),
+    path("api/v1/", include("renewal.urls")),  # the platform API (batch renewal)
 ]
