@@ -39,6 +39,11 @@ def _snapshot(model) -> list[dict]:
     return list(model._default_manager.order_by("pk").values())
 
 
+@pytest.fixture(autouse=True)
+def _renewal_rows(renewal_world):
+    """Every registered model, the renewal ones included, has a row to open."""
+
+
 def _sample(model):
     obj = model._default_manager.order_by("pk").first()
     assert obj is not None, f"the test world has no {_label(model)}: add one to factories_oversight"

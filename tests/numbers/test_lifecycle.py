@@ -23,6 +23,15 @@ from tests.factories import OutletFactory, PhoneNumberFactory
 DAY = timedelta(days=1)
 
 
+@pytest.fixture(autouse=True)
+def renewal_gate_open(monkeypatch):
+    """These tests are about the freeze; the renewal gate on release is tested in tests/renewal."""
+    from numbers import hooks
+
+    monkeypatch.setattr(hooks, "releasable", hooks._releasable_default)
+    monkeypatch.setattr(hooks, "release_detail", hooks._release_detail_default)
+
+
 def cancel(number, *, at, operator=None):
     number_cancel(number=number, operator=operator or number.serving_operator, at=at, actor="feed")
     number.refresh_from_db()

@@ -38,7 +38,7 @@ def test_the_offer_page_of_a_secondary_number_states_the_facts_in_plain_words(cl
     assert "this number was used before" in body
     assert f'Their service ended on <strong class="nowrap">{date}</strong>' in body
     assert "debt collection" in body and "caller-ID tags" in body
-    assert "Renewal status not available yet" in body
+    assert "Removal of old accounts not started" in body  # no batch was pushed for it in this test
     assert "The customer may choose another number instead" in body
     for method in ("told in person (spoken)", "written notice", "electronic signature"):
         assert method in body
