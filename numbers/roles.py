@@ -35,6 +35,8 @@ ROLE_PERMISSIONS: dict[str, set[str]] = {
     PLATFORM_ADMIN: {"numbers.view_operator"},
     REGULATOR: _view("numbers", _NUMBER_MODELS) | {"numbers.add_riskmark", "numbers.change_riskmark"},
 }
+# Active renewal (issue 5): regulators read harassment reports and their evidence.
+ROLE_PERMISSIONS[REGULATOR] |= {"renewal.view_harassmentreport", "renewal.view_evidence"}
 
 
 def sync_roles(apps, schema_editor=None) -> None:

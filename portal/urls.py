@@ -8,4 +8,6 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
     path("api/v1/health", views.health, name="health"),
+    # Active renewal (issue 5): the subscriber's pages.
+    path("renew/", include("renewal.subscriber_urls")),
 ]

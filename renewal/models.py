@@ -1,0 +1,1 @@
+from renewal.models_subscriber import *  # noqa: E402,F401,F403
