@@ -39,6 +39,17 @@ ROLE_PERMISSIONS: dict[str, set[str]] = {
 ROLE_PERMISSIONS[REGULATOR] |= {"renewal.view_harassmentreport", "renewal.view_evidence"}
 
 
+# Renewal (batch renewal, issue 4): platform administrators manage platforms, keys and deliveries;
+# regulators see everything; operator administrators see and retry their operator's deliveries.
+_RENEWAL_MODELS = ("platform", "apikey", "recyclebatch", "batchchunk", "batchentry", "delivery")
+ROLE_PERMISSIONS[PLATFORM_ADMIN] |= _view("renewal", _RENEWAL_MODELS) | {
+    "renewal.add_platform", "renewal.change_platform", "renewal.rotate_secret",
+    "renewal.add_apikey", "renewal.change_apikey", "renewal.retry_delivery",
+}
+ROLE_PERMISSIONS[REGULATOR] |= _view("renewal", _RENEWAL_MODELS)
+ROLE_PERMISSIONS[OPERATOR_ADMIN] |= {"renewal.view_delivery", "renewal.view_recyclebatch", "renewal.retry_delivery"}
+
+
 def sync_roles(apps, schema_editor=None) -> None:
     """Create the groups and give each exactly the permissions of ROLE_PERMISSIONS that exist."""
     from django.contrib.auth.management import create_permissions
