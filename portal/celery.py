@@ -16,3 +16,12 @@ SWEEP_EVERY = float(os.environ.get("SWEEP_INTERVAL_SECONDS", "30"))
 app.conf.beat_schedule = {
     "release-sweep": {"task": "numbers.tasks.release_sweep_task", "schedule": SWEEP_EVERY},
 }
+
+# Active renewal (issue 5): gather unbind tasks into one delivery per platform, and time out unanswered ones.
+app.conf.beat_schedule["unbind-coalesce"] = {
+    "task": "renewal.unbind.unbind_coalesce_task",
+    "schedule": float(os.environ.get("UNBIND_COALESCE_SECONDS", "3")),
+}
+app.conf.beat_schedule["unbind-deadline-sweep"] = {
+    "task": "renewal.unbind.unbind_deadline_sweep_task", "schedule": SWEEP_EVERY,
+}

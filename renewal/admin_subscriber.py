@@ -1,4 +1,4 @@
-"""Minimal admin for harassment reports: regulators read them and download evidence (the regulator issue owns the rest)."""
+"""Minimal admin for harassment reports: regulators read them and download evidence."""
 
 from django.contrib import admin
 from django.urls import reverse

@@ -12,7 +12,8 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-__all__ = ["SmsCode", "SmsMessage", "HarassmentCategory", "HarassmentReport", "Evidence"]
+__all__ = ["SmsCode", "SmsMessage", "HarassmentCategory", "HarassmentReport", "Evidence", "UnbindRequest",
+           "UnbindTask", "UnbindResult"]
 
 
 class SmsCode(models.Model):
@@ -102,3 +103,83 @@ class Evidence(models.Model):
 
     def __str__(self) -> str:
         return self.original_name
+
+
+class UnbindRequestQuerySet(models.QuerySet):
+    def running(self):
+        return self.filter(finished_at__isnull=True)
+
+
+class UnbindRequest(models.Model):
+    """A subscriber's request to remove the bindings made before their holding began, on chosen platforms."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    number = models.ForeignKey("numbers.PhoneNumber", on_delete=models.PROTECT, related_name="unbind_requests")
+    holder_period = models.ForeignKey("numbers.HolderPeriod", on_delete=models.PROTECT,
+                                      related_name="unbind_requests")
+    bound_before = models.DateTimeField(_("bindings made before"))
+    created_at = models.DateTimeField(_("requested at"))
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True,
+                                       help_text=_("When every platform's task reached a final state."))
+
+    objects = UnbindRequestQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = _("unbind request")
+        verbose_name_plural = _("unbind requests")
+        constraints = [
+            # One running request per holding; the service says so clearly, the database makes sure.
+            models.UniqueConstraint(fields=["holder_period"], condition=Q(finished_at__isnull=True),
+                                    name="one_running_unbind_request_per_period"),
+        ]
+
+    def __str__(self) -> str:
+        return f"unbind {self.number_id} {self.created_at:%Y-%m-%d %H:%M}"
+
+
+class UnbindResult(models.TextChoices):
+    PENDING = "", _("no result yet")
+    UNBOUND = "unbound", _("unbound")
+    NOTHING_BOUND = "nothing_bound", _("nothing bound")
+    REJECTED = "rejected", _("rejected")
+    NO_ANSWER = "no_answer", _("no answer")
+
+
+# What a platform may report (no_answer is the portal's own verdict at the deadline).
+REPORTABLE_RESULTS = (UnbindResult.UNBOUND, UnbindResult.NOTHING_BOUND, UnbindResult.REJECTED)
+
+
+class UnbindTask(models.Model):
+    """One platform's part of an unbind request: the outbox row that the coalescer puts into a delivery."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    request = models.ForeignKey(UnbindRequest, on_delete=models.CASCADE, related_name="tasks")
+    platform = models.ForeignKey("renewal.Platform", on_delete=models.PROTECT, related_name="unbind_tasks")
+    delivery = models.ForeignKey("renewal.Delivery", on_delete=models.PROTECT, null=True, blank=True,
+                                 related_name="unbind_tasks")
+    created_at = models.DateTimeField(_("created at"))
+    deadline_at = models.DateTimeField(_("answer deadline"))
+    result = models.CharField(_("result"), max_length=16, choices=UnbindResult.choices, blank=True, default="")
+    accounts = models.PositiveIntegerField(_("accounts unbound"), null=True, blank=True)
+    detail = models.CharField(_("detail"), max_length=500, blank=True)
+    reported_at = models.DateTimeField(_("reported at"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        verbose_name = _("unbind task")
+        verbose_name_plural = _("unbind tasks")
+        constraints = [
+            models.UniqueConstraint(fields=["request", "platform"], name="one_unbind_task_per_platform"),
+            models.CheckConstraint(condition=Q(result__in=UnbindResult.values), name="unbind_result_valid"),
+        ]
+        indexes = [
+            # The coalescer's claim: unassigned tasks of one platform.
+            models.Index(fields=["platform", "created_at"], condition=Q(delivery__isnull=True),
+                         name="unbind_task_unassigned"),
+            # The no-answer sweep: open tasks by deadline.
+            models.Index(fields=["deadline_at"], condition=Q(result=""), name="unbind_task_open_deadline"),
+        ]
+
+    def __str__(self) -> str:
+        return f"unbind task {self.id}"

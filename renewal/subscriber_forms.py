@@ -83,7 +83,8 @@ class EvidenceField(forms.FileField):
                 raise forms.ValidationError(
                     _("“%(name)s” is %(size)s; a file may be at most %(max)s. Make it smaller (a screenshot "
                       "or a lower resolution) and attach it again.")
-                    % {"name": name, "size": filesizeformat(f.size), "max": filesizeformat(settings.EVIDENCE_MAX_BYTES)},
+                    % {"name": name, "size": filesizeformat(f.size),
+                       "max": filesizeformat(settings.EVIDENCE_MAX_BYTES)},
                     code="too_large")
             f.seek(0)
             content_type = sniff_type(f.read(16))

@@ -7,7 +7,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.cache import cache
-from django.http import FileResponse, Http404, HttpResponseForbidden
+from django.http import FileResponse, Http404, HttpResponseForbidden, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.translation import get_language, ngettext
@@ -224,3 +224,58 @@ def evidence_file(request, pk):
 
 def evidence_url(evidence: Evidence) -> str:
     return reverse("subscriber:evidence", args=[evidence.pk])
+
+
+# --- unbind requests -------------------------------------------------------------------------
+
+
+@subscriber_required
+@require_POST
+def unbind_create(request):
+    from renewal import unbind
+
+    platform_ids = None
+    if "all" not in request.POST:
+        try:
+            platform_ids = [int(v) for v in request.POST.getlist("platforms")]
+        except ValueError:
+            platform_ids = []
+    try:
+        created = unbind.unbind_request_create(period=request.period, platform_ids=platform_ids)
+    except unbind.UnbindError as exc:
+        messages.error(request, exc.message)
+        return redirect("subscriber:overview")
+    return redirect("subscriber:request_detail", pk=created.pk)
+
+
+def _own_request(request, pk):
+    from renewal.models_subscriber import UnbindRequest
+
+    # Only the requests of this holding: anyone else's is a 404.
+    return get_object_or_404(UnbindRequest, pk=pk, holder_period=request.period)
+
+
+@subscriber_required
+def request_detail(request, pk):
+    from renewal import unbind
+
+    unbind_request = _own_request(request, pk)
+    rows = unbind.request_tasks(unbind_request)
+    final = unbind_request.finished_at is not None
+    return render(request, "subscriber/request_detail.html", {
+        "unbind_request": unbind_request, "rows": rows, "final": final, "number": request.number,
+        "progress": unbind.request_progress(rows), "summary": unbind.request_summary(rows) if final else "",
+    })
+
+
+@subscriber_required
+def request_status(request, pk):
+    from renewal import unbind
+
+    unbind_request = _own_request(request, pk)
+    rows = unbind.request_tasks(unbind_request)
+    final = unbind_request.finished_at is not None
+    return JsonResponse({
+        "final": final, "tasks": rows, "progress": unbind.request_progress(rows),
+        "summary": unbind.request_summary(rows) if final else "",
+    }, headers={"Cache-Control": "no-store"})

@@ -1,5 +1,304 @@
-"""Unbind requests of active renewal (filled in on top of the batch-renewal deliveries)."""
+"""Unbind requests of active renewal: create, coalesce into deliveries, take results, time out.
+
+An unbind request writes one task per platform in its own transaction: the
+tasks are its outbox rows. The coalescer (a beat task every
+UNBIND_COALESCE_SECONDS) claims each platform's unassigned tasks with a
+conditional UPDATE into ONE `unbind.request` delivery of the batch-renewal
+outbox, which sends, signs and retries it. So N requests within one window
+become one delivery per platform.
+"""
+
+import logging
+from datetime import timedelta
+from itertools import groupby
+
+from celery import shared_task
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import Count, Exists, OuterRef, Q
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
+
+from numbers.errors import DomainError
+from numbers.models import HolderPeriod, State
+from renewal.models import Delivery, DeliveryEvent, DeliveryState, Platform, PlatformKind
+from renewal.models_subscriber import REPORTABLE_RESULTS, UnbindRequest, UnbindResult, UnbindTask
+
+log = logging.getLogger(__name__)
+
+MAX_TASKS_PER_DELIVERY = 1000
+
+
+class UnbindError(DomainError):
+    code = "unbind_refused"
+
+
+class TaskNotFound(DomainError):
+    code = "not_found"
+
+
+class AlreadyReported(DomainError):
+    code = "already_reported"
+
+
+# --- requests ---------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def unbind_request_create(*, period: HolderPeriod, platform_ids: list[int] | None = None, now=None) -> UnbindRequest:
+    """Create a request with one task per chosen live platform (all of them when `platform_ids` is None)."""
+    now = now or timezone.now()
+    # The period's row lock serialises two clicks of the same subscriber.
+    period = HolderPeriod.objects.select_for_update().select_related("number").get(pk=period.pk)
+    if period.ended_at is not None or period.number.state != State.ACTIVE:
+        raise UnbindError(_("Your holding of this number has ended."), code="period_closed")
+    if period.started_at is None:
+        raise UnbindError(_("The start of your holding is unknown, so bindings cannot be removed safely."),
+                          code="unknown_start")
+    running = UnbindRequest.objects.running().filter(holder_period=period).first()
+    if running is not None:
+        raise UnbindError(_("Your request of %(at)s is still running. Wait until every platform has answered, "
+                            "then you can send another.") % {"at": timezone.localtime(running.created_at)
+                                                             .strftime("%Y-%m-%d %H:%M")},
+                          code="already_running")
+    platforms = Platform.objects.live()
+    if platform_ids is not None:
+        platforms = platforms.filter(pk__in=platform_ids)
+    platform_ids = list(platforms.values_list("pk", flat=True))
+    if not platform_ids:
+        raise UnbindError(_("Choose at least one application or tag provider."), code="no_platforms")
+    try:
+        with transaction.atomic():
+            request = UnbindRequest.objects.create(number=period.number, holder_period=period,
+                                                   bound_before=period.started_at, created_at=now)
+    except IntegrityError:  # a concurrent request won the one-running constraint
+        raise UnbindError(_("A request for this number is already running."), code="already_running") from None
+    deadline = now + timedelta(seconds=settings.UNBIND_ANSWER_DEADLINE_SECONDS)
+    UnbindTask.objects.bulk_create(
+        [UnbindTask(request=request, platform_id=pid, created_at=now, deadline_at=deadline) for pid in platform_ids]
+    )
+    return request
+
+
+# --- the coalescer ----------------------------------------------------------------------------
+
+
+def unbind_coalesce(*, now=None) -> list:
+    """Claim every platform's unassigned tasks into one delivery per platform (per 1,000 tasks); return their ids."""
+    now = now or timezone.now()
+    platform_ids = list(
+        UnbindTask.objects.filter(delivery__isnull=True, platform__status="live")
+        .values_list("platform_id", flat=True).distinct()
+    )
+    created = []
+    for platform in Platform.objects.filter(pk__in=platform_ids):
+        while True:
+            delivery_id = _coalesce_one(platform, now)
+            if delivery_id is None:
+                break
+            created.append(delivery_id)
+    return created
+
+
+@transaction.atomic
+def _coalesce_one(platform: Platform, now):
+    pull_only = platform.is_pull_only
+    delivery = Delivery.objects.create(
+        event=DeliveryEvent.UNBIND, platform=platform, created_at=now,
+        # A pull-only platform reads its deliveries through the API: there is nothing to POST.
+        state=DeliveryState.SENT if pull_only else DeliveryState.PENDING,
+        sent_at=now if pull_only else None, next_attempt_at=None if pull_only else now,
+    )
+    batch = (UnbindTask.objects.filter(platform=platform, delivery__isnull=True)
+             .order_by("created_at", "id").values("pk")[:MAX_TASKS_PER_DELIVERY])
+    # Compare-and-swap: a concurrent coalescer's claimed rows fail `delivery IS NULL` and are skipped.
+    claimed = UnbindTask.objects.filter(pk__in=batch, delivery__isnull=True).update(delivery=delivery)
+    if not claimed:
+        transaction.set_rollback(True)
+        return None
+    return delivery.pk
+
+
+def unbind_body(delivery: Delivery) -> dict:
+    """The `unbind.request` webhook body of a delivery (DESIGN.md)."""
+    tasks = (UnbindTask.objects.filter(delivery=delivery).order_by("created_at", "id")
+             .values_list("pk", "request__number__msisdn", "request__bound_before"))
+    kinds = ["tag"] if delivery.platform.kind == PlatformKind.TAG_PROVIDER else ["account"]
+    return {
+        "event": DeliveryEvent.UNBIND.value,
+        "delivery_id": str(delivery.pk),
+        "tasks": [{"task_id": str(pk), "msisdn": msisdn, "bound_before": timezone.localtime(before).isoformat(),
+                   "kinds": kinds} for pk, msisdn, before in tasks],
+    }
+
+
+# --- results ----------------------------------------------------------------------------------
+
+
+def _validate_result(status, accounts, detail) -> dict:
+    fields = {}
+    if status not in REPORTABLE_RESULTS:
+        fields["status"] = [_("Must be one of: unbound, nothing_bound, rejected.")]
+    if accounts is None:
+        accounts = 0 if status != UnbindResult.UNBOUND else None
+    if accounts is None or isinstance(accounts, bool) or not isinstance(accounts, int) or accounts < 0:
+        fields["accounts"] = [_("A whole number, 0 or more (required when status is unbound).")]
+    if detail is None:
+        detail = ""
+    if not isinstance(detail, str) or len(detail) > 500:
+        fields["detail"] = [_("Text of at most 500 characters.")]
+    elif status == UnbindResult.REJECTED and not detail.strip():
+        fields["detail"] = [_("Say why the task was rejected.")]
+    if fields:
+        err = DomainError(_("The result is not valid."), code="validation_error")
+        err.fields = fields
+        raise err
+    return {"status": status, "accounts": accounts, "detail": detail.strip()}
+
+
+def unbind_task_report(*, platform: Platform, task_id, status, accounts=None, detail=None, now=None) -> UnbindTask:
+    """Record a platform's result for its task; the same result again changes nothing, a different one is a 409."""
+    now = now or timezone.now()
+    data = _validate_result(status, accounts, detail)
+    head = UnbindTask.objects.filter(pk=task_id, platform=platform).values("request_id", "delivery_id").first()
+    if head is None:  # unknown, or another platform's task: a 404, never a 403
+        raise TaskNotFound(_("No such unbind task."))
+    with transaction.atomic():
+        # Lock order: request, delivery, task (the no-answer sweep touches them in separate statements).
+        request = UnbindRequest.objects.select_for_update().get(pk=head["request_id"])
+        if head["delivery_id"]:
+            Delivery.objects.select_for_update().filter(pk=head["delivery_id"]).first()
+        task = UnbindTask.objects.select_for_update().get(pk=task_id)
+        if task.result in REPORTABLE_RESULTS:
+            if (task.result, task.accounts, task.detail) == (data["status"], data["accounts"], data["detail"]):
+                return task
+            raise AlreadyReported(_("A different result was already reported for this task."))
+        # A late answer replaces the portal's `no_answer`: the platform's word is the better record.
+        task.result, task.accounts, task.detail, task.reported_at = (
+            data["status"], data["accounts"], data["detail"], now)
+        task.save(update_fields=["result", "accounts", "detail", "reported_at"])
+        if task.delivery_id:
+            _confirm_deliveries(Delivery.objects.filter(pk=task.delivery_id), now)
+        if request.finished_at is None and not request.tasks.filter(result="").exists():
+            request.finished_at = now
+            request.save(update_fields=["finished_at"])
+    return task
+
+
+def _confirm_deliveries(deliveries, now) -> int:
+    """Confirm unbind deliveries every task of which has a platform result."""
+    unanswered = UnbindTask.objects.filter(delivery=OuterRef("pk")).filter(
+        Q(result="") | Q(result=UnbindResult.NO_ANSWER))
+    return (deliveries.filter(event=DeliveryEvent.UNBIND,
+                              state__in=[DeliveryState.PENDING, DeliveryState.SENT, DeliveryState.DEAD])
+            .exclude(Exists(unanswered))
+            .update(state=DeliveryState.CONFIRMED, confirmed_at=now))
+
+
+def unbind_deadline_sweep(*, now=None) -> int:
+    """Make tasks past their deadline `no_answer`, then finish requests and confirm deliveries that are done."""
+    now = now or timezone.now()
+    # Separate statements, each its own transaction: no lock is held across them.
+    timed_out = UnbindTask.objects.filter(result="", deadline_at__lte=now).update(
+        result=UnbindResult.NO_ANSWER, reported_at=now)
+    UnbindRequest.objects.running().exclude(
+        Exists(UnbindTask.objects.filter(request=OuterRef("pk"), result=""))).update(finished_at=now)
+    return timed_out
+
+
+# --- what the subscriber sees -----------------------------------------------------------------
+
+
+def task_status(task: UnbindTask) -> str:
+    """waiting, sent, or the final result."""
+    if task.result:
+        return task.result
+    if task.delivery_id and task.delivery.sent_at is not None:
+        return "sent"
+    return "waiting"
+
+
+def status_labels() -> dict[str, str]:
+    return {
+        "waiting": _("waiting"),
+        "sent": _("sent, waiting for the answer"),
+        UnbindResult.UNBOUND: _("unbound"),
+        UnbindResult.NOTHING_BOUND: _("nothing was bound"),
+        UnbindResult.REJECTED: _("rejected"),
+        UnbindResult.NO_ANSWER: _("no answer"),
+    }
+
+
+def request_tasks(request: UnbindRequest) -> list[dict]:
+    labels = status_labels()
+    rows = []
+    for task in request.tasks.select_related("platform", "delivery").order_by("platform__category",
+                                                                               "platform__name"):
+        status = task_status(task)
+        label = labels[status]
+        if status == UnbindResult.REJECTED and task.detail:
+            label = _("rejected: %(reason)s") % {"reason": task.detail}
+        elif status == UnbindResult.UNBOUND and task.accounts:
+            label = ngettext("unbound (%(n)d account)", "unbound (%(n)d accounts)", task.accounts) % {
+                "n": task.accounts}
+        rows.append({"id": str(task.pk), "platform": task.platform.name,
+                     "category": task.platform.get_category_display(), "status": status, "label": label})
+    return rows
+
+
+def request_summary(rows: list[dict]) -> str:
+    counts = {}
+    for row in rows:
+        counts[row["status"]] = counts.get(row["status"], 0) + 1
+    parts = [
+        ngettext("%(n)d platform unbound", "%(n)d platforms unbound", counts.get("unbound", 0)),
+        ngettext("%(n)d had nothing bound", "%(n)d had nothing bound", counts.get("nothing_bound", 0)),
+        ngettext("%(n)d rejected", "%(n)d rejected", counts.get("rejected", 0)),
+        ngettext("%(n)d did not answer", "%(n)d did not answer", counts.get("no_answer", 0)),
+    ]
+    keys = ["unbound", "nothing_bound", "rejected", "no_answer"]
+    text = "; ".join(p % {"n": counts.get(k, 0)} for p, k in zip(parts, keys, strict=True))
+    return _("Finished: %(parts)s.") % {"parts": text}
+
+
+def request_progress(rows: list[dict]) -> str:
+    done = sum(1 for r in rows if r["status"] not in ("waiting", "sent"))
+    return _("%(done)d of %(total)d platforms have answered.") % {"done": done, "total": len(rows)}
 
 
 def overview_context(period) -> dict:
-    return {}
+    platforms = list(Platform.objects.live().order_by("category", "name"))
+    groups = [(category, list(items)) for category, items in
+              groupby(platforms, key=lambda p: p.get_category_display())]
+    requests = list(UnbindRequest.objects.filter(holder_period=period)
+                    .annotate(total=Count("tasks"), open=Count("tasks", filter=Q(tasks__result="")))
+                    .order_by("-created_at")[:20])
+    return {
+        "platform_groups": groups,
+        "platform_count": len(platforms),
+        "unbind_requests": requests,
+        "running_request": next((r for r in requests if r.finished_at is None), None),
+    }
+
+
+# --- tasks ------------------------------------------------------------------------------------
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True)
+def unbind_coalesce_task() -> int:
+    ids = unbind_coalesce()
+    if ids:
+        dispatch_deliveries(ids)
+    return len(ids)
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True)
+def unbind_deadline_sweep_task() -> int:
+    return unbind_deadline_sweep()
+
+
+def dispatch_deliveries(ids: list) -> None:
+    """Hand new unbind deliveries to the batch-renewal outbox's sender (the one mechanism)."""
+    # Wired to issue 4's dispatch once it lands; until then the due sweep picks up pending deliveries.
+    return None
