@@ -197,6 +197,49 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
 }
 
+# --- Batch renewal (renewal app, issue 4) ------------------------------------------------------
+INSTALLED_APPS += ["drf_spectacular", "drf_spectacular_sidecar"]
+REST_FRAMEWORK["DEFAULT_SCHEMA_CLASS"] = "drf_spectacular.openapi.AutoSchema"
+REST_FRAMEWORK["EXCEPTION_HANDLER"] = "renewal.api.exception_handler"
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Secondary-number renewal portal — platform API",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    # Browsable docs served from the portal's own static files: they work offline.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+}
+# Fernet keys (comma-separated, newest first) that encrypt platforms' signing secrets at rest.
+# Generate one with: python -c "from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())"
+RENEWAL_SECRETS_KEYS = env.list("RENEWAL_SECRETS_KEYS", default=[])
+if not RENEWAL_SECRETS_KEYS:
+    if not (DEBUG or TESTING):
+        raise ImproperlyConfigured("RENEWAL_SECRETS_KEYS must be set when DEBUG is off (see docs/api.md).")
+    RENEWAL_SECRETS_KEYS = ["ZGV2ZWxvcG1lbnQtb25seS1rZXktZG8tbm90LXVzZSE="]  # development and tests only
+# Numbers per chunk: what one delivery carries.
+RENEWAL_CHUNK_SIZE = env.int("RENEWAL_CHUNK_SIZE", default=1000)
+# Delivery attempts before a delivery is dead; backoff base and cap (exponential with jitter).
+RENEWAL_MAX_ATTEMPTS = env.int("RENEWAL_MAX_ATTEMPTS", default=10)
+RENEWAL_RETRY_BASE_SECONDS = env.float("RENEWAL_RETRY_BASE_SECONDS", default=30.0)
+RENEWAL_RETRY_MAX_SECONDS = env.float("RENEWAL_RETRY_MAX_SECONDS", default=6 * 3600.0)
+# The due sweep moves an enqueued delivery's next_attempt_at this far ahead: it is enqueued once per lease.
+RENEWAL_DUE_LEASE_SECONDS = env.float("RENEWAL_DUE_LEASE_SECONDS", default=600.0)
+# Deliveries the dispatch and due sweep enqueue per task run.
+RENEWAL_DISPATCH_CHUNK = env.int("RENEWAL_DISPATCH_CHUNK", default=1000)
+# Outgoing webhooks: connect and read timeouts (seconds); HTTPS only in production.
+RENEWAL_CONNECT_TIMEOUT = env.float("RENEWAL_CONNECT_TIMEOUT", default=3.05)
+RENEWAL_READ_TIMEOUT = env.float("RENEWAL_READ_TIMEOUT", default=10.0)
+RENEWAL_WEBHOOK_REQUIRE_HTTPS = env.bool("RENEWAL_WEBHOOK_REQUIRE_HTTPS", default=not (DEBUG or TESTING))
+# Loopback webhook addresses (the simulator) in development and tests only; private ranges are never allowed.
+RENEWAL_WEBHOOK_ALLOW_LOOPBACK = env.bool("RENEWAL_WEBHOOK_ALLOW_LOOPBACK", default=DEBUG or TESTING)
+if RENEWAL_WEBHOOK_ALLOW_LOOPBACK and not (DEBUG or TESTING):
+    raise ImproperlyConfigured("RENEWAL_WEBHOOK_ALLOW_LOOPBACK is for development and tests only.")
+# A rotated signing secret stays valid this long (two v1= values in the signature header).
+RENEWAL_SECRET_OVERLAP_HOURS = env.int("RENEWAL_SECRET_OVERLAP_HOURS", default=24)
+# Requests per API key (DRF rate, e.g. "1200/min"); 429 with Retry-After beyond it.
+RENEWAL_API_RATE = env.str("RENEWAL_API_RATE", default="1200/min")
+
 # --- Active renewal (issue 5): SMS sign-in, limits, the subscriber session, evidence, unbind requests ---
 # SMS backend: renewal.sms.ConsoleBackend (prints the code), renewal.sms.DatabaseBackend (the test outbox),
 # renewal.sms.HttpGatewayBackend (production: SMS_GATEWAY_URL, SMS_GATEWAY_USER, SMS_GATEWAY_PASSWORD).

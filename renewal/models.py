@@ -263,6 +263,8 @@ class Delivery(models.Model):
         ]
         constraints = [
             models.CheckConstraint(condition=Q(state__in=DeliveryState.values), name="delivery_state_valid"),
+            # One delivery per (platform, chunk); unbind deliveries have no chunk.
+            models.UniqueConstraint(fields=["chunk", "platform"], name="delivery_chunk_platform_unique"),
             models.CheckConstraint(
                 condition=(Q(event=DeliveryEvent.BATCH) & Q(chunk__isnull=False))
                 | (Q(event=DeliveryEvent.UNBIND) & Q(chunk__isnull=True)),

@@ -25,7 +25,7 @@ SQLITE_ALLOW = "DROP TRIGGER IF EXISTS numbers_event_no_update;"
 
 def forbid(apps, schema_editor):
     if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(FORBID)
+        schema_editor.execute(FORBID, params=None)  # no placeholders: the "%" is plpgsql
     elif schema_editor.connection.vendor == "sqlite":
         schema_editor.execute(SQLITE_FORBID)
 

@@ -142,5 +142,9 @@ class Migration(migrations.Migration):
             model_name='batchchunk',
             constraint=models.CheckConstraint(condition=models.Q(('deliveries_done__lte', models.F('deliveries_total'))), name='chunk_done_le_total'),
         ),
+        migrations.AddConstraint(
+            model_name='delivery',
+            constraint=models.UniqueConstraint(fields=('chunk', 'platform'), name='delivery_chunk_platform_unique'),
+        ),
         migrations.RunPython(sync_roles, migrations.RunPython.noop),
     ]

@@ -1,0 +1,45 @@
+"""Signing secrets encrypted at rest (Fernet) with keys from the environment (RENEWAL_SECRETS_KEYS).
+
+The portal must sign with the plain secret, so it cannot be hashed like an API
+key. The first key encrypts; every key decrypts, so a key can be rotated by
+putting the new one first and re-encrypting (`secrets_reencrypt`).
+"""
+
+import secrets
+from functools import lru_cache
+
+from cryptography.fernet import Fernet, MultiFernet
+from django.conf import settings
+from django.core.signals import setting_changed
+from django.dispatch import receiver
+
+SECRET_PREFIX = "whsec_"
+
+
+@lru_cache(maxsize=1)
+def _fernet() -> MultiFernet:
+    return MultiFernet([Fernet(k.encode() if isinstance(k, str) else k) for k in settings.RENEWAL_SECRETS_KEYS])
+
+
+@receiver(setting_changed)
+def _reset(setting, **kwargs):
+    if setting == "RENEWAL_SECRETS_KEYS":
+        _fernet.cache_clear()
+
+
+def new_signing_secret() -> str:
+    """Return a fresh signing secret: whsec_ and 32 random bytes in hex."""
+    return SECRET_PREFIX + secrets.token_hex(32)
+
+
+def encrypt(plain: str) -> str:
+    return _fernet().encrypt(plain.encode()).decode()
+
+
+def decrypt(token: str) -> str:
+    return _fernet().decrypt(token.encode()).decode()
+
+
+def reencrypt(token: str) -> str:
+    """Return the token encrypted with the first (newest) key."""
+    return _fernet().rotate(token.encode()).decode()
