@@ -1,4 +1,5 @@
 """Sign-in by SMS code: the neutral answer, codes, limits, and the verified session."""
+# ruff: noqa: F811  (fixtures imported from tests/renewal/factories_subscriber.py are redefined as arguments)
 
 import re
 import time
