@@ -15,6 +15,9 @@ SWEEP_EVERY = float(os.environ.get("SWEEP_INTERVAL_SECONDS", "30"))
 
 app.conf.beat_schedule = {
     "release-sweep": {"task": "numbers.tasks.release_sweep_task", "schedule": SWEEP_EVERY},
+    # Batch renewal: new batches, and pending deliveries whose next attempt is due (lost messages too).
+    "batch-sweep": {"task": "renewal.tasks.batch_sweep_task", "schedule": SWEEP_EVERY},
+    "deliveries-due": {"task": "renewal.tasks.deliveries_due_task", "schedule": min(SWEEP_EVERY, 15.0)},
 }
 
 # Active renewal (issue 5): gather unbind tasks into one delivery per platform, and time out unanswered ones.

@@ -8,6 +8,11 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
     path("api/v1/health", views.health, name="health"),
+    path("api/v1/", include("renewal.urls")),  # the platform API (batch renewal)
     # Active renewal (issue 5): the subscriber's pages.
     path("renew/", include("renewal.subscriber_urls")),
 ]
+
+# Errors under /api/ answer with the API's error envelope (renewal.api); pages keep Django's.
+handler404 = "renewal.api.handler404"
+handler500 = "renewal.api.handler500"

@@ -1,0 +1,101 @@
+"""Webhook bodies, one builder per delivery event (DESIGN.md "Webhook bodies").
+
+A builder takes deliveries of its event and returns each one's body as the
+exact bytes that are signed and sent (compact JSON, snake_case). The batch
+builder is here; the active-renewal app registers `unbind.request` with
+`register(DeliveryEvent.UNBIND, builder)`, so both events share one outbox,
+one signer and one sender.
+"""
+
+import json
+from collections import OrderedDict
+from collections.abc import Callable, Iterable
+from threading import Lock
+
+from django.utils import timezone
+
+from renewal.models import BatchEntry, Delivery, DeliveryEvent
+
+Builder = Callable[[list[Delivery]], dict]
+
+_BUILDERS: dict[str, Builder] = {}
+
+
+def register(event: str, builder: Builder) -> None:
+    _BUILDERS[event] = builder
+
+
+def dumps(value) -> bytes:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def build(deliveries: Iterable[Delivery]) -> dict:
+    """Return {delivery id: body bytes} for deliveries of any registered event."""
+    by_event: dict[str, list[Delivery]] = {}
+    for delivery in deliveries:
+        by_event.setdefault(delivery.event, []).append(delivery)
+    bodies = {}
+    for event, group in by_event.items():
+        builder = _BUILDERS.get(event)
+        if builder is None:
+            raise LookupError(f"no body builder registered for {event!r}")
+        bodies.update(builder(group))
+    return bodies
+
+
+# --- recycled_numbers.batch -------------------------------------------------------------------
+
+# A chunk's numbers never change once its batch is committed, and every platform's delivery of it
+# carries the same list: keep the serialised list of recent chunks (about 100 kB each) per process.
+_CHUNK_CACHE_SIZE = 32
+_chunk_cache: OrderedDict[int, tuple[bytes, bytes]] = OrderedDict()
+_chunk_lock = Lock()
+
+
+def _chunk_parts(chunk_ids: list[int]) -> dict[int, tuple[bytes, bytes]]:
+    """Return {chunk id: (operator code JSON, numbers JSON)} with one query for the chunks not cached."""
+    parts, missing = {}, []
+    with _chunk_lock:
+        for chunk_id in chunk_ids:
+            if chunk_id in _chunk_cache:
+                _chunk_cache.move_to_end(chunk_id)
+                parts[chunk_id] = _chunk_cache[chunk_id]
+            else:
+                missing.append(chunk_id)
+    if missing:
+        rows: dict[int, list] = {c: [] for c in missing}
+        operators: dict[int, str] = {}
+        entries = (
+            BatchEntry.objects.filter(chunk_id__in=missing)
+            .order_by("chunk_id", "id")
+            .values_list("chunk_id", "number__msisdn", "disconnected_at", "release_not_before",
+                         "chunk__batch__operator__code")
+        )
+        for chunk_id, msisdn, disconnected_at, release_not_before, operator in entries.iterator(chunk_size=2000):
+            operators[chunk_id] = operator
+            rows[chunk_id].append({
+                "msisdn": msisdn,
+                "disconnected_at": timezone.localtime(disconnected_at).isoformat(timespec="seconds"),
+                "release_not_before": timezone.localtime(release_not_before).date().isoformat(),
+            })
+        with _chunk_lock:
+            for chunk_id in missing:
+                parts[chunk_id] = (dumps(operators.get(chunk_id, "")), dumps(rows[chunk_id]))
+                _chunk_cache[chunk_id] = parts[chunk_id]
+                while len(_chunk_cache) > _CHUNK_CACHE_SIZE:
+                    _chunk_cache.popitem(last=False)
+    return parts
+
+
+def batch_bodies(deliveries: list[Delivery]) -> dict:
+    parts = _chunk_parts(sorted({d.chunk_id for d in deliveries}))
+    bodies = {}
+    for d in deliveries:
+        operator, numbers = parts[d.chunk_id]
+        # Same key order as DESIGN.md: event, delivery_id, operator, numbers.
+        bodies[d.id] = (b'{"event":"recycled_numbers.batch","delivery_id":"' + str(d.id).encode()
+                        + b'","operator":' + operator + b',"numbers":' + numbers + b"}")
+    return bodies
+
+
+register(DeliveryEvent.BATCH, batch_bodies)

@@ -1,0 +1,79 @@
+"""Request and response shapes of the platform API (the schema is built from these)."""
+
+from rest_framework import serializers
+
+from renewal.models import DeliveryEvent, DeliveryState
+
+
+class ErrorDetailSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    message = serializers.CharField()
+    fields = serializers.DictField(child=serializers.ListField(child=serializers.CharField()), required=False)
+
+
+class ErrorSerializer(serializers.Serializer):
+    error = ErrorDetailSerializer()
+
+
+class ConfirmSerializer(serializers.Serializer):
+    unbound = serializers.IntegerField(min_value=0, max_value=10**6)
+    not_found = serializers.IntegerField(min_value=0, max_value=10**6)
+
+    def to_internal_value(self, data):
+        # Counts are JSON integers; "12" or 12.0 is refused rather than guessed.
+        if isinstance(data, dict):
+            errors = {k: ["A whole number, 0 or more."] for k in ("unbound", "not_found")
+                      if k in data and (isinstance(data[k], bool) or not isinstance(data[k], int))}
+            if errors:
+                raise serializers.ValidationError(errors)
+        return super().to_internal_value(data)
+
+
+class ConfirmedSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    state = serializers.ChoiceField(choices=DeliveryState.choices)
+    confirmed_at = serializers.DateTimeField()
+    unbound = serializers.IntegerField()
+    not_found = serializers.IntegerField()
+
+
+class BatchNumberSerializer(serializers.Serializer):
+    msisdn = serializers.CharField(help_text="E.164")
+    disconnected_at = serializers.DateTimeField()
+    release_not_before = serializers.DateField()
+
+
+class DeliveryBodySerializer(serializers.Serializer):
+    event = serializers.ChoiceField(choices=DeliveryEvent.choices)
+    delivery_id = serializers.UUIDField()
+    operator = serializers.CharField(required=False, help_text="recycled_numbers.batch")
+    numbers = BatchNumberSerializer(many=True, required=False, help_text="recycled_numbers.batch")
+    tasks = serializers.ListField(child=serializers.DictField(), required=False, help_text="unbind.request")
+
+
+class DeliverySerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    event = serializers.ChoiceField(choices=DeliveryEvent.choices)
+    state = serializers.ChoiceField(choices=DeliveryState.choices)
+    attempts = serializers.IntegerField()
+    created_at = serializers.DateTimeField()
+    sent_at = serializers.DateTimeField(allow_null=True)
+    confirmed_at = serializers.DateTimeField(allow_null=True)
+    body = DeliveryBodySerializer(help_text="Exactly what the webhook POST carries.")
+
+
+class DeliveryPageSerializer(serializers.Serializer):
+    results = DeliverySerializer(many=True)
+    next_cursor = serializers.CharField(allow_null=True)
+
+
+class RecycledNumberSerializer(serializers.Serializer):
+    msisdn = serializers.CharField()
+    disconnected_at = serializers.DateTimeField()
+    release_not_before = serializers.DateField()
+    delivery_id = serializers.UUIDField()
+
+
+class RecycledNumberPageSerializer(serializers.Serializer):
+    results = RecycledNumberSerializer(many=True)
+    next_cursor = serializers.CharField(allow_null=True)

@@ -1,0 +1,34 @@
+import pytest
+from django.core.management import call_command
+
+from renewal import services
+from renewal.simulator import SimPlatform, Simulator
+from tests.renewal.factories_renewal import free_port
+
+
+@pytest.fixture
+def cache_table(db):
+    """The database cache (throttling counts) needs its table, which migrations do not create."""
+    call_command("createcachetable", verbosity=0)
+
+
+@pytest.fixture
+def simulator():
+    """Start simulators (real HTTP on 127.0.0.1) for given platforms; stop them after the test."""
+    started = []
+
+    def start(platforms, **options):
+        port = free_port()
+        sims = [SimPlatform(platform_id=p.pk, name=p.name, secrets=services.platform_secrets(p),
+                            api_key=getattr(p, "raw_key", ""), fail_first=getattr(p, "fail_first", 0))
+                for p in platforms]
+        sim = Simulator(port=port, platforms=sims, **options).start()
+        started.append(sim)
+        for p in platforms:
+            p.webhook_url = sim.url_for(p.pk)
+            p.save(update_fields=["webhook_url"])
+        return sim
+
+    yield start
+    for sim in started:
+        sim.stop()
