@@ -2,12 +2,15 @@ from django.contrib import admin
 from django.urls import include, path
 
 from portal import views
+from renewal.unbind_api import UnbindTaskResultView
 
 urlpatterns = [
     path("", views.home, name="home"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
     path("api/v1/health", views.health, name="health"),
+    # Active renewal (issue 5): a platform reports an unbind task's result.
+    path("api/v1/unbind-tasks/<uuid:task_id>/result", UnbindTaskResultView.as_view(), name="unbind-task-result"),
     path("api/v1/", include("renewal.urls")),  # the platform API (batch renewal)
     # Active renewal (issue 5): the subscriber's pages.
     path("renew/", include("renewal.subscriber_urls")),

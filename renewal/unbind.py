@@ -8,6 +8,7 @@ outbox, which sends, signs and retries it. So N requests within one window
 become one delivery per platform.
 """
 
+import json
 import logging
 from datetime import timedelta
 from itertools import groupby
@@ -22,6 +23,7 @@ from django.utils.translation import ngettext
 
 from numbers.errors import DomainError
 from numbers.models import HolderPeriod, State
+from renewal import bodies
 from renewal.models import Delivery, DeliveryEvent, DeliveryState, Platform, PlatformKind
 from renewal.models_subscriber import REPORTABLE_RESULTS, UnbindRequest, UnbindResult, UnbindTask
 
@@ -85,7 +87,11 @@ def unbind_request_create(*, period: HolderPeriod, platform_ids: list[int] | Non
 
 
 def unbind_coalesce(*, now=None) -> list:
-    """Claim every platform's unassigned tasks into one delivery per platform (per 1,000 tasks); return their ids."""
+    """Claim every platform's unassigned tasks into one delivery per platform (per 1,000 tasks); return their ids.
+
+    Each delivery is committed with its claimed tasks before the next; the ids of those to POST
+    (not pull-only) are handed to the sender by `unbind_coalesce_task`.
+    """
     now = now or timezone.now()
     platform_ids = list(
         UnbindTask.objects.filter(delivery__isnull=True, platform__status="live")
@@ -94,10 +100,10 @@ def unbind_coalesce(*, now=None) -> list:
     created = []
     for platform in Platform.objects.filter(pk__in=platform_ids):
         while True:
-            delivery_id = _coalesce_one(platform, now)
-            if delivery_id is None:
+            claimed = _coalesce_one(platform, now)
+            if claimed is None:
                 break
-            created.append(delivery_id)
+            created.append(claimed)
     return created
 
 
@@ -108,7 +114,10 @@ def _coalesce_one(platform: Platform, now):
         event=DeliveryEvent.UNBIND, platform=platform, created_at=now,
         # A pull-only platform reads its deliveries through the API: there is nothing to POST.
         state=DeliveryState.SENT if pull_only else DeliveryState.PENDING,
-        sent_at=now if pull_only else None, next_attempt_at=None if pull_only else now,
+        sent_at=now if pull_only else None,
+        # Enqueued right after this commit, as if claimed by the due sweep: it comes due again only
+        # if that message is lost (the lease passes).
+        next_attempt_at=None if pull_only else now + timedelta(seconds=settings.RENEWAL_DUE_LEASE_SECONDS),
     )
     batch = (UnbindTask.objects.filter(platform=platform, delivery__isnull=True)
              .order_by("created_at", "id").values("pk")[:MAX_TASKS_PER_DELIVERY])
@@ -120,17 +129,35 @@ def _coalesce_one(platform: Platform, now):
     return delivery.pk
 
 
+def unbind_bodies(deliveries: list[Delivery]) -> dict:
+    """Return {delivery id: body bytes} of `unbind.request` deliveries, with one query for all their tasks."""
+    ids = [d.id for d in deliveries]
+    tags = set(Platform.objects.filter(pk__in={d.platform_id for d in deliveries}, kind=PlatformKind.TAG_PROVIDER)
+               .values_list("pk", flat=True))
+    tasks: dict = {i: [] for i in ids}
+    rows = (UnbindTask.objects.filter(delivery_id__in=ids).order_by("delivery_id", "created_at", "id")
+            .values_list("delivery_id", "pk", "request__number__msisdn", "request__bound_before"))
+    for delivery_id, pk, msisdn, before in rows.iterator(chunk_size=2000):
+        tasks[delivery_id].append((pk, msisdn, before))
+    out = {}
+    for d in deliveries:
+        kinds = ["tag"] if d.platform_id in tags else ["account"]
+        out[d.id] = bodies.dumps({
+            "event": DeliveryEvent.UNBIND.value,
+            "delivery_id": str(d.id),
+            "tasks": [{"task_id": str(pk), "msisdn": msisdn,
+                       "bound_before": timezone.localtime(before).isoformat(timespec="seconds"), "kinds": kinds}
+                      for pk, msisdn, before in tasks[d.id]],
+        })
+    return out
+
+
+bodies.register(DeliveryEvent.UNBIND, unbind_bodies)
+
+
 def unbind_body(delivery: Delivery) -> dict:
-    """The `unbind.request` webhook body of a delivery (DESIGN.md)."""
-    tasks = (UnbindTask.objects.filter(delivery=delivery).order_by("created_at", "id")
-             .values_list("pk", "request__number__msisdn", "request__bound_before"))
-    kinds = ["tag"] if delivery.platform.kind == PlatformKind.TAG_PROVIDER else ["account"]
-    return {
-        "event": DeliveryEvent.UNBIND.value,
-        "delivery_id": str(delivery.pk),
-        "tasks": [{"task_id": str(pk), "msisdn": msisdn, "bound_before": timezone.localtime(before).isoformat(),
-                   "kinds": kinds} for pk, msisdn, before in tasks],
-    }
+    """The `unbind.request` webhook body of one delivery, parsed (DESIGN.md)."""
+    return json.loads(unbind_bodies([delivery])[delivery.id])
 
 
 # --- results ----------------------------------------------------------------------------------
@@ -287,18 +314,15 @@ def overview_context(period) -> dict:
 
 @shared_task(acks_late=True, reject_on_worker_lost=True)
 def unbind_coalesce_task() -> int:
+    """Coalesce waiting unbind tasks, then hand each new delivery to the outbox's sender (one attempt each)."""
+    from renewal.tasks import delivery_send_task
+
     ids = unbind_coalesce()
-    if ids:
-        dispatch_deliveries(ids)
+    for delivery_id in Delivery.objects.filter(pk__in=ids, state=DeliveryState.PENDING).values_list("pk", flat=True):
+        delivery_send_task.delay(str(delivery_id))
     return len(ids)
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True)
 def unbind_deadline_sweep_task() -> int:
     return unbind_deadline_sweep()
-
-
-def dispatch_deliveries(ids: list) -> None:
-    """Hand new unbind deliveries to the batch-renewal outbox's sender (the one mechanism)."""
-    # Wired to issue 4's dispatch once it lands; until then the due sweep picks up pending deliveries.
-    return None

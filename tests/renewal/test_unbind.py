@@ -51,7 +51,7 @@ def test_unbind_all_reaches_every_live_platform_with_the_holding_start(client, h
         assert body["event"] == "unbind.request" and body["delivery_id"] == str(delivery.pk)
         (task,) = body["tasks"]
         assert task["msisdn"] == number.msisdn
-        assert task["bound_before"] == timezone.localtime(period.started_at).isoformat()
+        assert task["bound_before"] == timezone.localtime(period.started_at).isoformat(timespec="seconds")
         assert task["bound_before"].endswith("+08:00")
         assert task["kinds"] == (["tag"] if delivery.platform.kind == "tag_provider" else ["account"])
 
