@@ -337,6 +337,21 @@ def delivery_retry(*, delivery: Delivery, actor: Actor, now: datetime | None = N
     return bool(changed)
 
 
+@transaction.atomic
+def deliveries_retry(*, deliveries, actor: Actor, now: datetime | None = None) -> int:
+    """Send dead deliveries again, set-based: pending and due now; the due sweep enqueues them after commit."""
+    now = now or timezone.now()
+    count = Delivery.objects.filter(pk__in=deliveries.filter(state=DeliveryState.DEAD).values("pk")).update(
+        state=DeliveryState.PENDING, attempts=0, next_attempt_at=now, claimed_until=None,
+        last_error=f"retried by {actor_label(actor)} at {now.isoformat(timespec='seconds')}",
+    )
+    if count:
+        from renewal.tasks import deliveries_due_task
+
+        transaction.on_commit(deliveries_due_task.delay)
+    return count
+
+
 # --- confirmations ---------------------------------------------------------------------------
 
 
