@@ -19,7 +19,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Count, Exists, OuterRef, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
+from django.utils.translation import ngettext, pgettext
 
 from numbers.errors import DomainError
 from numbers.models import HolderPeriod, State
@@ -285,7 +285,7 @@ def request_summary(rows: list[dict]) -> str:
         ngettext("%(n)d did not answer", "%(n)d did not answer", counts.get("no_answer", 0)),
     ]
     keys = ["unbound", "nothing_bound", "rejected", "no_answer"]
-    text = "; ".join(p % {"n": counts.get(k, 0)} for p, k in zip(parts, keys, strict=True))
+    text = pgettext("list separator", "; ").join(p % {"n": counts.get(k, 0)} for p, k in zip(parts, keys, strict=True))
     return _("Finished: %(parts)s.") % {"parts": text}
 
 
