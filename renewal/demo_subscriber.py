@@ -50,7 +50,8 @@ def load(stdout) -> list[tuple[str, str, str]]:
     unknown = (PhoneNumber.objects.filter(state=State.AVAILABLE, is_secondary=False, range_holder=outlet.operator)
                .order_by("msisdn").first())
     if unknown is not None:
-        HolderPeriod.objects.create(number=unknown, operator=outlet.operator, started_at=None, customer_ref="DEMO-SUB-2")
+        HolderPeriod.objects.create(number=unknown, operator=outlet.operator, started_at=None,
+                                    customer_ref="DEMO-SUB-2")
         PhoneNumber.objects.filter(pk=unknown.pk).update(state=State.ACTIVE)
     stdout.write("renewal (subscriber): 2 demo subscriber numbers and 1 harassment report")
     return _logins()
