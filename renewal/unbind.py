@@ -188,15 +188,14 @@ def unbind_task_report(*, platform: Platform, task_id, status, accounts=None, de
     """Record a platform's result for its task; the same result again changes nothing, a different one is a 409."""
     now = now or timezone.now()
     data = _validate_result(status, accounts, detail)
-    head = UnbindTask.objects.filter(pk=task_id, platform=platform).values("request_id", "delivery_id").first()
-    if head is None:  # unknown, or another platform's task: a 404, never a 403
-        raise TaskNotFound(_("No such unbind task."))
     with transaction.atomic():
-        # Lock order: request, delivery, task (the no-answer sweep touches them in separate statements).
-        request = UnbindRequest.objects.select_for_update().get(pk=head["request_id"])
-        if head["delivery_id"]:
-            Delivery.objects.select_for_update().filter(pk=head["delivery_id"]).first()
-        task = UnbindTask.objects.select_for_update().get(pk=task_id)
+        # The request's row lock serialises the platforms reporting on one request, so exactly one of
+        # them sees the last open task close and finishes the request.
+        request = (UnbindRequest.objects.select_for_update(of=("self",))
+                   .filter(tasks__pk=task_id, tasks__platform=platform).first())
+        if request is None:  # unknown, or another platform's task: a 404, never a 403
+            raise TaskNotFound(_("No such unbind task."))
+        task = UnbindTask.objects.get(pk=task_id)
         if task.result in REPORTABLE_RESULTS:
             if (task.result, task.accounts, task.detail) == (data["status"], data["accounts"], data["detail"]):
                 return task
@@ -206,6 +205,7 @@ def unbind_task_report(*, platform: Platform, task_id, status, accounts=None, de
             data["status"], data["accounts"], data["detail"], now)
         task.save(update_fields=["result", "accounts", "detail", "reported_at"])
         if task.delivery_id:
+            # No lock on the delivery: two last answers racing may both miss it; the sweep confirms it then.
             _confirm_deliveries(Delivery.objects.filter(pk=task.delivery_id), now)
         if request.finished_at is None and not request.tasks.filter(result="").exists():
             request.finished_at = now
@@ -224,13 +224,18 @@ def _confirm_deliveries(deliveries, now) -> int:
 
 
 def unbind_deadline_sweep(*, now=None) -> int:
-    """Make tasks past their deadline `no_answer`, then finish requests and confirm deliveries that are done."""
+    """Make tasks past their deadline `no_answer`, then finish requests and confirm deliveries that are done.
+
+    Each statement is its own transaction, so no lock is held across them, and none waits for a request lock.
+    """
     now = now or timezone.now()
     # Separate statements, each its own transaction: no lock is held across them.
     timed_out = UnbindTask.objects.filter(result="", deadline_at__lte=now).update(
         result=UnbindResult.NO_ANSWER, reported_at=now)
     UnbindRequest.objects.running().exclude(
         Exists(UnbindTask.objects.filter(request=OuterRef("pk"), result=""))).update(finished_at=now)
+    # Repair: a delivery whose last two answers raced is confirmed here.
+    _confirm_deliveries(Delivery.objects.all(), now)
     return timed_out
 
 

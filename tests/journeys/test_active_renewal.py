@@ -12,11 +12,11 @@ from renewal.models import Delivery, DeliveryEvent, DeliveryState
 from renewal.models_subscriber import UnbindRequest
 from renewal.unbind import unbind_coalesce_task
 from tests.journeys.helpers_active_renewal import simulated_platforms, wait_for
-from tests.renewal.factories_subscriber import holder, sign_in  # noqa: F401
+from tests.renewal.factories_subscriber import holder, roles_back, sign_in  # noqa: F401
 
 
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)  # groups survive an earlier flush
-def test_sign_in_unbind_all_and_watch_every_platform_finish(live_server, holder, settings):
+@pytest.mark.django_db(transaction=True)
+def test_sign_in_unbind_all_and_watch_every_platform_finish(roles_back, live_server, holder, settings):
     number, period = holder
     sim, platforms = simulated_platforms([f"App {i}" for i in range(8)], api_url=live_server.url)
     try:

@@ -15,9 +15,9 @@ import pytest
 from renewal.models_subscriber import UnbindRequest
 from renewal.unbind import unbind_coalesce_task
 from tests.journeys.helpers_active_renewal import simulated_platforms, wait_for
-from tests.renewal.factories_subscriber import holder, last_code  # noqa: F401
+from tests.renewal.factories_subscriber import holder, last_code, roles_back  # noqa: F401
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/lib/chromium/chromium")
 LAUNCH_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
@@ -39,7 +39,8 @@ def phone(monkeypatch):
         browser.close()
 
 
-def test_a_phone_in_chinese_signs_in_unbinds_all_and_sees_the_page_finish(phone, live_server, holder, tmp_path):
+def test_a_phone_in_chinese_signs_in_unbinds_all_and_sees_the_page_finish(roles_back, phone, live_server, holder,
+                                                                          tmp_path):
     number, _ = holder
     sim, platforms = simulated_platforms([f"应用 {i}" for i in range(5)], api_url=live_server.url,
                                          confirm_after_ms=300)

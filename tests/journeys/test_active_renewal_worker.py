@@ -21,19 +21,10 @@ from renewal.unbind import unbind_coalesce_task
 from tests.conftest import IN_CI
 from tests.factories import PhoneNumberFactory
 from tests.journeys.helpers_active_renewal import simulated_platforms, wait_for
-from tests.renewal.factories_subscriber import holder, last_code  # noqa: F401
+from tests.renewal.factories_subscriber import holder, last_code, roles_back  # noqa: F401
 
 pytestmark = pytest.mark.services
 
-
-@pytest.fixture
-def roles_back(transactional_db):
-    """An earlier transactional test flushed the groups of the data migrations: create them again."""
-    from django.apps import apps
-
-    from numbers.roles import sync_roles
-
-    sync_roles(apps)
 
 
 @pytest.fixture

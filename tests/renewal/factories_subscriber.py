@@ -24,6 +24,25 @@ def make_platform(name: str, *, category="payment", kind="application", status="
 
 
 @pytest.fixture
+def roles_back(transactional_db):
+    """Transactional tests flush the groups the data migrations made: make them again (list this fixture first)."""
+    from django.apps import apps
+    from django.contrib.auth.models import Group
+
+    from numbers.roles import sync_roles
+
+    if Group.objects.exists():
+        return
+    # sync_roles marks live app configs as model-less; put them back as they were.
+    originals = {c.label: c.models_module for c in apps.get_app_configs()}
+    try:
+        sync_roles(apps)
+    finally:
+        for config in apps.get_app_configs():
+            config.models_module = originals[config.label]
+
+
+@pytest.fixture
 def platforms(db):
     live = [make_platform(n, category=c, kind=k) for n, c, k in PLATFORMS]
     make_platform("Sandbox App", status="sandbox")

@@ -230,3 +230,14 @@ def test_the_unbind_form_needs_csrf(holder, platforms):
     sign_in(session_client, number.msisdn)
     client.cookies = session_client.cookies
     assert client.post("/renew/unbind", {"all": "1"}).status_code == 403
+
+
+def test_the_sweep_confirms_a_delivery_whose_last_answers_raced(holder, platforms):
+    _, period = holder
+    request = unbind.unbind_request_create(period=period)
+    unbind.unbind_coalesce()
+    # as if two last answers had both missed the confirmation: answered, but the delivery still `sent`
+    request.tasks.update(result="nothing_bound")
+    assert set(Delivery.objects.values_list("state", flat=True)) == {DeliveryState.SENT}
+    unbind.unbind_deadline_sweep()
+    assert set(Delivery.objects.values_list("state", flat=True)) == {DeliveryState.CONFIRMED}
