@@ -177,6 +177,10 @@ class UnbindTask(models.Model):
             # The coalescer's claim: unassigned tasks of one platform.
             models.Index(fields=["platform", "created_at"], condition=Q(delivery__isnull=True),
                          name="unbind_task_unassigned"),
+            # Has a delivery (or a request) an open task? One probe of these partial indexes.
+            models.Index(fields=["delivery"], condition=Q(result__in=["", "no_answer"]),
+                         name="unbind_task_open_delivery"),
+            models.Index(fields=["request"], condition=Q(result=""), name="unbind_task_open_request"),
             # The no-answer sweep: open tasks by deadline.
             models.Index(fields=["deadline_at"], condition=Q(result=""), name="unbind_task_open_deadline"),
         ]

@@ -30,6 +30,8 @@ from renewal.models_subscriber import REPORTABLE_RESULTS, UnbindRequest, UnbindR
 log = logging.getLogger(__name__)
 
 MAX_TASKS_PER_DELIVERY = 1000
+# A delivery waits for these: no result yet, or the portal's own `no_answer` (a platform may still answer).
+OPEN_FOR_DELIVERY = [UnbindResult.PENDING, UnbindResult.NO_ANSWER]
 
 
 class UnbindError(DomainError):
@@ -185,17 +187,18 @@ def _validate_result(status, accounts, detail) -> dict:
 
 
 def unbind_task_report(*, platform: Platform, task_id, status, accounts=None, detail=None, now=None) -> UnbindTask:
-    """Record a platform's result for its task; the same result again changes nothing, a different one is a 409."""
+    """Record a platform's result for its task; the same result again changes nothing, a different one is a 409.
+
+    Only the task's row is locked, so platforms answering for one request never wait for each other.
+    Whether that finished the request (or confirmed the delivery) is checked after commit: whichever
+    answer commits last sees every other one, so exactly the right moment is caught without a lock.
+    """
     now = now or timezone.now()
     data = _validate_result(status, accounts, detail)
     with transaction.atomic():
-        # The request's row lock serialises the platforms reporting on one request, so exactly one of
-        # them sees the last open task close and finishes the request.
-        request = (UnbindRequest.objects.select_for_update(of=("self",))
-                   .filter(tasks__pk=task_id, tasks__platform=platform).first())
-        if request is None:  # unknown, or another platform's task: a 404, never a 403
+        task = UnbindTask.objects.select_for_update().filter(pk=task_id, platform=platform).first()
+        if task is None:  # unknown, or another platform's task: a 404, never a 403
             raise TaskNotFound(_("No such unbind task."))
-        task = UnbindTask.objects.get(pk=task_id)
         if task.result in REPORTABLE_RESULTS:
             if (task.result, task.accounts, task.detail) == (data["status"], data["accounts"], data["detail"]):
                 return task
@@ -204,37 +207,44 @@ def unbind_task_report(*, platform: Platform, task_id, status, accounts=None, de
         task.result, task.accounts, task.detail, task.reported_at = (
             data["status"], data["accounts"], data["detail"], now)
         task.save(update_fields=["result", "accounts", "detail", "reported_at"])
-        if task.delivery_id:
-            # No lock on the delivery: two last answers racing may both miss it; the sweep confirms it then.
-            _confirm_deliveries(Delivery.objects.filter(pk=task.delivery_id), now)
-        if request.finished_at is None and not request.tasks.filter(result="").exists():
-            request.finished_at = now
-            request.save(update_fields=["finished_at"])
+        request_id, delivery_id = task.request_id, task.delivery_id
+        transaction.on_commit(lambda: _finish(request_id=request_id, delivery_id=delivery_id, now=now))
     return task
+
+
+def _finish(*, request_id, delivery_id, now) -> None:
+    """Finish the request and confirm the delivery if nothing in them is open any more (conditional updates)."""
+    _finish_requests(UnbindRequest.objects.filter(pk=request_id), now)
+    if delivery_id:
+        _confirm_deliveries(Delivery.objects.filter(pk=delivery_id), now)
+
+
+def _finish_requests(requests, now) -> int:
+    return (requests.filter(finished_at__isnull=True)
+            .exclude(Exists(UnbindTask.objects.filter(request=OuterRef("pk"), result=UnbindResult.PENDING)))
+            .update(finished_at=now))
 
 
 def _confirm_deliveries(deliveries, now) -> int:
     """Confirm unbind deliveries every task of which has a platform result."""
-    unanswered = UnbindTask.objects.filter(delivery=OuterRef("pk")).filter(
-        Q(result="") | Q(result=UnbindResult.NO_ANSWER))
+    unanswered = UnbindTask.objects.filter(delivery=OuterRef("pk"), result__in=OPEN_FOR_DELIVERY)
     return (deliveries.filter(event=DeliveryEvent.UNBIND,
                               state__in=[DeliveryState.PENDING, DeliveryState.SENT, DeliveryState.DEAD])
             .exclude(Exists(unanswered))
-            .update(state=DeliveryState.CONFIRMED, confirmed_at=now))
+            .update(state=DeliveryState.CONFIRMED, confirmed_at=now, claimed_until=None, next_attempt_at=None))
 
 
 def unbind_deadline_sweep(*, now=None) -> int:
     """Make tasks past their deadline `no_answer`, then finish requests and confirm deliveries that are done.
 
-    Each statement is its own transaction, so no lock is held across them, and none waits for a request lock.
+    Each statement is its own transaction, so no lock is held across them.
     """
     now = now or timezone.now()
     # Separate statements, each its own transaction: no lock is held across them.
     timed_out = UnbindTask.objects.filter(result="", deadline_at__lte=now).update(
         result=UnbindResult.NO_ANSWER, reported_at=now)
-    UnbindRequest.objects.running().exclude(
-        Exists(UnbindTask.objects.filter(request=OuterRef("pk"), result=""))).update(finished_at=now)
-    # Repair: a delivery whose last two answers raced is confirmed here.
+    _finish_requests(UnbindRequest.objects.all(), now)
+    # Repair after a crash between an answer's commit and its check: confirmed here.
     _confirm_deliveries(Delivery.objects.all(), now)
     return timed_out
 

@@ -137,5 +137,13 @@ class Migration(migrations.Migration):
             model_name='unbindtask',
             constraint=models.CheckConstraint(condition=models.Q(('result__in', ['', 'unbound', 'nothing_bound', 'rejected', 'no_answer'])), name='unbind_result_valid'),
         ),
+        migrations.AddIndex(
+            model_name='unbindtask',
+            index=models.Index(condition=models.Q(('result__in', ['', 'no_answer'])), fields=['delivery'], name='unbind_task_open_delivery'),
+        ),
+        migrations.AddIndex(
+            model_name='unbindtask',
+            index=models.Index(condition=models.Q(('result', '')), fields=['request'], name='unbind_task_open_request'),
+        ),
         migrations.RunPython(sync_roles, migrations.RunPython.noop),
     ]

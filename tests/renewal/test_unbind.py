@@ -158,23 +158,30 @@ def test_invalid_results_are_refused_with_the_field(holder, platforms, status, a
     assert task.result == "" and task.reported_at is None
 
 
-def test_every_result_in_confirms_the_delivery_and_finishes_the_request(operator, outlet, clerk, platforms):
+def test_every_result_in_confirms_the_delivery_and_finishes_the_request(operator, outlet, clerk, platforms,
+                                                                         django_capture_on_commit_callbacks):
     p1, p2 = (allocated(operator, outlet, clerk)[1] for _ in range(2))
     r1, r2 = unbind.unbind_request_create(period=p1), unbind.unbind_request_create(period=p2)
     unbind.unbind_coalesce()
     platform = platforms[0]
     delivery = Delivery.objects.get(platform=platform, event=DeliveryEvent.UNBIND)
     t1 = r1.tasks.get(platform=platform)
-    unbind.unbind_task_report(platform=platform, task_id=t1.pk, status="rejected", detail="account frozen by court")
+
+    def report(**kwargs):
+        # the finishing checks run after commit
+        with django_capture_on_commit_callbacks(execute=True):
+            unbind.unbind_task_report(**kwargs)
+
+    report(platform=platform, task_id=t1.pk, status="rejected", detail="account frozen by court")
     delivery.refresh_from_db()
     assert delivery.state == DeliveryState.SENT  # r2's task is still open
-    unbind.unbind_task_report(platform=platform, task_id=r2.tasks.get(platform=platform).pk, status="nothing_bound")
+    report(platform=platform, task_id=r2.tasks.get(platform=platform).pk, status="nothing_bound")
     delivery.refresh_from_db()
     assert delivery.state == DeliveryState.CONFIRMED and delivery.confirmed_at
     r1.refresh_from_db()
     assert r1.finished_at is None
     for task in r1.tasks.exclude(pk=t1.pk):
-        unbind.unbind_task_report(platform=task.platform, task_id=task.pk, status="unbound", accounts=1)
+        report(platform=task.platform, task_id=task.pk, status="unbound", accounts=1)
     r1.refresh_from_db()
     assert r1.finished_at is not None
 

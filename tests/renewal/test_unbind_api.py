@@ -50,10 +50,11 @@ def _url(task) -> str:
     return f"/api/v1/unbind-tasks/{task.pk}/result"
 
 
-def test_a_result_is_recorded_and_the_same_again_is_harmless(api, requested):
+def test_a_result_is_recorded_and_the_same_again_is_harmless(api, requested, django_capture_on_commit_callbacks):
     a, _, request = requested
     task = request.tasks.get(platform=a)
-    response = api("post", _url(task), a.key, {"status": "unbound", "accounts": 2, "detail": "2 accounts"})
+    with django_capture_on_commit_callbacks(execute=True):  # the delivery is confirmed after commit
+        response = api("post", _url(task), a.key, {"status": "unbound", "accounts": 2, "detail": "2 accounts"})
     assert response.status_code == 200, response.content
     body = response.json()
     assert body["status"] == "unbound" and body["accounts"] == 2 and body["id"] == str(task.pk)
@@ -139,10 +140,11 @@ def test_the_result_endpoint_is_in_the_schema(client):
     assert "/api/v1/unbind-tasks/{task_id}/result" in schema.content.decode()
 
 
-def test_all_answers_finish_the_request(api, requested):
+def test_all_answers_finish_the_request(api, requested, django_capture_on_commit_callbacks):
     a, b, request = requested
     for platform in (a, b):
         task = UnbindTask.objects.get(request=request, platform=platform)
-        assert api("post", _url(task), platform.key, {"status": "nothing_bound"}).status_code == 200
+        with django_capture_on_commit_callbacks(execute=True):
+            assert api("post", _url(task), platform.key, {"status": "nothing_bound"}).status_code == 200
     request.refresh_from_db()
     assert request.finished_at is not None
