@@ -214,9 +214,10 @@ def unbind_task_report(*, platform: Platform, task_id, status, accounts=None, de
 
 def _finish(*, request_id, delivery_id, now) -> None:
     """Finish the request and confirm the delivery if nothing in them is open any more (conditional updates)."""
-    _finish_requests(UnbindRequest.objects.filter(pk=request_id), now)
-    if delivery_id:
-        _confirm_deliveries(Delivery.objects.filter(pk=delivery_id), now)
+    with transaction.atomic():  # one commit for both
+        _finish_requests(UnbindRequest.objects.filter(pk=request_id), now)
+        if delivery_id:
+            _confirm_deliveries(Delivery.objects.filter(pk=delivery_id), now)
 
 
 def _finish_requests(requests, now) -> int:
