@@ -7,5 +7,6 @@ Demo accounts exist only here; `load_demo` refuses to run when DEBUG is off.
 
 STEPS = [
     "numbers.demo",
+    "renewal.demo",
     "renewal.demo_subscriber",  # issue 5: subscriber numbers, a harassment report
 ]

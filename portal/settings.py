@@ -164,11 +164,15 @@ if not CELERY_BROKER_URL:
     CELERY_BROKER_URL = "filesystem://"
 if CELERY_BROKER_URL.startswith("filesystem://"):
     _broker_dir = VAR_DIR / "broker"
+    for _sub in ("queue", "processed"):  # kombu does not create them
+        (_broker_dir / _sub).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_broker_dir / "queue"),
         "data_folder_out": str(_broker_dir / "queue"),
         "processed_folder": str(_broker_dir / "processed"),
         "store_processed": False,
+        # kombu's default is 1 s, and it waits that long whenever the prefetch limit is reached: ~2 tasks/s.
+        "polling_interval": 0.05,
     }
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
@@ -201,6 +205,8 @@ LOGGING = {
 INSTALLED_APPS += ["drf_spectacular", "drf_spectacular_sidecar"]
 REST_FRAMEWORK["DEFAULT_SCHEMA_CLASS"] = "drf_spectacular.openapi.AutoSchema"
 REST_FRAMEWORK["EXCEPTION_HANDLER"] = "renewal.api.exception_handler"
+# Errors under /api/ that no DRF view answered (unknown path, 405 of a plain view, 500) get the envelope too.
+MIDDLEWARE += ["renewal.middleware.ApiErrorEnvelopeMiddleware"]
 SPECTACULAR_SETTINGS = {
     "TITLE": "Secondary-number renewal portal — platform API",
     "VERSION": "1",

@@ -15,7 +15,3 @@ urlpatterns = [
     # Active renewal (issue 5): the subscriber's pages.
     path("renew/", include("renewal.subscriber_urls")),
 ]
-
-# Errors under /api/ answer with the API's error envelope (renewal.api); pages keep Django's.
-handler404 = "renewal.api.handler404"
-handler500 = "renewal.api.handler500"

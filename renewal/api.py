@@ -14,9 +14,8 @@ from datetime import datetime
 from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.db.models import F, OuterRef, Q, Subquery
-from django.http import Http404, JsonResponse, StreamingHttpResponse
+from django.http import Http404, StreamingHttpResponse
 from django.utils import timezone
-from django.views import defaults
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import exceptions, status
@@ -106,23 +105,6 @@ def exception_handler(exc, context):
         message = f"The body is not valid JSON: {exc.detail}"
     response.data = error_body(code, message, fields)
     return response
-
-
-def _json_error(status_code: int, code: str, message: str) -> JsonResponse:
-    return JsonResponse(error_body(code, message), status=status_code)
-
-
-def handler404(request, exception=None):
-    """The envelope under /api/, Django's page elsewhere."""
-    if request.path.startswith("/api/"):
-        return _json_error(404, "not_found", "No such resource.")
-    return defaults.page_not_found(request, exception)
-
-
-def handler500(request):
-    if request.path.startswith("/api/"):
-        return _json_error(500, "server_error", "The portal failed to answer; try again later.")
-    return defaults.server_error(request)
 
 
 # --- authentication, scope, throttling -------------------------------------------------------

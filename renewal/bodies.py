@@ -46,8 +46,9 @@ def build(deliveries: Iterable[Delivery]) -> dict:
 # --- recycled_numbers.batch -------------------------------------------------------------------
 
 # A chunk's numbers never change once its batch is committed, and every platform's delivery of it
-# carries the same list: keep the serialised list of recent chunks (about 100 kB each) per process.
-_CHUNK_CACHE_SIZE = 32
+# carries the same list: keep the serialised lists of recent chunks (about 130 kB each) per process;
+# the dispatch enqueues deliveries chunk by chunk, so a chunk is built about once per worker process.
+_CHUNK_CACHE_SIZE = 64
 _chunk_cache: OrderedDict[int, tuple[bytes, bytes]] = OrderedDict()
 _chunk_lock = Lock()
 
@@ -71,12 +72,13 @@ def _chunk_parts(chunk_ids: list[int]) -> dict[int, tuple[bytes, bytes]]:
             .values_list("chunk_id", "number__msisdn", "disconnected_at", "release_not_before",
                          "chunk__batch__operator__code")
         )
+        tz = timezone.get_default_timezone()
         for chunk_id, msisdn, disconnected_at, release_not_before, operator in entries.iterator(chunk_size=2000):
             operators[chunk_id] = operator
             rows[chunk_id].append({
                 "msisdn": msisdn,
-                "disconnected_at": timezone.localtime(disconnected_at).isoformat(timespec="seconds"),
-                "release_not_before": timezone.localtime(release_not_before).date().isoformat(),
+                "disconnected_at": disconnected_at.astimezone(tz).isoformat(timespec="seconds"),
+                "release_not_before": release_not_before.astimezone(tz).date().isoformat(),
             })
         with _chunk_lock:
             for chunk_id in missing:

@@ -261,7 +261,8 @@ def deliveries_claim_due(*, now: datetime | None = None, limit: int | None = Non
         due = Delivery.objects.due(now)
         if batch_id is not None:
             due = due.filter(chunk_id__in=BatchChunk.objects.filter(batch_id=batch_id).values("id"))
-        ids = list(due.order_by("next_attempt_at").select_for_update(skip_locked=True)
+        # Chunk by chunk: consecutive tasks then reuse the worker's cached chunk body (renewal.bodies).
+        ids = list(due.order_by("next_attempt_at", "chunk_id").select_for_update(skip_locked=True)
                    .values_list("id", flat=True)[:limit])
         if ids:
             Delivery.objects.filter(pk__in=ids).update(
@@ -360,7 +361,7 @@ def delivery_confirm(*, platform: Platform, delivery_id, unbound, not_found, now
                      ) -> Delivery:
     """Confirm a batch delivery with counts (DESIGN.md): from pending, sent or dead; idempotent."""
     now = now or timezone.now()
-    delivery = (Delivery.objects.select_for_update().select_related("chunk")
+    delivery = (Delivery.objects.select_for_update(of=("self",)).select_related("chunk")
                 .filter(pk=delivery_id, platform=platform).first())
     if delivery is None:
         raise NotFound(_("No such delivery."))

@@ -62,9 +62,11 @@ EVENT_HANDLERS: dict[str, Callable] = {"recycled_numbers.batch": _confirm_batch}
 class Simulator:
     def __init__(self, *, port: int, platforms: list[SimPlatform], api_url: str | None = None,
                  fail_rate: float = 0.0, latency_ms: int = 0, confirm_after_ms: int = 0, seed: int = 2026,
-                 confirm_threads: int = 8):
+                 confirm_threads: int = 8, pull: list[SimPlatform] | None = None, poll_seconds: float = 2.0):
         self.port = port
         self.platforms = {p.platform_id: p for p in platforms}
+        self.pull = list(pull or [])  # pull-only platforms: read GET /api/v1/deliveries instead of webhooks
+        self.poll_seconds = poll_seconds
         self.api_url = api_url.rstrip("/") if api_url else None
         self.fail_rate, self.latency_ms, self.confirm_after_ms = fail_rate, latency_ms, confirm_after_ms
         self.rng = random.Random(seed)
@@ -86,6 +88,8 @@ class Simulator:
     def start(self) -> "Simulator":
         threading.Thread(target=self.server.serve_forever, daemon=True, name="sim-http").start()
         threading.Thread(target=self._scheduler, daemon=True, name="sim-confirm").start()
+        if self.pull and self.api_url:
+            threading.Thread(target=self._poller, daemon=True, name="sim-pull").start()
         return self
 
     def stop(self) -> None:
@@ -103,6 +107,7 @@ class Simulator:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True  # headers and body go out in two writes: no 40 ms delayed-ACK stall
 
             def log_message(self, *args):
                 pass
@@ -155,6 +160,29 @@ class Simulator:
         if action and self.api_url:
             self._schedule(platform, *action)
         return 200, {"ok": True}
+
+    def _poller(self) -> None:
+        """Read pull-only platforms' `sent` deliveries through the API, like a platform without a webhook."""
+        while not self._stopping:
+            for platform in self.pull:
+                try:
+                    response = self._session().get(
+                        self.api_url + "/api/v1/deliveries", params={"state": "sent", "limit": 100},
+                        headers={"Authorization": f"Bearer {platform.api_key}"}, timeout=(3, 60))
+                    items = response.json().get("results", []) if response.status_code == 200 else []
+                except (requests.RequestException, ValueError):
+                    items = []
+                for item in items:
+                    with self.lock:
+                        if item["id"] in platform.seen:
+                            continue
+                        platform.seen.add(item["id"])
+                        self.stats.received += 1
+                    handler = EVENT_HANDLERS.get(item["event"])
+                    action = handler(self, platform, item["body"]) if handler else None
+                    if action:
+                        self._schedule(platform, *action)
+            time.sleep(self.poll_seconds)
 
     # --- confirming through the API ---
 

@@ -75,7 +75,7 @@ def test_operator_admin_sees_and_retries_only_their_own_deliveries(client, dead,
     mine = Delivery.objects.get(operator=operator)
     theirs = Delivery.objects.get(operator=other_operator)
     assert str(mine.pk) in page.content.decode() and str(theirs.pk) not in page.content.decode()
-    assert "HTTP 503: down" in page.content.decode()
+    assert "HTTP 503: down" in page.content.decode() and 'value="retry"' in page.content.decode()
     assert client.get(f"/admin/renewal/delivery/{theirs.pk}/change/").status_code == 302  # "doesn't exist"
     client.post("/admin/renewal/delivery/", {"action": "retry", "_selected_action": [str(mine.pk), str(theirs.pk)]})
     mine.refresh_from_db()

@@ -212,3 +212,14 @@ def test_schema_and_offline_docs(client):
     assert docs.status_code == 200
     html = docs.content.decode()
     assert "drf_spectacular_sidecar/swagger-ui-dist" in html and "cdn" not in html.lower()
+
+
+@pytest.mark.parametrize("debug", [False, True])
+def test_unknown_paths_and_plain_views_answer_with_the_envelope(client, settings, debug):
+    settings.DEBUG = debug  # under DEBUG Django would show its technical 404 page
+    _envelope(client.get("/api/v1/nothing/here"), 404, "not_found")
+    response = client.post("/api/v1/health")
+    _envelope(response, 405, "method_not_allowed")
+    assert "GET" in response["Allow"]
+    assert client.get("/no-such-page/").status_code == 404  # pages keep Django's 404
+    assert not client.get("/no-such-page/")["Content-Type"].startswith("application/json")
