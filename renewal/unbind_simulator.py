@@ -2,17 +2,26 @@
 
 Registered in renewal.simulator.EVENT_HANDLERS by a one-line hook at the end of that module.
 `sim.unbind_mix` (set with `configure`) gives the share of each answer; `None` is a task the
-platform never answers (it becomes `no_answer` at the portal's deadline).
+platform never answers (it becomes `no_answer` at the portal's deadline). Without `configure`,
+the mix comes from RENEWAL_SIM_UNBIND_MIX (e.g. `unbound=0.6,nothing_bound=0.3,rejected=0.05,none=0.05`),
+so `manage.py simulate_platforms` takes it from the environment.
 """
+
+import os
 
 from renewal import simulator
 
-DEFAULT_MIX = {"unbound": 0.55, "nothing_bound": 0.35, "rejected": 0.07, None: 0.03}
+BUILT_IN_MIX = {"unbound": 0.55, "nothing_bound": 0.35, "rejected": 0.07, None: 0.03}
 REASONS = ["account under a court freeze", "identity check pending at the platform", "enterprise account"]
 
 
+def _default_mix() -> dict:
+    text = os.environ.get("RENEWAL_SIM_UNBIND_MIX", "")
+    return parse_mix(text) if text else BUILT_IN_MIX
+
+
 def configure(sim, mix: dict | None = None) -> None:
-    sim.unbind_mix = dict(mix or DEFAULT_MIX)
+    sim.unbind_mix = dict(mix or _default_mix())
 
 
 def parse_mix(text: str) -> dict:
@@ -29,7 +38,7 @@ def parse_mix(text: str) -> dict:
 
 def answer_unbind(sim, platform, body: dict):
     """Schedule one result POST per task; return None (nothing for the generic scheduler)."""
-    mix = getattr(sim, "unbind_mix", DEFAULT_MIX)
+    mix = getattr(sim, "unbind_mix", None) or _default_mix()
     choices, weights = list(mix), list(mix.values())
     for task in body.get("tasks", []):
         with sim.lock:
@@ -48,3 +57,4 @@ def answer_unbind(sim, platform, body: dict):
 
 
 simulator.EVENT_HANDLERS["unbind.request"] = answer_unbind
+DEFAULT_MIX = _default_mix()

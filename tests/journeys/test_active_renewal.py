@@ -1,7 +1,8 @@
 """A subscriber signs in with an SMS code, unbinds all, and watches every platform reach a final state.
 
 Real HTTP both ways: the portal POSTs signed unbind.request deliveries to simulated platforms, which
-report each task's result through the live API.
+report each task's result through the live API. The simulated platforms answer at once from many
+threads, so this needs PostgreSQL: a live server on in-memory SQLite shares one connection between threads.
 """
 # ruff: noqa: F811  (fixtures imported from tests/renewal/factories_subscriber.py are redefined as arguments)
 
@@ -15,8 +16,10 @@ from tests.journeys.helpers_active_renewal import simulated_platforms, wait_for
 from tests.renewal.factories_subscriber import holder, roles_back, sign_in  # noqa: F401
 
 
+@pytest.mark.services
 @pytest.mark.django_db(transaction=True)
-def test_sign_in_unbind_all_and_watch_every_platform_finish(roles_back, live_server, holder, settings):
+def test_sign_in_unbind_all_and_watch_every_platform_finish(require_postgres, roles_back, live_server, holder,
+                                                            settings):
     number, period = holder
     sim, platforms = simulated_platforms([f"App {i}" for i in range(8)], api_url=live_server.url)
     try:

@@ -34,13 +34,15 @@ def po_entries() -> list[dict]:
                 entries.append(current)
             current, field = None, None
             continue
-        current = current or {"refs": [], "flags": [], "msgid": "", "msgid_plural": "", "msgstr": []}
+        current = current or {"refs": [], "flags": [], "msgctxt": "", "msgid": "", "msgid_plural": "", "msgstr": []}
         if line.startswith("#:"):
             current["refs"] += line[2:].split()
         elif line.startswith("#,"):
             current["flags"] += [f.strip() for f in line[2:].split(",")]
         elif line.startswith("#"):
             continue
+        elif line.startswith("msgctxt"):
+            field, current["msgctxt"] = "msgctxt", _unquote(line)
         elif line.startswith("msgid_plural"):
             field, current["msgid_plural"] = "msgid_plural", _unquote(line)
         elif line.startswith("msgid"):
@@ -70,9 +72,16 @@ def test_no_untranslated_or_fuzzy_message_of_these_pages():
 def test_the_compiled_catalogue_matches_the_po_file():
     with MO.open("rb") as f:
         catalogue = gettext.GNUTranslations(f)
+    checked = 0
     for entry in po_entries():
-        if not entry["msgid_plural"]:
+        if entry["msgid_plural"] or not entry["msgstr"][0]:
+            continue
+        if entry["msgctxt"]:
+            assert catalogue.pgettext(entry["msgctxt"], entry["msgid"]) == entry["msgstr"][0], entry["msgid"]
+        else:
             assert catalogue.gettext(entry["msgid"]) == entry["msgstr"][0], entry["msgid"]
+        checked += 1
+    assert checked > 100
 
 
 def _client(language: str) -> Client:

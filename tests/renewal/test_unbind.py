@@ -248,3 +248,14 @@ def test_the_sweep_confirms_a_delivery_whose_last_answers_raced(holder, platform
     assert set(Delivery.objects.values_list("state", flat=True)) == {DeliveryState.SENT}
     unbind.unbind_deadline_sweep()
     assert set(Delivery.objects.values_list("state", flat=True)) == {DeliveryState.CONFIRMED}
+
+
+def test_the_simulator_mix_is_configurable(monkeypatch):
+    from renewal import unbind_simulator
+
+    assert unbind_simulator.parse_mix("unbound=0.6, nothing_bound=0.3,rejected=0.05,none=0.05") == {
+        "unbound": 0.6, "nothing_bound": 0.3, "rejected": 0.05, None: 0.05}
+    with pytest.raises(ValueError):
+        unbind_simulator.parse_mix("gone=1")
+    monkeypatch.setenv("RENEWAL_SIM_UNBIND_MIX", "rejected=1")
+    assert unbind_simulator._default_mix() == {"rejected": 1.0}
