@@ -277,3 +277,17 @@ UNBIND_COALESCE_SECONDS = env.float("UNBIND_COALESCE_SECONDS", default=3.0)
 UNBIND_ANSWER_DEADLINE_SECONDS = env.int("UNBIND_ANSWER_DEADLINE_SECONDS", default=24 * 3600)
 # The worker registers the active-renewal tasks from these modules (they are not named tasks.py).
 CELERY_IMPORTS = ["renewal.sms", "renewal.unbind"]
+# A person is waiting for these (the sign-in SMS, their unbind request's deliveries): the "interactive" queue,
+# consumed by every worker next to the default one (kombu alternates between queues), so they never wait
+# behind a million-number batch. A worker started with -Q must list both: -Q interactive,celery.
+from kombu import Exchange, Queue  # noqa: E402
+
+CELERY_TASK_DEFAULT_QUEUE = "celery"
+CELERY_TASK_QUEUES = [  # each bound by its own name, so a message lands in exactly one of them
+    Queue("interactive", Exchange("interactive"), routing_key="interactive"),
+    Queue("celery", Exchange("celery"), routing_key="celery"),
+]
+CELERY_TASK_ROUTES = {
+    "renewal.sms.sms_code_send_task": {"queue": "interactive"},
+    "renewal.unbind.unbind_coalesce_task": {"queue": "interactive"},
+}
