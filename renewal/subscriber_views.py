@@ -9,15 +9,14 @@ from django.contrib.auth.decorators import login_required
 from django.core.cache import cache
 from django.http import FileResponse, Http404, HttpResponseForbidden, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import reverse
 from django.utils.translation import get_language, ngettext
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from numbers import roles
 from numbers.models import HolderPeriod, State
-from renewal import ratelimit
-from renewal.models_subscriber import Evidence, HarassmentReport
+from renewal import ratelimit, unbind
+from renewal.models_subscriber import Evidence, HarassmentReport, UnbindRequest
 from renewal.reports import evidence_storage, harassment_report_create
 from renewal.sms import VerifyResult, sms_code_send_task, sms_code_verify
 from renewal.subscriber_forms import CodeForm, NumberForm, ReportForm
@@ -165,8 +164,6 @@ def subscriber_required(view):
 
 
 def _overview_context(request) -> dict:
-    from renewal import unbind
-
     return {
         "period": request.period,
         "number": request.number,
@@ -222,18 +219,12 @@ def evidence_file(request, pk):
     return response
 
 
-def evidence_url(evidence: Evidence) -> str:
-    return reverse("subscriber:evidence", args=[evidence.pk])
-
-
 # --- unbind requests -------------------------------------------------------------------------
 
 
 @subscriber_required
 @require_POST
 def unbind_create(request):
-    from renewal import unbind
-
     platform_ids = None
     if "all" not in request.POST:
         try:
@@ -249,16 +240,12 @@ def unbind_create(request):
 
 
 def _own_request(request, pk):
-    from renewal.models_subscriber import UnbindRequest
-
     # Only the requests of this holding: anyone else's is a 404.
     return get_object_or_404(UnbindRequest, pk=pk, holder_period=request.period)
 
 
 @subscriber_required
 def request_detail(request, pk):
-    from renewal import unbind
-
     unbind_request = _own_request(request, pk)
     rows = unbind.request_tasks(unbind_request)
     final = unbind_request.finished_at is not None
@@ -270,8 +257,6 @@ def request_detail(request, pk):
 
 @subscriber_required
 def request_status(request, pk):
-    from renewal import unbind
-
     unbind_request = _own_request(request, pk)
     rows = unbind.request_tasks(unbind_request)
     final = unbind_request.finished_at is not None
