@@ -67,6 +67,8 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=2, help="worker processes of the one worker")
     parser.add_argument("--port", type=int, default=8480, help="API on PORT, receivers on PORT+1, baseline PORT+2")
     parser.add_argument("--timeout", type=float, default=1800)
+    parser.add_argument("--no-confirm", action="store_true",
+                        help="receivers do not confirm: measures the push alone, without the confirmation traffic")
     args = parser.parse_args()
 
     source = os.environ.get("DATABASE_URL", "")
@@ -154,7 +156,8 @@ def main() -> None:
         for p in platforms:
             sims.append(SimPlatform(platform_id=p.pk, name=p.name, secrets=services.platform_secrets(p),
                                     api_key=services.api_key_create(platform=p, name="bench")[1]))
-        sim = Simulator(port=args.port + 1, platforms=sims, api_url=api_url, confirm_after_ms=0,
+        sim = Simulator(port=args.port + 1, platforms=sims, api_url=None if args.no_confirm else api_url,
+                        confirm_after_ms=0,
                         confirm_threads=8).start()
         for p in platforms:
             type(p).objects.filter(pk=p.pk).update(webhook_url=sim.url_for(p.pk))
@@ -183,7 +186,7 @@ def main() -> None:
             done = counts.get(DeliveryState.SENT, 0) + counts.get(DeliveryState.CONFIRMED, 0)
             if t_sent is None and done == total:
                 t_sent = time.perf_counter() - t0
-            if counts.get(DeliveryState.CONFIRMED, 0) == total:
+            if counts.get(DeliveryState.CONFIRMED, 0) == total or (args.no_confirm and t_sent is not None):
                 t_confirmed = time.perf_counter() - t0
                 break
             m = _peak_rss_kib(worker.pid)
@@ -196,12 +199,14 @@ def main() -> None:
         push_rate = total / t_sent
         result = {
             "numbers": args.numbers, "platforms": args.platforms, "deliveries": total,
-            "worker_concurrency": args.concurrency, "sweep_seconds": round(t_sweep, 2),
-            "all_sent_seconds": round(t_sent, 2), "all_confirmed_seconds": round(t_confirmed, 2),
+            "worker_concurrency": args.concurrency, "confirmations": not args.no_confirm,
+            "sweep_seconds": round(t_sweep, 2),
+            "all_sent_seconds": round(t_sent, 2),
+            "all_confirmed_seconds": None if args.no_confirm else round(t_confirmed, 2),
             "deliveries_per_second": round(push_rate, 1),
             "numbers_per_second": round(args.numbers / t_sent, 1),
             "number_deliveries_per_second": round(args.numbers * args.platforms / t_sent, 1),
-            "confirmed_deliveries_per_second": round(total / t_confirmed, 1),
+            "confirmed_deliveries_per_second": None if args.no_confirm else round(total / t_confirmed, 1),
             "baseline_posts_per_second": round(baseline, 1),
             "ratio_to_baseline": round(push_rate / baseline, 2),
             "worker_main_peak_rss_mib": round(peak[0] / 1024, 1),

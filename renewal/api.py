@@ -337,13 +337,14 @@ class RecycledNumbersView(PlatformAPIView):
                 .order_by("id"))
         if after is not None:
             rows = rows.filter(id__gt=after)
-        page = list(rows.values("id", "number__msisdn", "disconnected_at", "release_not_before", "delivery_id")
+        # release_not_before is the number's freeze end now (a risk mark may have extended it since the push).
+        page = list(rows.values("id", "number__msisdn", "disconnected_at", "number__frozen_until", "delivery_id")
                     [: limit + 1])
         next_cursor = None
         if len(page) > limit:
             page = page[:limit]
             next_cursor = _encode_cursor([page[-1]["id"]])
         results = [{"msisdn": r["number__msisdn"], "disconnected_at": _iso(r["disconnected_at"]),
-                    "release_not_before": timezone.localtime(r["release_not_before"]).date().isoformat(),
+                    "release_not_before": timezone.localtime(r["number__frozen_until"]).date().isoformat(),
                     "delivery_id": str(r["delivery_id"])} for r in page]
         return Response({"results": results, "next_cursor": next_cursor})

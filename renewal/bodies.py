@@ -14,7 +14,7 @@ from threading import Lock
 
 from django.utils import timezone
 
-from renewal.models import BatchEntry, Delivery, DeliveryEvent
+from renewal.models import BatchChunk, BatchEntry, Delivery, DeliveryEvent
 
 Builder = Callable[[list[Delivery]], dict]
 
@@ -65,16 +65,14 @@ def _chunk_parts(chunk_ids: list[int]) -> dict[int, tuple[bytes, bytes]]:
                 missing.append(chunk_id)
     if missing:
         rows: dict[int, list] = {c: [] for c in missing}
-        operators: dict[int, str] = {}
+        operators = dict(BatchChunk.objects.filter(pk__in=missing).values_list("pk", "batch__operator__code"))
         entries = (
             BatchEntry.objects.filter(chunk_id__in=missing)
             .order_by("chunk_id", "id")
-            .values_list("chunk_id", "number__msisdn", "disconnected_at", "release_not_before",
-                         "chunk__batch__operator__code")
+            .values_list("chunk_id", "number__msisdn", "disconnected_at", "release_not_before")
         )
         tz = timezone.get_default_timezone()
-        for chunk_id, msisdn, disconnected_at, release_not_before, operator in entries.iterator(chunk_size=2000):
-            operators[chunk_id] = operator
+        for chunk_id, msisdn, disconnected_at, release_not_before in entries.iterator(chunk_size=2000):
             rows[chunk_id].append({
                 "msisdn": msisdn,
                 "disconnected_at": disconnected_at.astimezone(tz).isoformat(timespec="seconds"),

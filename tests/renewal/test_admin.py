@@ -109,3 +109,27 @@ def test_regulator_sees_deliveries_but_cannot_retry_or_change(client, dead, regu
 def test_sales_staff_cannot_reach_renewal_admin(client, clerk):
     client.force_login(clerk)
     assert client.get("/admin/renewal/delivery/").status_code == 302
+
+
+def test_every_renewal_admin_page_loads_for_each_role(client, dead, platform_admin, regulator, operator):
+    from django.contrib import admin
+
+    from numbers.models import Operator
+
+    models = [m for m in admin.site._registry if m._meta.app_label == "renewal"]
+    assert {m.__name__ for m in models} >= {"Platform", "ApiKey", "RecycleBatch", "BatchChunk", "Delivery"}
+    operator_admin = staff_user(role=roles.OPERATOR_ADMIN, operator=Operator.objects.get(code="CMCC"),
+                                username="op-admin")
+    for user in (platform_admin, regulator, operator_admin):
+        client.force_login(user)
+        for model in models:
+            url = f"/admin/renewal/{model._meta.model_name}/"
+            can_view = user.has_perm(f"renewal.view_{model._meta.model_name}")
+            response = client.get(url)
+            assert response.status_code == (200 if can_view else 403), (user, url)
+            objects = model.objects.all()
+            if user == operator_admin and hasattr(model, "operator"):
+                objects = objects.filter(operator__code="CMCC")  # their own operator's rows
+            obj = objects.first()
+            if can_view and obj is not None:
+                assert client.get(f"{url}{obj.pk}/change/").status_code == 200, (user, url)

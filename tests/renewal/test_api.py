@@ -223,3 +223,21 @@ def test_unknown_paths_and_plain_views_answer_with_the_envelope(client, settings
     assert "GET" in response["Allow"]
     assert client.get("/no-such-page/").status_code == 404  # pages keep Django's 404
     assert not client.get("/no-such-page/")["Content-Type"].startswith("application/json")
+
+
+def test_recycled_numbers_show_an_extended_freeze_and_drop_released_numbers(api, pushed, regulator):
+
+    from numbers.models import PhoneNumber, State
+    from numbers.services import risk_mark_place
+
+    a, _ = pushed
+    number = PhoneNumber.objects.order_by("id").first()
+    before = {r["msisdn"]: r for r in api("get", "/api/v1/recycled-numbers", a.key).json()["results"]}
+    risk_mark_place(number=number, category="fraud", authority="MIIT", effect="extend", extra_days=30,
+                    actor=regulator)
+    number.refresh_from_db()
+    after = {r["msisdn"]: r for r in api("get", "/api/v1/recycled-numbers", a.key).json()["results"]}
+    assert after[number.msisdn]["release_not_before"] != before[number.msisdn]["release_not_before"]
+    PhoneNumber.objects.filter(pk=number.pk).update(state=State.AVAILABLE, released_at=number.frozen_until)
+    left = [r["msisdn"] for r in api("get", "/api/v1/recycled-numbers", a.key).json()["results"]]
+    assert number.msisdn not in left and len(left) == 2
