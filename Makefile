@@ -6,6 +6,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
+# The demo's simulated Internet platforms listen here (127.0.0.1 only).
+SIMULATOR_PORT ?= 8090
 
 .PHONY: run test venv lint bench bench-smoke clean
 
@@ -22,10 +24,11 @@ run: $(BIN)/.installed
 	$(BIN)/python manage.py migrate --no-input -v0 && \
 	$(BIN)/python manage.py createcachetable && \
 	$(BIN)/python manage.py load_demo --base-url http://$(HOST):$(PORT) && \
-	echo "Starting the worker, beat and the web server (Ctrl-C stops all three)…" && \
+	echo "Starting the worker, beat, the platform simulator and the web server (Ctrl-C stops them all)…" && \
 	trap 'kill 0' INT TERM EXIT; \
 	$(BIN)/celery -A portal worker --loglevel=INFO --concurrency=2 & \
 	$(BIN)/celery -A portal beat --loglevel=INFO & \
+	$(BIN)/python manage.py simulate_platforms --demo --port $(SIMULATOR_PORT) --api-url http://$(HOST):$(PORT) & \
 	$(BIN)/python manage.py runserver $(HOST):$(PORT) --noreload & \
 	wait
 

@@ -39,6 +39,8 @@ ROLE_PERMISSIONS: dict[str, set[str]] = {
         "numbers.view_dashboard", "numbers.export_csv",
     },
 }
+# Active renewal (issue 5): regulators read harassment reports and their evidence.
+ROLE_PERMISSIONS[REGULATOR] |= {"renewal.view_harassmentreport", "renewal.view_evidence"}
 
 
 # Renewal (batch renewal, issue 4): platform administrators manage platforms, keys and deliveries;

@@ -19,3 +19,12 @@ app.conf.beat_schedule = {
     "batch-sweep": {"task": "renewal.tasks.batch_sweep_task", "schedule": SWEEP_EVERY},
     "deliveries-due": {"task": "renewal.tasks.deliveries_due_task", "schedule": min(SWEEP_EVERY, 15.0)},
 }
+
+# Active renewal (issue 5): gather unbind tasks into one delivery per platform, and time out unanswered ones.
+app.conf.beat_schedule["unbind-coalesce"] = {
+    "task": "renewal.unbind.unbind_coalesce_task",
+    "schedule": float(os.environ.get("UNBIND_COALESCE_SECONDS", "3")),
+}
+app.conf.beat_schedule["unbind-deadline-sweep"] = {
+    "task": "renewal.unbind.unbind_deadline_sweep_task", "schedule": SWEEP_EVERY,
+}

@@ -10,4 +10,5 @@ STEPS = [
     "numbers.demo_sales",
     "numbers.demo_oversight",  # sales with disclosures and declined offers for the dashboard (issue 7)
     "renewal.demo",
+    "renewal.demo_subscriber",  # issue 5: subscriber numbers, a harassment report
 ]

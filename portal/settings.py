@@ -253,3 +253,49 @@ if RENEWAL_WEBHOOK_ALLOW_LOOPBACK and not (DEBUG or TESTING):
 RENEWAL_SECRET_OVERLAP_HOURS = env.int("RENEWAL_SECRET_OVERLAP_HOURS", default=24)
 # Requests per API key (DRF rate, e.g. "1200/min"); 429 with Retry-After beyond it.
 RENEWAL_API_RATE = env.str("RENEWAL_API_RATE", default="1200/min")
+
+# --- Active renewal (issue 5): SMS sign-in, limits, the subscriber session, evidence, unbind requests ---
+# SMS backend: renewal.sms.ConsoleBackend (prints the code), renewal.sms.DatabaseBackend (the test outbox),
+# renewal.sms.HttpGatewayBackend (production: SMS_GATEWAY_URL, SMS_GATEWAY_USER, SMS_GATEWAY_PASSWORD).
+SMS_BACKEND = env.str(
+    "SMS_BACKEND", default="renewal.sms.DatabaseBackend" if TESTING else "renewal.sms.ConsoleBackend"
+)
+SMS_GATEWAY_URL = env.str("SMS_GATEWAY_URL", default="")
+SMS_GATEWAY_USER = env.str("SMS_GATEWAY_USER", default="")
+SMS_GATEWAY_PASSWORD = env.str("SMS_GATEWAY_PASSWORD", default="")
+SMS_GATEWAY_TIMEOUT = env.float("SMS_GATEWAY_TIMEOUT", default=5.0)
+# Codes are stored as HMAC-SHA256 keyed with this (defaults to one derived from SECRET_KEY).
+SMS_CODE_KEY = env.str("SMS_CODE_KEY", default="")
+SMS_CODE_TTL_SECONDS = 300
+SMS_CODE_MAX_TRIES = 5
+# Code requests: per number 1 a minute and 10 a day; per client address 20 an hour.
+SMS_LIMIT_PER_NUMBER_MINUTE = env.int("SMS_LIMIT_PER_NUMBER_MINUTE", default=1)
+SMS_LIMIT_PER_NUMBER_DAY = env.int("SMS_LIMIT_PER_NUMBER_DAY", default=10)
+SMS_LIMIT_PER_ADDRESS_HOUR = env.int("SMS_LIMIT_PER_ADDRESS_HOUR", default=20)
+# X-Forwarded-For is believed only behind this many trusted reverse proxies (0: use REMOTE_ADDR).
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+# A subscriber's verified session ends after this much idle time.
+SUBSCRIBER_IDLE_SECONDS = env.int("SUBSCRIBER_IDLE_SECONDS", default=600)
+# Evidence uploads: images (JPEG, PNG, GIF, WebP) or PDF, checked by content.
+EVIDENCE_MAX_BYTES = env.int("EVIDENCE_MAX_BYTES", default=5 * 1024 * 1024)
+EVIDENCE_MAX_FILES = env.int("EVIDENCE_MAX_FILES", default=5)
+# Unbind tasks are gathered for this many seconds, then one delivery per platform carries them.
+UNBIND_COALESCE_SECONDS = env.float("UNBIND_COALESCE_SECONDS", default=3.0)
+# An unbind task without a result this long after it was created becomes `no_answer`.
+UNBIND_ANSWER_DEADLINE_SECONDS = env.int("UNBIND_ANSWER_DEADLINE_SECONDS", default=24 * 3600)
+# The worker registers the active-renewal tasks from these modules (they are not named tasks.py).
+CELERY_IMPORTS = ["renewal.sms", "renewal.unbind"]
+# A person is waiting for these (the sign-in SMS, their unbind request's deliveries): the "interactive" queue,
+# consumed by every worker next to the default one (kombu alternates between queues), so they never wait
+# behind a million-number batch. A worker started with -Q must list both: -Q interactive,celery.
+from kombu import Exchange, Queue  # noqa: E402
+
+CELERY_TASK_DEFAULT_QUEUE = "celery"
+CELERY_TASK_QUEUES = [  # each bound by its own name, so a message lands in exactly one of them
+    Queue("interactive", Exchange("interactive"), routing_key="interactive"),
+    Queue("celery", Exchange("celery"), routing_key="celery"),
+]
+CELERY_TASK_ROUTES = {
+    "renewal.sms.sms_code_send_task": {"queue": "interactive"},
+    "renewal.unbind.unbind_coalesce_task": {"queue": "interactive"},
+}

@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 
 from portal import views
+from renewal.unbind_api import UnbindTaskResultView
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -9,5 +10,9 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/health", views.health, name="health"),
     path("staff/", include("numbers.urls")),
+    # Active renewal (issue 5): a platform reports an unbind task's result.
+    path("api/v1/unbind-tasks/<uuid:task_id>/result", UnbindTaskResultView.as_view(), name="unbind-task-result"),
     path("api/v1/", include("renewal.urls")),  # the platform API (batch renewal)
+    # Active renewal (issue 5): the subscriber's pages.
+    path("renew/", include("renewal.subscriber_urls")),
 ]

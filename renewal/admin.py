@@ -214,3 +214,6 @@ class DeliveryAdmin(ReadOnly):
         count = services.deliveries_retry(deliveries=queryset.filter(Q(state=DeliveryState.DEAD)),
                                           actor=request.user)
         self.message_user(request, _("%(n)d dead deliveries will be sent again.") % {"n": count})
+
+
+from renewal.admin_subscriber import *  # noqa: E402,F401,F403  (issue 5: harassment reports)

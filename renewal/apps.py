@@ -15,3 +15,4 @@ class RenewalConfig(AppConfig):
                        release_event_detail=services.release_event_detail)
         if hasattr(hooks, "renewal_statuses"):  # the batched variant, where the sales pages added it
             hooks.renewal_statuses = services.renewal_statuses
+        import renewal.unbind  # noqa: F401  (issue 5: registers the unbind.request body builder)

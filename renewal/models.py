@@ -275,3 +275,4 @@ class Delivery(models.Model):
     def __str__(self) -> str:
         return f"{self.event} {self.id} → {self.platform_id}"
 
+from renewal.models_subscriber import *  # noqa: E402,F401,F403

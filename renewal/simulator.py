@@ -232,3 +232,4 @@ class Simulator:
     def pending_confirmations(self) -> int:
         with self._queue_cv:
             return len(self._queue)
+import renewal.unbind_simulator  # noqa: E402,F401  (issue 5: the simulator answers unbind.request deliveries)
