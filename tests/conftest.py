@@ -136,9 +136,15 @@ def renewal_world(world):
     from renewal.services import batch_sweep
     from tests.renewal.factories_renewal import make_frozen_numbers, make_key, make_platform
 
+    from numbers.models import HolderPeriod
+    from renewal.reports import harassment_report_create
+
     make_key(make_platform(name="Alipay", category="payment"))
     numbers = make_frozen_numbers(world["CMCC"].operator, 3)
     batch_sweep()
+    period = HolderPeriod.objects.get(number=world["CMCC"].active, ended_at__isnull=True)
+    harassment_report_create(period=period, category="debt_collection", sender="95xxx", occurred_at=timezone.now(),
+                             description="Calls for the previous holder's loan", files=[])
     return numbers
 
 

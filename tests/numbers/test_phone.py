@@ -1,4 +1,5 @@
 import pytest
+from django.utils import translation
 
 from numbers.phone import InvalidMsisdn, format_national, normalize_msisdn
 
@@ -19,7 +20,7 @@ def test_national_and_international_input_normalise_to_e164(raw):
     ("010 6552 9988", "not a mobile number"),
 ])
 def test_bad_numbers_get_an_error_naming_the_problem(raw, says):
-    with pytest.raises(InvalidMsisdn) as err:
+    with translation.override("en"), pytest.raises(InvalidMsisdn) as err:
         normalize_msisdn(raw)
     assert says in err.value.messages[0]
     assert err.value.code == "invalid_msisdn"

@@ -108,7 +108,7 @@ def test_a_chinese_browser_gets_zh_hans_on_every_page(holder, platforms, setting
     start = client.get("/renew/").content.decode()
     assert "解除原机主在您号码上的账号绑定" in start and "获取验证码" in start and 'name="language"' in start
     bad = client.post("/renew/", {"msisdn": "123"}).content.decode()
-    assert "出现问题" in bad and "不是有效的电话号码" in bad
+    assert "出现问题" in bad and "不是有效的手机号码" in bad
     sign_in(client, number.msisdn)
     overview = client.get("/renew/number").content.decode()
     assert "一键解绑全部" in overview and "只会解除在此时间之前建立的绑定" in overview
