@@ -25,14 +25,14 @@ SQLITE_ALLOW = "DROP TRIGGER IF EXISTS numbers_event_no_update;"
 
 def forbid(apps, schema_editor):
     if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(FORBID)
+        schema_editor.execute(FORBID, params=None)  # no params: the SQL holds a literal %
     elif schema_editor.connection.vendor == "sqlite":
         schema_editor.execute(SQLITE_FORBID)
 
 
 def allow(apps, schema_editor):
     if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(ALLOW)
+        schema_editor.execute(ALLOW, params=None)
     elif schema_editor.connection.vendor == "sqlite":
         schema_editor.execute(SQLITE_ALLOW)
 
