@@ -1,0 +1,757 @@
+"""The number inventory and the cancellation/port feed (DESIGN.md "Number inventory", "Cancellation and port feed").
+
+One service per feed, used by the management commands, the admin upload and the API:
+`cancellations_import(*, operator, rows, …)` and `inventory_import(*, operator, rows, …)`.
+`rows` is any iterable of parsed rows (`CancellationRow`, `InventoryRow`): `read_cancellations(file)` and
+`read_inventory(file)` stream them from a CSV file, an API view builds them from JSON items.
+
+How it works, so that memory stays flat and nothing runs a query per line:
+1. the rows stream into a temporary staging table (COPY on PostgreSQL, batched `executemany` on SQLite),
+   with what Python must check per line (the number parses, the time parses) already decided;
+2. set-based SQL resolves numbers and operators, marks identical lines as duplicates and rejects what
+   needs no lock;
+3. the rest is processed in fixed-size chunks, each in one transaction: lock the chunk's numbers in id
+   order, mark "already applied" lines first, then conflicting lines, then the rejections that depend on
+   the number's state, then apply with `UPDATE … FROM staging` and `INSERT … SELECT` (events included);
+4. the counts and the per-line report are read back from the staging table, in pages.
+Two imports of the same file at the same time end as one: the second waits for the first's locks and then
+finds its lines already applied.
+"""
+
+import csv
+import io
+import re
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from itertools import islice
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from numbers.errors import DomainError
+from numbers.models import EventKind, Operator, State
+from numbers.phone import InvalidMsisdn, normalize_msisdn
+from numbers.services import Actor, actor_label
+
+# Numbers (cancellations) or lines (inventory) per transaction.
+CHUNK_SIZE = 10_000
+LOAD_BATCH = 5_000
+REPORT_PAGE = 5_000
+# PostgreSQL advisory lock taken by every inventory chunk: two loads of new numbers queue instead of colliding.
+INVENTORY_LOCK_KEY = 0x6E756D62  # "numb"
+_E164 = re.compile(r"\+[1-9]\d{6,14}")
+_MAX_RAW = 64
+
+# Every rejection reason, with the message shown in reports and the API.
+REASONS = {
+    "invalid_line": gettext_lazy("The line does not have the fields of the header, or a field has a wrong value."),
+    "invalid_msisdn": gettext_lazy("The number does not parse."),
+    "invalid_time": gettext_lazy("The time is not an ISO 8601 date and time."),
+    "unknown_number": gettext_lazy("The number is not in the portal."),
+    "wrong_operator": gettext_lazy("The importing operator does not serve this number."),
+    "not_active": gettext_lazy("The number is not active."),
+    "future_time": gettext_lazy("The time is in the future."),
+    "stale": gettext_lazy("The time is before the current holding began: the number was re-allocated since."),
+    "unknown_operator": gettext_lazy("to_operator names no known operator."),
+    "same_operator": gettext_lazy("A number cannot be ported to the operator that already serves it."),
+    "conflicting_lines": gettext_lazy("The file holds conflicting lines for this number; all of them are rejected."),
+    # Inventory only.
+    "invalid_state": gettext_lazy("The state must be available, active or frozen."),
+    "missing_holder_since": gettext_lazy("An active number needs holder_since, the start of the current holding."),
+    "missing_cancelled_at": gettext_lazy("A frozen number needs cancelled_at, the time of its cancellation."),
+    "freeze_not_over": gettext_lazy(
+        "An available number cancelled less than the minimum freeze ago: load it as frozen."
+    ),
+    "number_exists": gettext_lazy(
+        "The number is already in the portal with other data; the inventory only adds numbers."
+    ),
+}
+
+CANCELLATION_COLUMNS = ("msisdn", "cancelled_at", "reason", "to_operator")
+INVENTORY_COLUMNS = ("msisdn", "state", "holder_since", "cancelled_at")
+
+
+class FeedFileError(DomainError):
+    """The file as a whole cannot be read (a usage error: exit status 2). Nothing was changed."""
+
+    code = "unreadable_file"
+
+
+@dataclass(frozen=True)
+class CancellationRow:
+    line: int
+    msisdn: str
+    cancelled_at: str | datetime | None
+    reason: str = ""
+    to_operator: str = ""
+    invalid: str = ""  # set by the reader when the line has the wrong number of fields
+
+
+@dataclass(frozen=True)
+class InventoryRow:
+    line: int
+    msisdn: str
+    state: str
+    holder_since: str | datetime | None = ""
+    cancelled_at: str | datetime | None = ""
+    invalid: str = ""
+
+
+@dataclass(frozen=True)
+class LineOutcome:
+    line: int
+    msisdn: str  # as written in the file
+    outcome: str  # applied | already_applied | rejected
+    reason: str = ""  # the rejection code
+    message: str = ""
+    duplicate_of: int | None = None
+
+
+@dataclass
+class FeedSummary:
+    feed: str  # cancellations | inventory
+    operator: str
+    dry_run: bool
+    lines: int = 0
+    applied: int = 0
+    already_applied: int = 0
+    duplicates: int = 0
+    rejected: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def rejected_total(self) -> int:
+        return sum(self.rejected.values())
+
+    @property
+    def exit_status(self) -> int:
+        return 1 if self.rejected_total else 0
+
+    def as_dict(self) -> dict:
+        return {"feed": self.feed, "operator": self.operator, "dry_run": self.dry_run, "lines": self.lines,
+                "applied": self.applied, "already_applied": self.already_applied, "duplicates": self.duplicates,
+                "rejected": self.rejected_total, "rejected_by_reason": dict(sorted(self.rejected.items()))}
+
+    def text(self) -> list[str]:
+        verb = _("would be applied") if self.dry_run else _("applied")
+        out = [
+            _("%(feed)s for %(operator)s%(dry)s: %(lines)d lines")
+            % {"feed": self.feed, "operator": self.operator, "dry": _(" (dry run, nothing changed)") if self.dry_run
+               else "", "lines": self.lines},
+            f"  {verb}: {self.applied}",
+            "  " + _("already applied: %(n)d") % {"n": self.already_applied},
+            "  " + _("identical lines counted once: %(n)d") % {"n": self.duplicates},
+            "  " + _("rejected: %(n)d") % {"n": self.rejected_total},
+        ]
+        out += [f"    {code}: {n}" for code, n in sorted(self.rejected.items())]
+        return out
+
+
+Report = Callable[[FeedSummary, Iterator[LineOutcome]], None]
+Progress = Callable[[int, int], None]
+
+
+# --- reading files ---------------------------------------------------------------------------
+
+
+def open_text(file) -> io.TextIOBase:
+    """Wrap a binary file for the csv module: UTF-8, a BOM accepted, newlines left to csv."""
+    return io.TextIOWrapper(file, encoding="utf-8-sig", newline="")
+
+
+def _read(text, columns: tuple[str, ...], required: tuple[str, ...]) -> Iterator[tuple[int, dict | None, str]]:
+    reader = csv.reader(text)
+    try:
+        header = next(reader, None)
+        if header is None:
+            raise FeedFileError(_("The file is empty: it needs a header row %(h)s.") % {"h": ",".join(columns)})
+        names = [h.strip().lower() for h in header]
+        unknown = [n for n in names if n not in columns]
+        missing = [n for n in required if n not in names]
+        if unknown or missing or len(set(names)) != len(names):
+            raise FeedFileError(
+                _("The header row must be %(h)s (optional columns may be left out); it is “%(got)s”.")
+                % {"h": ",".join(columns), "got": ",".join(header)[:200]}
+            )
+        for fields in reader:
+            if not fields or fields == [""]:
+                continue
+            line = reader.line_num
+            if len(fields) != len(names):
+                yield line, None, fields[0] if fields else ""
+            else:
+                yield line, dict(zip(names, fields, strict=True)), ""
+    except UnicodeDecodeError as exc:
+        raise FeedFileError(
+            _("The file is not UTF-8 (after line %(line)d).") % {"line": reader.line_num}, code="not_utf8"
+        ) from exc
+    except csv.Error as exc:
+        raise FeedFileError(_("Line %(line)d is not valid CSV: %(error)s") % {"line": reader.line_num, "error": exc},
+                            code="invalid_csv") from exc
+
+
+def read_cancellations(text) -> Iterator[CancellationRow]:
+    """Stream the rows of a cancellation file (`msisdn,cancelled_at[,reason][,to_operator]`)."""
+    for line, values, first in _read(text, CANCELLATION_COLUMNS, ("msisdn", "cancelled_at")):
+        if values is None:
+            yield CancellationRow(line=line, msisdn=first, cancelled_at=None, invalid="columns")
+        else:
+            yield CancellationRow(line=line, msisdn=values["msisdn"], cancelled_at=values["cancelled_at"],
+                                  reason=values.get("reason", ""), to_operator=values.get("to_operator", ""))
+
+
+def read_inventory(text) -> Iterator[InventoryRow]:
+    """Stream the rows of an inventory file (`msisdn,state[,holder_since][,cancelled_at]`)."""
+    for line, values, first in _read(text, INVENTORY_COLUMNS, ("msisdn", "state")):
+        if values is None:
+            yield InventoryRow(line=line, msisdn=first, state="", invalid="columns")
+        else:
+            yield InventoryRow(line=line, msisdn=values["msisdn"], state=values["state"],
+                               holder_since=values.get("holder_since", ""),
+                               cancelled_at=values.get("cancelled_at", ""))
+
+
+# --- parsing one line (pure Python, no queries) ----------------------------------------------
+
+
+class _Reject(Exception):
+    def __init__(self, code: str, message: str = ""):
+        self.code, self.message = code, message
+
+
+def _time(value, zone: ZoneInfo, name: str) -> datetime | None:
+    """Parse an ISO 8601 time; a time without an offset is in TIME_ZONE. Empty gives None."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime):
+        parsed = value
+    else:
+        text = str(value).strip()
+        if not text:
+            return None
+        try:
+            parsed = datetime.fromisoformat(text)
+        except ValueError:
+            raise _Reject("invalid_time", _("%(name)s “%(value)s” is not an ISO 8601 time.")
+                          % {"name": name, "value": text[:40]}) from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=zone)
+    return parsed.astimezone(ZoneInfo("UTC"))
+
+
+def _msisdn(raw: str) -> tuple[str, bool]:
+    """Return (E.164, fast): a number already in E.164 is checked in full only if it is not in the portal."""
+    raw = raw.strip()
+    if _E164.fullmatch(raw):
+        return raw, True
+    try:
+        return normalize_msisdn(raw), False
+    except InvalidMsisdn as exc:
+        raise _Reject("invalid_msisdn", exc.messages[0]) from None
+
+
+def _db_time(value: datetime | None):
+    return None if value is None else connection.ops.adapt_datetimefield_value(value)
+
+
+def _clean_raw(value) -> str:
+    return str(value or "").replace("\x00", "")[:_MAX_RAW]
+
+
+def _cancellation_values(row: CancellationRow, zone: ZoneInfo) -> tuple:
+    raw = _clean_raw(row.msisdn)
+    msisdn, fast, at, key = None, False, None, None
+    reason = (row.reason or "").strip() or EventKind.CANCEL
+    to_code = (row.to_operator or "").strip()[:16]
+    try:
+        if row.invalid:
+            raise _Reject("invalid_line", _("The line does not have as many fields as the header."))
+        if reason not in (EventKind.CANCEL, EventKind.PORT_OUT):
+            raise _Reject("invalid_line", _("reason must be cancel or port_out, not “%(r)s”.") % {"r": reason[:20]})
+        if reason == EventKind.PORT_OUT and not to_code:
+            raise _Reject("invalid_line", _("A port (reason port_out) names the receiving operator in to_operator."))
+        if reason == EventKind.CANCEL and to_code:
+            raise _Reject("invalid_line", _("to_operator is only for a port (reason port_out)."))
+        msisdn, fast = _msisdn(raw)
+        at = _time(row.cancelled_at, zone, "cancelled_at")
+        if at is None:
+            raise _Reject("invalid_time", _("cancelled_at is empty."))
+        key = f"{at.isoformat()}|{reason}|{to_code}"
+        reject, message = None, ""
+    except _Reject as rej:
+        reject, message = rej.code, rej.message
+    return (row.line, raw, msisdn, fast, _db_time(at), reason[:16], to_code, key, reject, message)
+
+
+def _inventory_values(row: InventoryRow, zone: ZoneInfo, now: datetime) -> tuple:
+    raw = _clean_raw(row.msisdn)
+    state = (row.state or "").strip().lower()
+    msisdn = since = cancelled = frozen_until = released = key = None
+    secondary = False
+    try:
+        if row.invalid:
+            raise _Reject("invalid_line", _("The line does not have as many fields as the header."))
+        if state not in (State.AVAILABLE, State.ACTIVE, State.FROZEN):
+            raise _Reject("invalid_state", _("The state must be available, active or frozen, not “%(s)s”.")
+                          % {"s": state[:20]})
+        msisdn = normalize_msisdn(raw)
+        since = _time(row.holder_since, zone, "holder_since")
+        cancelled = _time(row.cancelled_at, zone, "cancelled_at")
+        if (since and since > now) or (cancelled and cancelled > now):
+            raise _Reject("future_time", "")
+        if state == State.ACTIVE:
+            if since is None:
+                raise _Reject("missing_holder_since", "")
+            if cancelled is not None:
+                raise _Reject("invalid_line", _("An active number has no cancelled_at."))
+        elif state == State.FROZEN and cancelled is None:
+            raise _Reject("missing_cancelled_at", "")
+        elif state == State.AVAILABLE and since is not None and cancelled is None:
+            raise _Reject("invalid_line", _("An available number with holder_since also needs cancelled_at."))
+        if since and cancelled and since > cancelled:
+            raise _Reject("invalid_time", _("holder_since is after cancelled_at."))
+        if cancelled is not None:
+            frozen_until = cancelled + timedelta(days=settings.MIN_FREEZE_DAYS)
+            if state == State.AVAILABLE:
+                if frozen_until > now:
+                    raise _Reject("freeze_not_over", "")
+                # Released before it came to the portal: secondary, released when loaded.
+                secondary, released = True, now
+        key = "|".join([state, since.isoformat() if since else "", cancelled.isoformat() if cancelled else ""])
+        reject, message = None, ""
+    except InvalidMsisdn as exc:
+        reject, message = "invalid_msisdn", exc.messages[0]
+    except _Reject as rej:
+        reject, message = rej.code, rej.message
+    return (row.line, raw, msisdn, state[:10], _db_time(since), _db_time(cancelled), _db_time(frozen_until),
+            _db_time(released), secondary, key, reject, message)
+
+
+# --- the staging table -----------------------------------------------------------------------
+
+
+def _types() -> dict:
+    if connection.vendor == "postgresql":
+        return {"ts": "timestamptz", "bool": "boolean", "big": "bigint", "temp": "TEMP"}
+    return {"ts": "text", "bool": "integer", "big": "integer", "temp": "TEMP"}
+
+
+CANCEL_STAGE = "feed_cancel_stage"
+CANCEL_DDL = """
+CREATE {temp} TABLE feed_cancel_stage (
+    line integer NOT NULL, raw text NOT NULL, msisdn text, fast {bool} NOT NULL, cancelled_at {ts},
+    reason text NOT NULL, to_code text NOT NULL, key text, reject text, message text NOT NULL,
+    number_id {big}, to_operator_id {big}, period_id {big}, period_started {ts},
+    extra_days integer NOT NULL DEFAULT 0, suspend {bool} NOT NULL DEFAULT {false},
+    dup_of integer, outcome text)
+"""
+CANCEL_LOAD_COLUMNS = ("line", "raw", "msisdn", "fast", "cancelled_at", "reason", "to_code", "key", "reject",
+                       "message")
+
+INVENTORY_STAGE = "feed_inventory_stage"
+INVENTORY_DDL = """
+CREATE {temp} TABLE feed_inventory_stage (
+    line integer NOT NULL, raw text NOT NULL, msisdn text, state text NOT NULL, holder_since {ts},
+    cancelled_at {ts}, frozen_until {ts}, released_at {ts}, secondary {bool} NOT NULL, key text,
+    reject text, message text NOT NULL, number_id {big}, dup_of integer, outcome text)
+"""
+INVENTORY_LOAD_COLUMNS = ("line", "raw", "msisdn", "state", "holder_since", "cancelled_at", "frozen_until",
+                          "released_at", "secondary", "key", "reject", "message")
+
+
+class _Stage:
+    """A temporary staging table on the current connection, dropped when the import ends."""
+
+    def __init__(self, table: str, ddl: str, columns: tuple[str, ...]):
+        self.table, self.ddl, self.columns = table, ddl, columns
+        self.pg = connection.vendor == "postgresql"
+
+    def __enter__(self):
+        types = _types()
+        false = "false" if self.pg else "0"
+        with connection.cursor() as cursor:
+            cursor.execute(f"DROP TABLE IF EXISTS {self.table}")
+            cursor.execute(self.ddl.format(false=false, **types))
+        return self
+
+    def __exit__(self, *exc):
+        with connection.cursor() as cursor:
+            cursor.execute(f"DROP TABLE IF EXISTS {self.table}")
+
+    def load(self, values: Iterable[tuple]) -> int:
+        """Stream the values into the table; return how many rows."""
+        count = 0
+        cols = ", ".join(self.columns)
+        with connection.cursor() as cursor:
+            if self.pg:
+                with cursor.copy(f"COPY {self.table} ({cols}) FROM STDIN") as copy:
+                    for row in values:
+                        copy.write_row(row)
+                        count += 1
+            else:
+                sql = f"INSERT INTO {self.table} ({cols}) VALUES ({', '.join(['%s'] * len(self.columns))})"
+                values = iter(values)
+                while batch := list(islice(values, LOAD_BATCH)):
+                    cursor.executemany(sql, batch)
+                    count += len(batch)
+            cursor.execute(f"CREATE UNIQUE INDEX {self.table}_line ON {self.table} (line)")
+            cursor.execute(f"CREATE INDEX {self.table}_msisdn ON {self.table} (msisdn)")
+            if self.pg:
+                cursor.execute(f"ANALYZE {self.table}")
+        return count
+
+    def execute(self, sql: str, params=()) -> int:
+        with connection.cursor() as cursor:
+            cursor.execute(sql.format(s=self.table), params)
+            return cursor.rowcount
+
+    def one(self, sql: str, params=()):
+        with connection.cursor() as cursor:
+            cursor.execute(sql.format(s=self.table), params)
+            return cursor.fetchone()[0]
+
+    def summary(self, summary: FeedSummary) -> FeedSummary:
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT outcome, reject, dup_of IS NULL, COUNT(*) FROM {self.table} "
+                           "GROUP BY outcome, reject, dup_of IS NULL")
+            for outcome, reject, primary, n in cursor.fetchall():
+                if not primary and outcome != "rejected":
+                    summary.duplicates += n
+                elif outcome == "applied":
+                    summary.applied += n
+                elif outcome == "already_applied":
+                    summary.already_applied += n
+                else:
+                    summary.rejected[reject] = summary.rejected.get(reject, 0) + n
+        return summary
+
+    def outcomes(self, *, rejected_only: bool) -> Iterator[LineOutcome]:
+        """Stream the lines' outcomes in line order, a page at a time (keyset pagination)."""
+        where = "AND outcome = 'rejected'" if rejected_only else ""
+        last = -(2**31)
+        while True:
+            with connection.cursor() as cursor:
+                cursor.execute(f"SELECT line, raw, outcome, reject, message, dup_of FROM {self.table} "
+                               f"WHERE line > %s {where} ORDER BY line LIMIT %s", [last, REPORT_PAGE])
+                rows = cursor.fetchall()
+            for line, raw, outcome, reject, message, dup_of in rows:
+                text = ""
+                if outcome == "rejected":
+                    text = message or str(REASONS.get(reject, reject))
+                    if dup_of is not None:
+                        text = _("%(m)s (the same line as line %(l)d)") % {"m": text, "l": dup_of}
+                yield LineOutcome(line=line, msisdn=raw, outcome=outcome or "rejected", reason=reject or "",
+                                  message=text, duplicate_of=dup_of)
+            if len(rows) < REPORT_PAGE:
+                return
+            last = rows[-1][0]
+
+    def finish_duplicates(self) -> None:
+        """Give every identical line the outcome of the first one."""
+        self.execute("UPDATE {s} SET outcome = p.outcome, reject = p.reject FROM {s} AS p "
+                     "WHERE p.line = {s}.dup_of")
+
+
+def _json(pairs: list[tuple[str, str]]) -> str:
+    func = "jsonb_build_object" if connection.vendor == "postgresql" else "json_object"
+    args = ", ".join(f"'{k}', {v}" for k, v in pairs)
+    return f"{func}({args})"
+
+
+def _iso(column: str) -> str:
+    """SQL for a stored time as the ISO 8601 string `datetime.isoformat()` gives (UTC)."""
+    if connection.vendor == "postgresql":
+        return column  # jsonb_build_object renders timestamptz as ISO 8601 in the session zone (UTC)
+    return f"replace({column}, ' ', 'T') || '+00:00'"
+
+
+def _plus_days(column: str, days_sql: str) -> str:
+    """SQL for a stored time plus a number of 24-hour days."""
+    if connection.vendor == "postgresql":
+        return f"{column} + ({days_sql}) * interval '24 hours'"
+    # datetime() drops the fraction of a second: add it back as Django stores it.
+    return f"datetime({column}, '+' || ({days_sql}) || ' days') || substr({column}, 20)"
+
+
+def _chunks(stage: _Stage, column: str, size: int) -> Iterator[tuple[int, int]]:
+    """Yield (low, high] bounds of `column` covering at most `size` pending lines each, in order."""
+    low = -(2**62)
+    while True:
+        high = stage.one(
+            "SELECT MAX(c) FROM (SELECT " + column + " AS c FROM {s} WHERE outcome IS NULL AND dup_of IS NULL AND "
+            + column + " > %s ORDER BY " + column + " LIMIT %s) AS t", [low, size])
+        if high is None:
+            return
+        yield low, high
+        low = high
+
+
+def _report_and_summary(stage: _Stage, summary: FeedSummary, report: Report | None, all_lines: bool) -> FeedSummary:
+    stage.finish_duplicates()
+    stage.summary(summary)
+    if report is not None:
+        report(summary, stage.outcomes(rejected_only=not all_lines))
+    return summary
+
+
+# --- cancellations and ports -----------------------------------------------------------------
+
+_PENDING = "outcome IS NULL AND dup_of IS NULL"
+_APPLIED = "outcome = 'applied' AND dup_of IS NULL"
+
+
+def cancellations_import(
+    *, operator: Operator, rows: Iterable[CancellationRow], actor: Actor, dry_run: bool = False,
+    report: Report | None = None, all_lines: bool = False, progress: Progress | None = None,
+    now: datetime | None = None, chunk_size: int = CHUNK_SIZE,
+) -> FeedSummary:
+    """Apply a feed of cancellations and ports reported by `operator`; return the counts.
+
+    `report(summary, outcomes)` receives the rejected lines (every line with `all_lines`), streamed.
+    Raises FeedFileError, with nothing changed, when the rows cannot be read.
+    """
+    now = now or timezone.now()
+    zone = ZoneInfo(settings.TIME_ZONE)
+    summary = FeedSummary(feed="cancellations", operator=operator.code, dry_run=dry_run)
+    with _Stage(CANCEL_STAGE, CANCEL_DDL, CANCEL_LOAD_COLUMNS) as stage:
+        summary.lines = stage.load(_cancellation_values(row, zone) for row in rows)
+        _cancellations_validate(stage)
+        done = summary.lines - stage.one("SELECT COUNT(*) FROM {s} WHERE outcome IS NULL")
+        for low, high in _chunks(stage, "number_id", chunk_size):
+            with transaction.atomic():
+                done += _cancellations_chunk(stage, low, high, operator=operator, actor=actor, now=now,
+                                             dry_run=dry_run)
+            if progress:
+                progress(done, summary.lines)
+        return _report_and_summary(stage, summary, report, all_lines)
+
+
+def _cancellations_validate(stage: _Stage) -> None:
+    """Resolve numbers and operators, mark identical lines, reject what needs no lock."""
+    stage.execute("CREATE INDEX {s}_number ON {s} (number_id)")
+    stage.execute("UPDATE {s} SET number_id = n.id FROM numbers_phonenumber AS n "
+                  "WHERE n.msisdn = {s}.msisdn AND {s}.reject IS NULL")
+    stage.execute("UPDATE {s} SET reject = 'unknown_number' WHERE reject IS NULL AND number_id IS NULL")
+    _check_unknown_fast_numbers(stage)
+    stage.execute("UPDATE {s} SET to_operator_id = o.id FROM numbers_operator AS o "
+                  "WHERE o.code = {s}.to_code AND {s}.to_code <> ''")
+    _mark_duplicates(stage, "number_id")
+    stage.execute("UPDATE {s} SET outcome = 'rejected' WHERE reject IS NOT NULL")
+    if connection.vendor == "postgresql":
+        stage.execute("ANALYZE {s}")
+
+
+def _check_unknown_fast_numbers(stage: _Stage) -> None:
+    """An E.164 number not in the portal: say whether it is no phone number at all (invalid_msisdn)."""
+    last = -(2**31)
+    while True:
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT line, raw FROM {stage.table} WHERE reject = 'unknown_number' AND fast "
+                           "AND line > %s ORDER BY line LIMIT %s", [last, REPORT_PAGE])
+            rows = cursor.fetchall()
+            invalid = []
+            for line, raw in rows:
+                try:
+                    normalize_msisdn(raw)
+                except InvalidMsisdn as exc:
+                    invalid.append((exc.messages[0], line))
+            if invalid:
+                cursor.executemany(f"UPDATE {stage.table} SET reject = 'invalid_msisdn', message = %s "
+                                   "WHERE line = %s", invalid)
+        if len(rows) < REPORT_PAGE:
+            return
+        last = rows[-1][0]
+
+
+def _mark_duplicates(stage: _Stage, by: str) -> None:
+    """Identical lines (same number, same values) count once: the first stands for the others."""
+    stage.execute(
+        "UPDATE {s} SET dup_of = d.first FROM (SELECT " + by + " AS k, key, MIN(line) AS first FROM {s} "
+        "WHERE reject IS NULL AND " + by + " IS NOT NULL GROUP BY " + by + ", key HAVING COUNT(*) > 1) AS d "
+        "WHERE {s}." + by + " = d.k AND {s}.key = d.key AND {s}.line > d.first AND {s}.reject IS NULL")
+
+
+def _cancellations_chunk(stage: _Stage, low: int, high: int, *, operator: Operator, actor: Actor, now: datetime,
+                         dry_run: bool) -> int:
+    chunk = f"{{s}}.number_id > {int(low)} AND {{s}}.number_id <= {int(high)}"
+    if connection.vendor == "postgresql" and not dry_run:
+        # Lock in id order, as every bulk path does: concurrent imports queue instead of deadlocking.
+        stage.execute("SELECT id FROM numbers_phonenumber WHERE id IN (SELECT number_id FROM {s} WHERE "
+                      + chunk + ") ORDER BY id FOR UPDATE")
+    # 1. Already applied comes first: the same event is in the number's history.
+    stage.execute(
+        "UPDATE {s} SET outcome = 'already_applied' WHERE " + chunk + " AND " + _PENDING + " AND EXISTS ("
+        "SELECT 1 FROM numbers_event AS e WHERE e.number_id = {s}.number_id AND e.kind = {s}.reason "
+        "AND e.at = {s}.cancelled_at)")
+    # 2. Different lines for one number: reject them all.
+    stage.execute(
+        "UPDATE {s} SET outcome = 'rejected', reject = 'conflicting_lines' WHERE " + chunk + " AND " + _PENDING
+        + " AND number_id IN (SELECT number_id FROM {s} WHERE " + chunk + " AND " + _PENDING
+        + " GROUP BY number_id HAVING COUNT(*) > 1)")
+    # 3. What depends on the number's state (the order of DESIGN.md).
+    stage.execute(
+        "UPDATE {s} SET period_id = hp.id, period_started = hp.started_at FROM numbers_holderperiod AS hp "
+        "WHERE hp.number_id = {s}.number_id AND hp.ended_at IS NULL AND " + chunk + " AND {s}." + _PENDING)
+    op = int(operator.pk)
+    stage.execute(
+        "UPDATE {s} SET reject = CASE "
+        f"WHEN n.serving_operator_id <> {op} THEN 'wrong_operator' "
+        "WHEN n.state <> 'active' THEN 'not_active' "
+        "WHEN {s}.cancelled_at > %s THEN 'future_time' "
+        "WHEN {s}.period_started IS NOT NULL AND {s}.cancelled_at < {s}.period_started THEN 'stale' "
+        "WHEN {s}.to_code <> '' AND {s}.to_operator_id IS NULL THEN 'unknown_operator' "
+        f"WHEN {{s}}.to_operator_id = {op} THEN 'same_operator' END "
+        "FROM numbers_phonenumber AS n WHERE n.id = {s}.number_id AND " + chunk + " AND {s}." + _PENDING,
+        [_db_time(now)])
+    stage.execute("UPDATE {s} SET outcome = CASE WHEN reject IS NULL THEN 'applied' ELSE 'rejected' END "
+                  "WHERE " + chunk + " AND " + _PENDING)
+    if not dry_run:
+        _cancellations_apply(stage, chunk, operator=operator, actor=actor, now=now)
+    return stage.one("SELECT COUNT(*) FROM {s} WHERE " + chunk)
+
+
+def _cancellations_apply(stage: _Stage, chunk: str, *, operator: Operator, actor: Actor, now: datetime) -> None:
+    """The set-based equal of number_cancel and number_port for the chunk's applied lines."""
+    applied = chunk + " AND {s}." + _APPLIED
+    cancel = applied + " AND {s}.reason = 'cancel'"
+    in_force = "m.cycle_id = {s}.period_id AND m.lifted_at IS NULL AND m.ended_at IS NULL"
+    stage.execute(
+        "UPDATE {s} SET extra_days = COALESCE((SELECT MAX(m.extra_days) FROM numbers_riskmark AS m WHERE "
+        + in_force + " AND m.effect = 'extend'), 0), suspend = EXISTS (SELECT 1 FROM numbers_riskmark AS m WHERE "
+        + in_force + " AND m.effect = 'suspend') WHERE " + cancel)
+    stage.execute(
+        "UPDATE numbers_holderperiod SET ended_at = {s}.cancelled_at, customer_ref = '' FROM {s} "
+        "WHERE numbers_holderperiod.id = {s}.period_id AND " + cancel)
+    frozen_until = _plus_days("{s}.cancelled_at", f"{int(settings.MIN_FREEZE_DAYS)} + {{s}}.extra_days")
+    stage.execute(
+        "UPDATE numbers_phonenumber SET serving_operator_id = range_holder_id, cycle_id = {s}.period_id, "
+        f"cancelled_at = {{s}}.cancelled_at, released_at = NULL, frozen_until = {frozen_until}, "
+        "state = CASE WHEN {s}.suspend THEN 'suspended' ELSE 'frozen' END, "
+        "suspended_from = CASE WHEN {s}.suspend THEN 'frozen' ELSE '' END, updated_at = %s "
+        "FROM {s} WHERE numbers_phonenumber.id = {s}.number_id AND " + cancel, [_db_time(now)])
+    stage.execute(
+        "UPDATE numbers_phonenumber SET serving_operator_id = {s}.to_operator_id, updated_at = %s FROM {s} "
+        "WHERE numbers_phonenumber.id = {s}.number_id AND " + applied + " AND {s}.reason = 'port_out'",
+        [_db_time(now)])
+    code = "%s"
+    cancel_detail = [("operator", code), ("frozen_until", _iso("n.frozen_until"))]
+    detail = (
+        "CASE WHEN {s}.reason = 'port_out' THEN " + _json([("from_operator", code), ("to_operator", "t.code")])
+        + f" WHEN n.range_holder_id <> {int(operator.pk)} THEN "
+        + _json([*cancel_detail, ("returned_to", "rh.code")]) + " ELSE " + _json(cancel_detail) + " END"
+    )
+    stage.execute(
+        "INSERT INTO numbers_event (number_id, kind, from_state, to_state, actor, reason, detail, at, recorded_at) "
+        "SELECT {s}.number_id, {s}.reason, 'active', n.state, %s, '', " + detail + ", {s}.cancelled_at, %s "
+        "FROM {s} JOIN numbers_phonenumber AS n ON n.id = {s}.number_id "
+        "JOIN numbers_operator AS rh ON rh.id = n.range_holder_id "
+        "LEFT JOIN numbers_operator AS t ON t.id = {s}.to_operator_id "
+        "WHERE " + applied + " ORDER BY {s}.number_id",
+        [actor_label(actor), operator.code, operator.code, operator.code, _db_time(timezone.now())])
+
+
+# --- the inventory ---------------------------------------------------------------------------
+
+
+def inventory_import(
+    *, operator: Operator, rows: Iterable[InventoryRow], actor: Actor, dry_run: bool = False,
+    report: Report | None = None, all_lines: bool = False, progress: Progress | None = None,
+    now: datetime | None = None, chunk_size: int = CHUNK_SIZE,
+) -> FeedSummary:
+    """Load `operator`'s existing numbers (never used, active, frozen, released); return the counts.
+
+    Only adds numbers: a line for a number already loaded by the same line is already applied, any other
+    line for a number in the portal is rejected.
+    """
+    now = now or timezone.now()
+    zone = ZoneInfo(settings.TIME_ZONE)
+    summary = FeedSummary(feed="inventory", operator=operator.code, dry_run=dry_run)
+    with _Stage(INVENTORY_STAGE, INVENTORY_DDL, INVENTORY_LOAD_COLUMNS) as stage:
+        summary.lines = stage.load(_inventory_values(row, zone, now) for row in rows)
+        _mark_duplicates(stage, "msisdn")
+        stage.execute(
+            "UPDATE {s} SET reject = 'conflicting_lines' WHERE reject IS NULL AND dup_of IS NULL AND msisdn IN ("
+            "SELECT msisdn FROM {s} WHERE reject IS NULL AND dup_of IS NULL GROUP BY msisdn HAVING COUNT(*) > 1)")
+        stage.execute("UPDATE {s} SET outcome = 'rejected' WHERE reject IS NOT NULL")
+        for low, high in _chunks(stage, "line", chunk_size):
+            with transaction.atomic():
+                _inventory_chunk(stage, low, high, operator=operator, actor=actor, now=now, dry_run=dry_run)
+            if progress:
+                progress(stage.one("SELECT COUNT(*) FROM {s} WHERE line <= %s", [high]), summary.lines)
+        return _report_and_summary(stage, summary, report, all_lines)
+
+
+def _inventory_chunk(stage: _Stage, low: int, high: int, *, operator: Operator, actor: Actor, now: datetime,
+                     dry_run: bool) -> None:
+    chunk = f"{{s}}.line > {int(low)} AND {{s}}.line <= {int(high)}"
+    pending = chunk + " AND {s}." + _PENDING
+    applied = chunk + " AND {s}." + _APPLIED
+    op = int(operator.pk)
+    if connection.vendor == "postgresql" and not dry_run:
+        # New numbers have no row to lock yet: loads queue on one advisory lock per chunk.
+        stage.execute("SELECT pg_advisory_xact_lock(%s)", [INVENTORY_LOCK_KEY])
+    stage.execute("UPDATE {s} SET number_id = n.id FROM numbers_phonenumber AS n "
+                  "WHERE n.msisdn = {s}.msisdn AND " + pending)
+    line_of = "e.detail ->> 'line'" if connection.vendor == "postgresql" else "json_extract(e.detail, '$.line')"
+    stage.execute(
+        "UPDATE {s} SET outcome = 'already_applied' WHERE " + pending + " AND number_id IS NOT NULL AND EXISTS ("
+        "SELECT 1 FROM numbers_event AS e JOIN numbers_phonenumber AS n ON n.id = e.number_id "
+        f"WHERE e.number_id = {{s}}.number_id AND e.kind = 'import' AND n.range_holder_id = {op} "
+        f"AND {line_of} = {{s}}.key)")
+    stage.execute(
+        "UPDATE {s} SET outcome = 'rejected', reject = CASE WHEN n.range_holder_id <> "
+        f"{op} THEN 'wrong_operator' ELSE 'number_exists' END FROM numbers_phonenumber AS n "
+        "WHERE n.id = {s}.number_id AND " + pending)
+    stage.execute("UPDATE {s} SET outcome = 'applied' WHERE " + pending)
+    if not dry_run:
+        _inventory_apply(stage, applied, operator=operator, actor=actor, now=now)
+
+
+def _inventory_apply(stage: _Stage, applied: str, *, operator: Operator, actor: Actor, now: datetime) -> None:
+    op = int(operator.pk)
+    stamp = _db_time(now)
+    stage.execute(
+        "INSERT INTO numbers_phonenumber (msisdn, range_holder_id, serving_operator_id, state, suspended_from, "
+        "is_secondary, cancelled_at, frozen_until, released_at, updated_at) "
+        f"SELECT msisdn, {op}, {op}, state, '', secondary, cancelled_at, frozen_until, released_at, %s "
+        "FROM {s} WHERE " + applied + " ORDER BY line", [stamp])
+    stage.execute("UPDATE {s} SET number_id = n.id FROM numbers_phonenumber AS n "
+                  "WHERE n.msisdn = {s}.msisdn AND " + applied)
+    false = "false" if connection.vendor == "postgresql" else "0"
+    # The holding of an active number; the ended holding (start unknown unless given) of a frozen or released one.
+    stage.execute(
+        "INSERT INTO numbers_holderperiod (number_id, operator_id, started_at, ended_at, customer_ref, "
+        f"requires_disclosure) SELECT number_id, {op}, holder_since, cancelled_at, '', {false} FROM {{s}} "
+        "WHERE " + applied + " AND (state = 'active' OR cancelled_at IS NOT NULL) ORDER BY line")
+    stage.execute(
+        "UPDATE numbers_phonenumber SET cycle_id = hp.id FROM numbers_holderperiod AS hp, {s} "
+        "WHERE hp.number_id = numbers_phonenumber.id AND hp.ended_at IS NOT NULL "
+        "AND {s}.number_id = numbers_phonenumber.id AND " + applied + " AND {s}.cancelled_at IS NOT NULL")
+    stage.execute(
+        "INSERT INTO numbers_event (number_id, kind, from_state, to_state, actor, reason, detail, at, recorded_at) "
+        "SELECT number_id, 'import', '', state, %s, '', " + _json([("operator", "%s"), ("line", "{s}.key")])
+        + ", %s, %s FROM {s} WHERE " + applied + " ORDER BY line",
+        [actor_label(actor), operator.code, stamp, stamp])
+
+
+# --- the report file -------------------------------------------------------------------------
+
+
+def write_report(out, *, title: str) -> Report:
+    """Return a report callback that writes the summary and every reported line to the text file `out`."""
+
+    def report(summary: FeedSummary, outcomes: Iterator[LineOutcome]) -> None:
+        out.write(f"# {title}\n")
+        for text in summary.text():
+            out.write(f"# {text}\n")
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(["line", "msisdn", "outcome", "reason", "message"])
+        for o in outcomes:
+            writer.writerow([o.line, o.msisdn, o.outcome, o.reason, o.message])
+
+    return report
+
