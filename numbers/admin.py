@@ -107,3 +107,5 @@ class EventAdmin(ReadOnlyAdmin):
     search_fields = ["number__msisdn", "actor"]
     date_hierarchy = "at"
     show_full_result_count = False
+
+from numbers import admin_feed  # noqa: E402,F401  (issue 3: the feed upload page)

@@ -31,9 +31,11 @@ ROLE_PERMISSIONS: dict[str, set[str]] = {
         "numbers.add_staffprofile", "numbers.change_staffprofile",
         "auth.view_user", "auth.add_user", "auth.change_user",
         "numbers.upload_feed",
+        "numbers.view_feedupload", "numbers.add_feedupload",
     },
     PLATFORM_ADMIN: {"numbers.view_operator"},
-    REGULATOR: _view("numbers", _NUMBER_MODELS) | {"numbers.add_riskmark", "numbers.change_riskmark"},
+    REGULATOR: _view("numbers", _NUMBER_MODELS) | {"numbers.add_riskmark", "numbers.change_riskmark",
+                                                    "numbers.view_feedupload"},
 }
 
 
