@@ -7,4 +7,5 @@ Demo accounts exist only here; `load_demo` refuses to run when DEBUG is off.
 
 STEPS = [
     "numbers.demo",
+    "numbers.demo_feed",  # issue 3: a processed feed upload
 ]
