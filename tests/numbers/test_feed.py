@@ -183,10 +183,12 @@ def test_rejection_reasons_one_line_each(tmp_path, held, now):
     a, b = held(), held()
     lines = [f"{a.msisdn},{local(now + timedelta(minutes=5))},,",
              f"{b.msisdn},{local(now - timedelta(days=1))},port_out,NOPE",
-             "not-a-number,2026-01-01T00:00:00,,"]
+             "not-a-number,2026-01-01T00:00:00,,",
+             '"a\tb\\c\nd",2026-01-01T00:00:00,,']  # a tab, a backslash and a new line: staged as they are
     result = run("import_cancellations", write_csv(tmp_path / "f.csv", HEADER, lines), operator="CMCC")
-    assert result.rejected() == {2: "future_time", 3: "unknown_operator", 4: "invalid_msisdn"}
+    assert result.rejected() == {2: "future_time", 3: "unknown_operator", 4: "invalid_msisdn", 5: "invalid_msisdn"}
     assert "is not a phone number" in result.report
+    assert '"a\tb\\c\nd",rejected,invalid_msisdn' in result.report
 
 
 def test_identical_lines_count_once(tmp_path, held, now):
