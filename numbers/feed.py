@@ -349,9 +349,7 @@ CANCEL_DDL = """
 CREATE {temp} TABLE feed_cancel_stage (
     line integer NOT NULL, raw text NOT NULL, msisdn text, fast {bool} NOT NULL, cancelled_at {ts},
     reason text NOT NULL, to_code text NOT NULL, key text, reject text, message text NOT NULL,
-    number_id {big}, to_operator_id {big}, period_id {big}, period_started {ts},
-    extra_days integer NOT NULL DEFAULT 0, suspend {bool} NOT NULL DEFAULT {false},
-    dup_of integer, outcome text)
+    number_id {big}, to_operator_id {big}, period_id {big}, period_started {ts}, dup_of integer, outcome text)
 """
 CANCEL_LOAD_COLUMNS = ("line", "raw", "msisdn", "fast", "cancelled_at", "reason", "to_code", "key", "reject",
                        "message")
@@ -633,24 +631,25 @@ def _cancellations_chunk(stage: _Stage, low: int, high: int, *, operator: Operat
         "UPDATE {s} SET outcome = 'rejected', reject = 'conflicting_lines' WHERE " + chunk + " AND " + _PENDING
         + " AND number_id IN (SELECT number_id FROM {s} WHERE " + chunk + " AND " + _PENDING
         + " GROUP BY number_id HAVING COUNT(*) > 1)")
-    # 3. What depends on the number's state (the order of DESIGN.md).
-    stage.execute(
-        "UPDATE {s} SET period_id = hp.id, period_started = hp.started_at FROM numbers_holderperiod AS hp "
-        "WHERE hp.number_id = {s}.number_id AND hp.ended_at IS NULL AND " + _range("hp.number_id", low, high)
-        + " AND " + chunk + " AND {s}." + _PENDING)
+    # 3. What depends on the number's state (the order of DESIGN.md), in one statement: each UPDATE of the
+    # staging table writes new row versions, so the chunk's lines are rewritten as few times as possible.
     op = int(operator.pk)
-    stage.execute(
-        "UPDATE {s} SET reject = CASE "
+    reject = (
+        "CASE "
         f"WHEN n.serving_operator_id <> {op} THEN 'wrong_operator' "
         "WHEN n.state <> 'active' THEN 'not_active' "
         "WHEN {s}.cancelled_at > %s THEN 'future_time' "
-        "WHEN {s}.period_started IS NOT NULL AND {s}.cancelled_at < {s}.period_started THEN 'stale' "
+        "WHEN hp.started_at IS NOT NULL AND {s}.cancelled_at < hp.started_at THEN 'stale' "
         "WHEN {s}.to_code <> '' AND {s}.to_operator_id IS NULL THEN 'unknown_operator' "
-        f"WHEN {{s}}.to_operator_id = {op} THEN 'same_operator' END "
-        "FROM numbers_phonenumber AS n WHERE n.id = {s}.number_id AND " + _range("n.id", low, high) + " AND "
-        + chunk + " AND {s}." + _PENDING, [_db_time(now)])
-    stage.execute("UPDATE {s} SET outcome = CASE WHEN reject IS NULL THEN 'applied' ELSE 'rejected' END "
-                  "WHERE " + chunk + " AND " + _PENDING)
+        f"WHEN {{s}}.to_operator_id = {op} THEN 'same_operator' END"
+    )
+    stage.execute(
+        f"UPDATE {{s}} SET period_id = hp.id, period_started = hp.started_at, reject = {reject}, "
+        f"outcome = CASE WHEN ({reject}) IS NULL THEN 'applied' ELSE 'rejected' END "
+        "FROM numbers_phonenumber AS n LEFT JOIN numbers_holderperiod AS hp ON hp.number_id = n.id "
+        "AND hp.ended_at IS NULL AND " + _range("hp.number_id", low, high)
+        + " WHERE n.id = {s}.number_id AND " + _range("n.id", low, high) + " AND " + chunk + " AND {s}." + _PENDING,
+        [_db_time(now), _db_time(now)])
     if not dry_run:
         _cancellations_apply(stage, low, high, operator=operator, actor=actor, now=now)
     return stage.one("SELECT COUNT(*) FROM {s} WHERE " + chunk)
@@ -663,20 +662,19 @@ def _cancellations_apply(stage: _Stage, low: int, high: int, *, operator: Operat
     applied = chunk + " AND {s}." + _APPLIED
     cancel = applied + " AND {s}.reason = 'cancel'"
     in_force = "m.cycle_id = {s}.period_id AND m.lifted_at IS NULL AND m.ended_at IS NULL"
-    stage.execute(
-        "UPDATE {s} SET extra_days = COALESCE((SELECT MAX(m.extra_days) FROM numbers_riskmark AS m WHERE "
-        + in_force + " AND m.effect = 'extend'), 0), suspend = EXISTS (SELECT 1 FROM numbers_riskmark AS m WHERE "
-        + in_force + " AND m.effect = 'suspend') WHERE " + cancel)
+    extra = (f"COALESCE((SELECT MAX(m.extra_days) FROM numbers_riskmark AS m WHERE {in_force} "
+             "AND m.effect = 'extend'), 0)")
+    suspend = f"EXISTS (SELECT 1 FROM numbers_riskmark AS m WHERE {in_force} AND m.effect = 'suspend')"
     stage.execute(
         "UPDATE numbers_holderperiod SET ended_at = {s}.cancelled_at, customer_ref = '' FROM {s} "
         "WHERE numbers_holderperiod.id = {s}.period_id AND " + _range("numbers_holderperiod.number_id", low, high)
         + " AND " + cancel)
-    frozen_until = _plus_days("{s}.cancelled_at", f"{int(settings.MIN_FREEZE_DAYS)} + {{s}}.extra_days")
+    frozen_until = _plus_days("{s}.cancelled_at", f"{int(settings.MIN_FREEZE_DAYS)} + {extra}")
     stage.execute(
         "UPDATE numbers_phonenumber SET serving_operator_id = range_holder_id, cycle_id = {s}.period_id, "
         f"cancelled_at = {{s}}.cancelled_at, released_at = NULL, frozen_until = {frozen_until}, "
-        "state = CASE WHEN {s}.suspend THEN 'suspended' ELSE 'frozen' END, "
-        "suspended_from = CASE WHEN {s}.suspend THEN 'frozen' ELSE '' END, updated_at = %s "
+        f"state = CASE WHEN {suspend} THEN 'suspended' ELSE 'frozen' END, "
+        f"suspended_from = CASE WHEN {suspend} THEN 'frozen' ELSE '' END, updated_at = %s "
         "FROM {s} WHERE numbers_phonenumber.id = {s}.number_id AND " + _range("numbers_phonenumber.id", low, high)
         + " AND " + cancel, [_db_time(now)])
     stage.execute(
@@ -741,8 +739,10 @@ def _inventory_chunk(stage: _Stage, low: int, high: int, *, operator: Operator, 
         # New numbers have no row to lock yet: loads queue on one advisory lock per chunk.
         stage.execute("SELECT pg_advisory_xact_lock(%s)", [INVENTORY_LOCK_KEY])
     # Correlated subqueries, not joins: one index lookup per line of the chunk, never a scan of the whole table.
-    stage.execute("UPDATE {s} SET number_id = (SELECT n.id FROM numbers_phonenumber AS n "
-                  "WHERE n.msisdn = {s}.msisdn) WHERE " + pending)
+    # Most lines are new numbers: they are marked applied at once; the others are looked at below.
+    stage.execute("UPDATE {s} SET number_id = (SELECT n.id FROM numbers_phonenumber AS n WHERE n.msisdn = {s}.msisdn), "
+                  "outcome = CASE WHEN EXISTS (SELECT 1 FROM numbers_phonenumber AS n WHERE n.msisdn = {s}.msisdn) "
+                  "THEN NULL ELSE 'applied' END WHERE " + pending)
     line_of = "e.detail ->> 'line'" if connection.vendor == "postgresql" else "json_extract(e.detail, '$.line')"
     stage.execute(
         "UPDATE {s} SET outcome = 'already_applied' WHERE " + pending + " AND number_id IS NOT NULL AND ("
@@ -753,7 +753,6 @@ def _inventory_chunk(stage: _Stage, low: int, high: int, *, operator: Operator, 
         "UPDATE {s} SET outcome = 'rejected', reject = (SELECT CASE WHEN n.range_holder_id <> "
         f"{op} THEN 'wrong_operator' ELSE 'number_exists' END FROM numbers_phonenumber AS n "
         "WHERE n.id = {s}.number_id) WHERE number_id IS NOT NULL AND " + pending)
-    stage.execute("UPDATE {s} SET outcome = 'applied' WHERE " + pending)
     if not dry_run:
         _inventory_apply(stage, chunk + " AND {s}." + _APPLIED, operator=operator, actor=actor, now=now)
 
@@ -761,13 +760,19 @@ def _inventory_chunk(stage: _Stage, low: int, high: int, *, operator: Operator, 
 def _inventory_apply(stage: _Stage, applied: str, *, operator: Operator, actor: Actor, now: datetime) -> None:
     op = int(operator.pk)
     stamp = _db_time(now)
-    stage.execute(
+    insert = (
         "INSERT INTO numbers_phonenumber (msisdn, range_holder_id, serving_operator_id, state, suspended_from, "
         "is_secondary, cancelled_at, frozen_until, released_at, updated_at) "
         f"SELECT msisdn, {op}, {op}, state, '', secondary, cancelled_at, frozen_until, released_at, %s "
-        "FROM {s} WHERE " + applied + " ORDER BY line", [stamp])
-    stage.execute("UPDATE {s} SET number_id = (SELECT n.id FROM numbers_phonenumber AS n "
-                  "WHERE n.msisdn = {s}.msisdn) WHERE " + applied)
+        "FROM {s} WHERE " + applied + " ORDER BY line"
+    )
+    if connection.vendor == "postgresql":
+        stage.execute("WITH ins AS (" + insert + " RETURNING id, msisdn) UPDATE {s} SET number_id = ins.id "
+                      "FROM ins WHERE ins.msisdn = {s}.msisdn AND " + applied, [stamp])
+    else:
+        stage.execute(insert, [stamp])
+        stage.execute("UPDATE {s} SET number_id = (SELECT n.id FROM numbers_phonenumber AS n "
+                      "WHERE n.msisdn = {s}.msisdn) WHERE " + applied)
     low, high = _bounds(stage, applied)
     if low is None:
         return
