@@ -214,3 +214,17 @@ def test_an_upload_is_imported_by_a_real_worker(client, real_worker, operator, o
     assert feed.applied == 50
     assert "numbers.tasks.feed_upload_process_task" in (tmp_path / "worker.log").read_text()  # not run inline
     assert PhoneNumber.objects.filter(state=State.FROZEN).count() == 50
+
+
+def test_an_inventory_upload_loads_numbers_in_a_dry_run_first(private, operator):
+    path = private / "feeds" / "inv.csv"
+    path.parent.mkdir(parents=True)
+    path.write_bytes(b"msisdn,state\n13800000001,available\n13800000002,sold\n")
+    dry = FeedUpload.objects.create(operator=operator, kind="inventory", file="feeds/inv.csv", dry_run=True)
+    feed_upload_process(upload_id=dry.pk)
+    dry.refresh_from_db()
+    assert (dry.status, dry.applied, dry.rejected) == (FeedStatus.DONE, 1, 1)
+    assert not PhoneNumber.objects.exists()
+    real = FeedUpload.objects.create(operator=operator, kind="inventory", file="feeds/inv.csv")
+    feed_upload_process(upload_id=real.pk)
+    assert PhoneNumber.objects.get().msisdn == "+8613800000001"
