@@ -47,9 +47,10 @@ class FeedUploadForm(forms.ModelForm):
     def clean_file(self):
         upload = self.cleaned_data["file"]
         if upload.size > MAX_BYTES:
-            raise forms.ValidationError(_("The file is larger than %(mb)d MB: split it.") % {"mb": MAX_BYTES >> 20})
+            raise forms.ValidationError(_("The file is larger than %(mb)d MB: split it.") % {"mb": MAX_BYTES >> 20},
+                                        code="too_large")
         if upload.size == 0:
-            raise forms.ValidationError(_("The file is empty."))
+            raise forms.ValidationError(_("The file is empty."), code="empty")
         return upload
 
     def clean(self):

@@ -436,7 +436,7 @@ class _Stage:
             cursor.execute(f"SELECT outcome, reject, dup_of IS NULL, COUNT(*) FROM {self.table} "
                            "GROUP BY outcome, reject, dup_of IS NULL")
             for outcome, reject, primary, n in cursor.fetchall():
-                if not primary and outcome != "rejected":
+                if not primary:  # an identical line counts once, whatever its outcome
                     summary.duplicates += n
                 elif outcome == "applied":
                     summary.applied += n

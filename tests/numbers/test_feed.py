@@ -10,7 +10,14 @@ from django.utils import timezone
 from numbers import feed, roles
 from numbers.feed import CancellationRow, cancellations_import
 from numbers.models import Event, EventKind, HolderPeriod, MarkEffect, PhoneNumber, RiskMark, State
-from numbers.services import number_allocate, number_cancel, number_port, risk_mark_place
+from numbers.services import (
+    DisclosureInput,
+    number_allocate,
+    number_cancel,
+    number_port,
+    release_sweep,
+    risk_mark_place,
+)
 from tests.factories import OperatorFactory, OutletFactory, PhoneNumberFactory, staff_user
 from tests.numbers.factories_feed import run, write_csv
 
@@ -136,7 +143,7 @@ def test_a_port_moves_the_number_without_a_disconnection(tmp_path, held, operato
     assert event.detail == {"from_operator": "CMCC", "to_operator": "CUCC"}
 
 
-def test_every_rejection_reason_with_its_line_number(tmp_path, held, operator, other_operator, now):
+def test_every_rejection_reason_with_its_line_number(tmp_path, held, operator, other_operator, outlet, clerk, now):
     outlet_b = OutletFactory(operator=other_operator)
     clerk_b = staff_user(role=roles.SALES_STAFF, outlet=outlet_b, username="clerk-b")
     foreign = PhoneNumberFactory(range_holder=other_operator)
@@ -144,7 +151,12 @@ def test_every_rejection_reason_with_its_line_number(tmp_path, held, operator, o
                     now=now - timedelta(days=9))
     frozen = held()
     number_cancel(number=frozen, operator=operator, at=now - timedelta(days=1), actor="test")
-    recent = held(days=10)  # re-allocated 10 days ago: a cancellation 20 days ago is stale
+    # Held, cancelled 200 days ago, released, re-allocated 10 days ago: a cancellation 20 days ago is stale.
+    recent = held(days=300)
+    number_cancel(number=recent, operator=operator, at=now - timedelta(days=200), actor="test")
+    assert release_sweep(now=now) == 1
+    number_allocate(number=recent, outlet=outlet, staff=clerk, customer_ref="C-2", disclosure=DisclosureInput(
+        method="spoken", customer_confirmed=True), now=now - timedelta(days=10))
     ok, conflicting, to_self = held(), held(), held()
     unknown = "+8613999999999"
     lines = [
@@ -162,6 +174,7 @@ def test_every_rejection_reason_with_its_line_number(tmp_path, held, operator, o
         "13900000001,yesterday,,",                                          # 13 invalid_time
         f"{unknown},{local(now)},reboot,",                                 # 14 invalid_line (reason)
         f"{unknown},{local(now)},port_out,",                               # 15 invalid_line (no to_operator)
+        f"{recent.msisdn},{local(now - timedelta(days=200))},cancel,",     # 16 already applied (the old holding)
     ]
     path = write_csv(tmp_path / "feed.csv", HEADER, lines)
     before = snapshot()
@@ -175,7 +188,7 @@ def test_every_rejection_reason_with_its_line_number(tmp_path, held, operator, o
         11: "conflicting_lines", 12: "same_operator", 13: "invalid_time", 14: "invalid_line", 15: "invalid_line",
     }
     assert snapshot() == before  # nothing was applied
-    assert "rejected: 14" in result.stdout
+    assert "rejected: 14" in result.stdout and "already applied: 1" in result.stdout
 
 
 def test_rejection_reasons_one_line_each(tmp_path, held, now):

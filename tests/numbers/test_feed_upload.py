@@ -96,6 +96,18 @@ def test_a_file_with_a_wrong_header_is_refused_on_the_form(client, op_admin, pri
     assert not (private / "feeds").exists() or not any((private / "feeds").rglob("*.csv"))
 
 
+@pytest.mark.parametrize(("content", "code"), [(b"", "empty"), (b"x" * 2048, "too_large")])
+def test_an_empty_or_too_large_file_is_refused_on_the_form(client, op_admin, private, monkeypatch, content, code):
+    from numbers import admin_feed
+
+    monkeypatch.setattr(admin_feed, "MAX_BYTES", 1024 * 1024 + 1024)
+    client.force_login(op_admin)
+    response = upload(client, content * 1024 if content else content)
+    assert response.status_code == 200
+    assert [e.code for e in response.context["adminform"].form.errors.as_data()["file"]] == [code]
+    assert not FeedUpload.objects.exists()
+
+
 def test_operator_admins_see_only_their_operators_uploads(client, op_admin, other_operator, private, operator):
     mine = FeedUpload.objects.create(operator=operator, file="feeds/a.csv", original_name="mine.csv")
     theirs = FeedUpload.objects.create(operator=other_operator, file="feeds/b.csv", original_name="theirs.csv",
