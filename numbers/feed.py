@@ -349,7 +349,7 @@ CANCEL_DDL = """
 CREATE {temp} TABLE feed_cancel_stage (
     line integer NOT NULL, raw text NOT NULL, msisdn text, fast {bool} NOT NULL, cancelled_at {ts},
     reason text NOT NULL, to_code text NOT NULL, key text, reject text, message text NOT NULL,
-    number_id {big}, to_operator_id {big}, period_id {big}, period_started {ts}, dup_of integer, outcome text)
+    number_id {big}, to_operator_id {big}, period_id {big}, dup_of integer, outcome text)
 """
 CANCEL_LOAD_COLUMNS = ("line", "raw", "msisdn", "fast", "cancelled_at", "reason", "to_code", "key", "reject",
                        "message")
@@ -632,23 +632,26 @@ def _cancellations_chunk(stage: _Stage, low: int, high: int, *, operator: Operat
         + " AND number_id IN (SELECT number_id FROM {s} WHERE " + chunk + " AND " + _PENDING
         + " GROUP BY number_id HAVING COUNT(*) > 1)")
     # 3. What depends on the number's state (the order of DESIGN.md), in one statement: each UPDATE of the
-    # staging table writes new row versions, so the chunk's lines are rewritten as few times as possible.
+    # staging table writes new row versions, so the chunk's lines are rewritten as few times as possible. The
+    # open holding is read by correlated subqueries: an index lookup per line, whatever the statistics say.
     op = int(operator.pk)
+    period = "(SELECT hp.{col} FROM numbers_holderperiod AS hp WHERE hp.number_id = {{s}}.number_id " \
+             "AND hp.ended_at IS NULL)"
+    started = period.format(col="started_at")
     reject = (
         "CASE "
         f"WHEN n.serving_operator_id <> {op} THEN 'wrong_operator' "
         "WHEN n.state <> 'active' THEN 'not_active' "
         "WHEN {s}.cancelled_at > %s THEN 'future_time' "
-        "WHEN hp.started_at IS NOT NULL AND {s}.cancelled_at < hp.started_at THEN 'stale' "
+        f"WHEN {{s}}.cancelled_at < {started} THEN 'stale' "
         "WHEN {s}.to_code <> '' AND {s}.to_operator_id IS NULL THEN 'unknown_operator' "
         f"WHEN {{s}}.to_operator_id = {op} THEN 'same_operator' END"
     )
     stage.execute(
-        f"UPDATE {{s}} SET period_id = hp.id, period_started = hp.started_at, reject = {reject}, "
+        f"UPDATE {{s}} SET period_id = {period.format(col='id')}, reject = {reject}, "
         f"outcome = CASE WHEN ({reject}) IS NULL THEN 'applied' ELSE 'rejected' END "
-        "FROM numbers_phonenumber AS n LEFT JOIN numbers_holderperiod AS hp ON hp.number_id = n.id "
-        "AND hp.ended_at IS NULL AND " + _range("hp.number_id", low, high)
-        + " WHERE n.id = {s}.number_id AND " + _range("n.id", low, high) + " AND " + chunk + " AND {s}." + _PENDING,
+        "FROM numbers_phonenumber AS n WHERE n.id = {s}.number_id AND " + _range("n.id", low, high) + " AND "
+        + chunk + " AND {s}." + _PENDING,
         [_db_time(now), _db_time(now)])
     if not dry_run:
         _cancellations_apply(stage, low, high, operator=operator, actor=actor, now=now)
