@@ -19,7 +19,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from numbers.feed import FeedFileError, check_header
-from numbers.models import FeedKind, FeedStatus, FeedUpload, Operator, StaffProfile
+from numbers.models import FeedStatus, FeedUpload, Operator, StaffProfile
 
 # The largest feed file accepted (a million lines is about 50 MB).
 MAX_BYTES = getattr(settings, "FEED_UPLOAD_MAX_BYTES", 256 * 1024 * 1024)
@@ -194,5 +194,3 @@ class FeedUploadAdmin(admin.ModelAdmin):
         return FileResponse(upload.report.open("rb"), as_attachment=True, content_type="text/csv",
                             filename=f"feed-{upload.pk}-report.csv")
 
-
-__all__ = ["FeedUploadAdmin", "FeedKind"]
