@@ -16,6 +16,7 @@ from numbers import roles
 from numbers.feed import feed_upload_process
 from numbers.models import EventKind, FeedStatus, FeedUpload, PhoneNumber, State
 from numbers.services import number_allocate
+from tests.conftest import IN_CI
 from tests.factories import PhoneNumberFactory, staff_user
 from tests.numbers.test_feed import HEADER, local
 
@@ -179,7 +180,10 @@ def real_worker(require_postgres, private, tmp_path):
 
     broker = os.environ.get("CELERY_BROKER_URL", "")
     if not broker.startswith("redis://"):
-        pytest.fail("needs CELERY_BROKER_URL=redis://… for the real-worker test")
+        message = "needs CELERY_BROKER_URL=redis://… for the real-worker test"
+        if IN_CI:
+            pytest.fail(message)
+        pytest.skip(message)
     db = connection.settings_dict
     env = {**os.environ, "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
            "PRIVATE_FILES_ROOT": str(private), "DEBUG": "true", "CELERY_BROKER_URL": broker,
