@@ -13,9 +13,10 @@ from numbers.models import FeedKind, FeedUpload, Operator, PhoneNumber, State
 
 
 def load(stdout) -> list[tuple[str, str, str]]:
-    cmcc = Operator.objects.get(code="CMCC")
-    if FeedUpload.objects.exists():
-        stdout.write("numbers: demo feed upload already loaded")
+    cmcc = Operator.objects.filter(code="CMCC").first()
+    admin = get_user_model().objects.filter(username="cmcc-admin").first()
+    if FeedUpload.objects.exists() or cmcc is None or admin is None:
+        stdout.write("numbers: demo feed upload already loaded (or no demo operator)")
         return _logins()
     now = timezone.now()
     active = list(PhoneNumber.objects.filter(serving_operator=cmcc, state=State.ACTIVE).order_by("id")[:25])
@@ -28,7 +29,7 @@ def load(stdout) -> list[tuple[str, str, str]]:
     out.write(f"138 0013,{now.isoformat()},,\n")  # not a number
     out.write(f"{active[1].msisdn},{(now + timedelta(days=1)).isoformat()},,\n")  # conflicts with line 3
     upload = FeedUpload(operator=cmcc, kind=FeedKind.CANCELLATIONS, original_name="cmcc-cancellations-demo.csv",
-                        uploaded_by=get_user_model().objects.get(username="cmcc-admin"))
+                        uploaded_by=admin)
     upload.file.save("demo.csv", ContentFile(out.getvalue().encode()), save=True)
     feed_upload_process(upload_id=upload.pk)
     upload.refresh_from_db()
