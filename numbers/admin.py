@@ -263,3 +263,5 @@ def _portal_admin_urls():
 admin.site.get_urls = _portal_admin_urls
 __all__ = ["ALL_OPERATORS", "OperatorScopedAdmin", "ReadOnlyAdmin", "operator_scope", "scope_queryset",
            "RiskMark"]
+
+from numbers import admin_feed  # noqa: E402,F401  (issue 3: the feed upload page)

@@ -1,18 +1,20 @@
 """Demo data for the number lifecycle: 3 operators, outlets with sales staff, numbers in every state."""
 
+import csv
+import io
 import random
+import tempfile
 from datetime import date, timedelta
+from pathlib import Path
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
+from django.core.management import call_command
 from django.db import transaction
 from django.utils import timezone
 
 from numbers import roles
 from numbers.models import (
-    Event,
-    EventKind,
-    HolderPeriod,
     MarkCategory,
     MarkEffect,
     Operator,
@@ -85,46 +87,30 @@ def load(stdout) -> list[tuple[str, str, str]]:
 
 
 def _inventory(rng: random.Random, operator: Operator, msisdns: list[str], now) -> None:
-    """Never-used, active, frozen at every stage of the freeze, and released numbers."""
-    numbers = []
-    for msisdn in msisdns:
-        roll = rng.random()
-        n = PhoneNumber(msisdn=msisdn, range_holder=operator, serving_operator=operator)
-        if roll < 0.40:
-            n.state = State.AVAILABLE
-        elif roll < 0.65:
-            n.state = State.ACTIVE
-            n._since = now - timedelta(days=rng.randrange(30, 3000), minutes=rng.randrange(1440))
-        elif roll < 0.88:
-            n.state = State.FROZEN
-            n.cancelled_at = now - timedelta(days=rng.randrange(1, 110), minutes=rng.randrange(1440))
-            n.frozen_until = n.cancelled_at + timedelta(days=90)
-        else:
-            n.state = State.AVAILABLE
-            n.is_secondary = True
-            n.cancelled_at = now - timedelta(days=rng.randrange(100, 400))
-            n.frozen_until = n.cancelled_at + timedelta(days=90)
-            n.released_at = n.frozen_until + timedelta(days=rng.randrange(0, 8))
-        numbers.append(n)
-    PhoneNumber.objects.bulk_create(numbers, batch_size=2000)
-    periods = []
-    for n in numbers:
-        if n.state == State.ACTIVE:
-            periods.append(HolderPeriod(number=n, operator=operator, started_at=n._since,
-                                        customer_ref=f"{operator.code}-{rng.randrange(10**9):09d}"))
-        elif n.cancelled_at:
-            # Loaded from an inventory: the real start of the old holding is unknown.
-            periods.append(HolderPeriod(number=n, operator=operator, started_at=None, ended_at=n.cancelled_at))
-    HolderPeriod.objects.bulk_create(periods, batch_size=2000)
-    for period in periods:
-        if period.ended_at:
-            period.number.cycle = period
-    PhoneNumber.objects.bulk_update([p.number for p in periods if p.ended_at], ["cycle"], batch_size=2000)
-    Event.objects.bulk_create(
-        [Event(number=n, kind=EventKind.IMPORT, to_state=n.state, actor="demo", at=now, recorded_at=now,
-               detail={"operator": operator.code}) for n in numbers],
-        batch_size=2000,
-    )
+    """Never-used, active, frozen at every stage of the freeze, and released numbers, loaded by import_numbers."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / f"{operator.code}-inventory.csv"
+        with open(path, "w", encoding="utf-8", newline="") as out:
+            writer = csv.writer(out)
+            writer.writerow(["msisdn", "state", "holder_since", "cancelled_at"])
+            for msisdn in msisdns:
+                roll = rng.random()
+                if roll < 0.40:
+                    writer.writerow([msisdn, State.AVAILABLE, "", ""])
+                elif roll < 0.65:
+                    since = now - timedelta(days=rng.randrange(30, 3000), minutes=rng.randrange(1440))
+                    writer.writerow([msisdn, State.ACTIVE, since.isoformat(), ""])
+                elif roll < 0.88:
+                    cancelled = now - timedelta(days=rng.randrange(1, 110), minutes=rng.randrange(1440))
+                    writer.writerow([msisdn, State.FROZEN, "", cancelled.isoformat()])
+                else:  # released before the portal: available and secondary
+                    cancelled = now - timedelta(days=rng.randrange(100, 400))
+                    writer.writerow([msisdn, State.AVAILABLE, "", cancelled.isoformat()])
+        out = io.StringIO()
+        try:
+            call_command("import_numbers", str(path), operator=operator.code, stdout=out)
+        except SystemExit as exc:
+            raise RuntimeError(f"the demo inventory of {operator.code} was rejected:\n{out.getvalue()}") from exc
 
 
 def _marks(rng: random.Random, now) -> None:

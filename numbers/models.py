@@ -7,11 +7,15 @@ number is active it has no cycle, and risk marks placed then belong to its
 open holder period: the period that will identify the next cycle.
 """
 
+import os
+import uuid
 from datetime import timedelta
 
 from django.conf import settings
+from django.core.files.storage import FileSystemStorage
 from django.db import models
 from django.db.models import F, Q
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 # The legal floor of a freeze. MIN_FREEZE_DAYS may raise it, never lower it (numbers.checks).
@@ -380,3 +384,81 @@ class Event(models.Model):
 
     def delete(self, *args, **kwargs):
         raise AppendOnlyError("Events are append-only.")
+
+
+# === Feed uploads (issue 3: numbers/feed.py, numbers/admin_feed.py) =========================================
+
+
+class PrivateStorage(FileSystemStorage):
+    """Files under PRIVATE_FILES_ROOT: outside the web root, never given a URL, served only by checked views."""
+
+    @property
+    def base_location(self):
+        return str(settings.PRIVATE_FILES_ROOT)
+
+    @property
+    def location(self):
+        return os.path.abspath(self.base_location)
+
+    @property
+    def base_url(self):
+        return None
+
+    def url(self, name):
+        raise ValueError("Private files have no URL.")
+
+
+def private_storage() -> PrivateStorage:
+    return PrivateStorage()
+
+
+def _feed_file_name(instance, filename: str) -> str:
+    # Never the uploader's name on disk: it could hold a path or a customer's data.
+    return f"feeds/{timezone.now():%Y/%m}/{uuid.uuid4().hex}.csv"
+
+
+class FeedKind(models.TextChoices):
+    CANCELLATIONS = "cancellations", _("cancellations and ports")
+    INVENTORY = "inventory", _("number inventory")
+
+
+class FeedStatus(models.TextChoices):
+    QUEUED = "queued", _("queued")
+    RUNNING = "running", _("running")
+    DONE = "done", _("done")
+    FAILED = "failed", _("failed")
+
+
+class FeedUpload(models.Model):
+    """A feed file an operator administrator uploaded; a background task imports it and keeps the report."""
+
+    operator = models.ForeignKey(Operator, on_delete=models.PROTECT, related_name="feed_uploads",
+                                 verbose_name=_("operator"))
+    kind = models.CharField(_("feed"), max_length=16, choices=FeedKind.choices, default=FeedKind.CANCELLATIONS)
+    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True,
+                                    related_name="+", verbose_name=_("uploaded by"))
+    uploaded_at = models.DateTimeField(_("uploaded at"), default=timezone.now)
+    original_name = models.CharField(_("file name"), max_length=200, blank=True)
+    file = models.FileField(_("file"), upload_to=_feed_file_name, storage=private_storage, max_length=200)
+    dry_run = models.BooleanField(_("dry run"), default=False, help_text=_("Validate and report; change nothing."))
+    status = models.CharField(_("status"), max_length=10, choices=FeedStatus.choices, default=FeedStatus.QUEUED)
+    lines = models.PositiveIntegerField(_("lines"), default=0)
+    processed = models.PositiveIntegerField(_("lines processed"), default=0)
+    applied = models.PositiveIntegerField(_("applied"), default=0)
+    already_applied = models.PositiveIntegerField(_("already applied"), default=0)
+    rejected = models.PositiveIntegerField(_("rejected"), default=0)
+    summary = models.JSONField(_("summary"), default=dict, blank=True)
+    report = models.FileField(_("report"), storage=private_storage, max_length=200, blank=True)
+    error = models.TextField(_("error"), blank=True)
+    started_at = models.DateTimeField(_("started at"), null=True, blank=True)
+    heartbeat_at = models.DateTimeField(_("last progress at"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-uploaded_at", "-id"]
+        verbose_name = _("feed upload")
+        verbose_name_plural = _("feed uploads")
+        indexes = [models.Index(fields=["operator", "uploaded_at"], name="feedupload_operator_at")]
+
+    def __str__(self) -> str:
+        return f"{self.operator} {self.get_kind_display()} {self.original_name} ({self.get_status_display()})"

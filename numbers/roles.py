@@ -32,11 +32,12 @@ ROLE_PERMISSIONS: dict[str, set[str]] = {
         "auth.view_user", "auth.add_user", "auth.change_user",
         "numbers.upload_feed",
         "numbers.export_csv",  # its own operator's lists only (admin querysets are scoped)
+        "numbers.view_feedupload", "numbers.add_feedupload",
     },
     PLATFORM_ADMIN: {"numbers.view_operator"},
     REGULATOR: _view("numbers", _NUMBER_MODELS) | {
         "numbers.add_riskmark", "numbers.change_riskmark",  # place and lift marks (never edit one)
-        "numbers.view_dashboard", "numbers.export_csv",
+        "numbers.view_dashboard", "numbers.export_csv", "numbers.view_feedupload",
     },
 }
 # Active renewal (issue 5): regulators read harassment reports and their evidence.

@@ -7,6 +7,7 @@ Demo accounts exist only here; `load_demo` refuses to run when DEBUG is off.
 
 STEPS = [
     "numbers.demo",
+    "numbers.demo_feed",  # issue 3: a processed feed upload
     "numbers.demo_sales",
     "numbers.demo_oversight",  # sales with disclosures and declined offers for the dashboard (issue 7)
     "renewal.demo",
