@@ -7,6 +7,7 @@ from pathlib import Path
 
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.utils import translation
 
 
 @dataclass
@@ -37,7 +38,8 @@ def run(command: str, path: Path, *, operator: str, dry_run: bool = False, repor
     if report:
         args += ["--report", str(report_path)]
     try:
-        call_command(*args, stdout=out)
+        with translation.override("en"):
+            call_command(*args, stdout=out)
         status = 0
     except SystemExit as exc:
         status = exc.code

@@ -6,10 +6,11 @@ Everything goes through the services, so events, holder periods and disclosures 
 from dataclasses import dataclass
 from datetime import timedelta
 
+from django.core.files.base import ContentFile
 from django.utils import timezone
 
 from numbers import roles
-from numbers.models import DeclinedOffer, MarkCategory, MarkEffect, Operator, Outlet, PhoneNumber, RiskMark
+from numbers.models import DeclinedOffer, FeedUpload, MarkCategory, MarkEffect, Operator, Outlet, PhoneNumber, RiskMark
 from numbers.services import (
     DisclosureInput,
     number_allocate,
@@ -62,6 +63,8 @@ def operator_world(operator: Operator, *, tag: str) -> OperatorWorld:
     declined = number_offer_decline(number=offered, outlet=outlet, staff=clerk, reason="chose another")
     for n in (fresh, active, secondary, frozen, suspended):
         n.refresh_from_db()
+    FeedUpload.objects.create(operator=operator, uploaded_by=admin_user, original_name=f"{tag}-feed.csv",
+                              file=ContentFile(b"msisdn,cancelled_at\n", name=f"{tag}-feed.csv"))
     return OperatorWorld(operator, outlet, clerk, admin_user, fresh, active, secondary, frozen, suspended, declined,
                          mark)
 
