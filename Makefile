@@ -45,14 +45,16 @@ test: $(BIN)/.installed
 	if [ $$status -eq 5 ]; then echo "No tests ran: that is a failure." >&2; fi; \
 	exit $$status
 
-# Benchmarks print figures and ratios against a baseline measured in the same run, on a throwaway
-# copy of the configured database (PostgreSQL when DATABASE_URL is set). `make bench-smoke` is CI's small pass.
-BENCH_NUMBERS ?= 100000
+# Benchmarks print figures and ratios against a baseline measured in the same run (bench/run_all.py).
+# They need PostgreSQL and Redis and write only to scratch copies of BENCH_DATABASE_URL's database.
+# `make bench-smoke` is CI's small pass.
+BENCH_DATABASE_URL ?= $(or $(DATABASE_URL),postgres://postgres@127.0.0.1:5432/portal)
+BENCH_BROKER_URL ?= redis://127.0.0.1:6379/15
 bench: $(BIN)/.installed
-	$(BIN)/python bench/release_bench.py --numbers $(BENCH_NUMBERS)
+	DATABASE_URL=$(BENCH_DATABASE_URL) CELERY_BROKER_URL=$(BENCH_BROKER_URL) $(BIN)/python bench/run_all.py $(BENCH_ARGS)
 
 bench-smoke: $(BIN)/.installed
-	$(BIN)/python bench/release_bench.py --numbers 2000
+	DATABASE_URL=$(BENCH_DATABASE_URL) CELERY_BROKER_URL=$(BENCH_BROKER_URL) $(BIN)/python bench/run_all.py --smoke
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check .

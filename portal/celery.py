@@ -4,6 +4,8 @@ import os
 
 from celery import Celery
 
+import portal.fsbroker  # noqa: F401  (registers the embedded broker's transport, portalfs://)
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
 
 app = Celery("portal")

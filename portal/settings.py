@@ -169,15 +169,17 @@ if not CELERY_BROKER_URL:
             "CELERY_BROKER_URL must be set when DEBUG is off (redis://… or amqp://…); "
             "the embedded filesystem broker is for development only."
         )
-    CELERY_BROKER_URL = "filesystem://"
-if CELERY_BROKER_URL.startswith("filesystem://"):
+    # kombu's filesystem transport with atomic writes (portal/fsbroker.py): a real worker, no server.
+    CELERY_BROKER_URL = "portalfs://"
+if CELERY_BROKER_URL.startswith(("portalfs://", "filesystem://")):
     _broker_dir = VAR_DIR / "broker"
-    for _sub in ("queue", "processed"):  # kombu does not create them
+    for _sub in ("queue", "processed", "control"):  # kombu does not create them
         (_broker_dir / _sub).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_broker_dir / "queue"),
         "data_folder_out": str(_broker_dir / "queue"),
         "processed_folder": str(_broker_dir / "processed"),
+        "control_folder": str(_broker_dir / "control"),
         "store_processed": False,
         # kombu's default is 1 s, and it waits that long whenever the prefetch limit is reached: ~2 tasks/s.
         "polling_interval": 0.05,

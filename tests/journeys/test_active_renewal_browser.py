@@ -17,23 +17,29 @@ from renewal.unbind import unbind_coalesce_task
 from tests.journeys.helpers_active_renewal import simulated_platforms, wait_for
 from tests.renewal.factories_subscriber import holder, last_code, roles_back  # noqa: F401
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+# A live server needs a real database: the SQLite pass deselects `services`.
+pytestmark = [pytest.mark.browser, pytest.mark.services, pytest.mark.django_db(transaction=True)]
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/lib/chromium/chromium")
 LAUNCH_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
                "--disable-component-update", "--disable-sync", "--disable-quic"]
 
 
-@pytest.fixture
-def phone(monkeypatch):
-    from django.db import connection
+def _missing(message: str) -> None:
+    """In CI a browser test that cannot run fails; elsewhere it is skipped with the reason."""
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(message)
+    pytest.skip(message)
 
-    if connection.vendor == "sqlite":
-        # The live server shares an in-memory SQLite connection between threads; answers arrive at once.
-        pytest.skip("runs on PostgreSQL (DATABASE_URL)")
-    sync_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright (see this module)")
+
+@pytest.fixture
+def phone(require_postgres, monkeypatch):
+    try:
+        from playwright import sync_api
+    except ImportError:
+        _missing("Playwright is not installed (pip install -r requirements.txt)")
     if not Path(CHROMIUM).exists():
-        pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install -y chromium fonts-wqy-zenhei)")
+        _missing(f"no Chromium at {CHROMIUM} (apt-get install -y chromium fonts-wqy-zenhei)")
     # Playwright's sync API keeps an event loop in this thread; the ORM calls here are still synchronous.
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     with sync_api.sync_playwright() as pw:

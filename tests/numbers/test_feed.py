@@ -339,7 +339,7 @@ def test_no_query_per_line(held, operator, now, django_assert_max_num_queries):
 
 
 @pytest.mark.services
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)  # the flush must not take the roles away
+@pytest.mark.django_db(transaction=True)  # tests.factories.role_group remakes the roles after a flush
 def test_two_concurrent_imports_end_as_one(require_postgres, tmp_path, operator, other_operator, outlet, clerk):
     import threading
 

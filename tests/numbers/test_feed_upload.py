@@ -206,7 +206,7 @@ def real_worker(require_postgres, private, tmp_path):
 
 
 @pytest.mark.services
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.django_db(transaction=True)
 def test_an_upload_is_imported_by_a_real_worker(client, real_worker, operator, outlet, clerk, op_admin, tmp_path):
     now = timezone.now()
     numbers = []

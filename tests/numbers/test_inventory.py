@@ -140,7 +140,7 @@ def test_chunks_and_the_rows_entry_point(operator, now):
 
 
 @pytest.mark.services
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.django_db(transaction=True)
 def test_two_concurrent_loads_end_as_one(require_postgres, operator, now):
     import threading
 
