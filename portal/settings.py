@@ -260,9 +260,13 @@ RENEWAL_API_RATE = env.str("RENEWAL_API_RATE", default="1200/min")
 # SMS backend: renewal.sms.ConsoleBackend (prints the code), renewal.sms.DatabaseBackend (the test outbox),
 # renewal.sms.HttpGatewayBackend (production: SMS_GATEWAY_URL, SMS_GATEWAY_USER, SMS_GATEWAY_PASSWORD).
 SMS_BACKEND = env.str(
-    "SMS_BACKEND", default="renewal.sms.DatabaseBackend" if TESTING else "renewal.sms.ConsoleBackend"
+    "SMS_BACKEND",
+    default="renewal.sms.DatabaseBackend" if TESTING else
+    "renewal.sms.ConsoleBackend" if DEBUG else "renewal.sms.HttpGatewayBackend",
 )
 SMS_GATEWAY_URL = env.str("SMS_GATEWAY_URL", default="")
+if SMS_BACKEND.endswith("HttpGatewayBackend") and not SMS_GATEWAY_URL:
+    raise ImproperlyConfigured("SMS_GATEWAY_URL must be set for the HTTP SMS gateway (see README.md).")
 SMS_GATEWAY_USER = env.str("SMS_GATEWAY_USER", default="")
 SMS_GATEWAY_PASSWORD = env.str("SMS_GATEWAY_PASSWORD", default="")
 SMS_GATEWAY_TIMEOUT = env.float("SMS_GATEWAY_TIMEOUT", default=5.0)
@@ -274,8 +278,7 @@ SMS_CODE_MAX_TRIES = 5
 SMS_LIMIT_PER_NUMBER_MINUTE = env.int("SMS_LIMIT_PER_NUMBER_MINUTE", default=1)
 SMS_LIMIT_PER_NUMBER_DAY = env.int("SMS_LIMIT_PER_NUMBER_DAY", default=10)
 SMS_LIMIT_PER_ADDRESS_HOUR = env.int("SMS_LIMIT_PER_ADDRESS_HOUR", default=20)
-# X-Forwarded-For is believed only behind this many trusted reverse proxies (0: use REMOTE_ADDR).
-TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+# (TRUSTED_PROXY_COUNT above also decides the client address for these limits.)
 # A subscriber's verified session ends after this much idle time.
 SUBSCRIBER_IDLE_SECONDS = env.int("SUBSCRIBER_IDLE_SECONDS", default=600)
 # Evidence uploads: images (JPEG, PNG, GIF, WebP) or PDF, checked by content.

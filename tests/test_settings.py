@@ -20,6 +20,7 @@ PRODUCTION = {
     "DATABASE_URL": "postgres://portal@db.example.cn/portal",
     "CELERY_BROKER_URL": "redis://redis.example.cn:6379/0",
     "RENEWAL_SECRETS_KEYS": "T3ZlcndyaXRlLW1lLXdpdGgtYS1yZWFsLWZlcm5ldC1rZXk=",
+    "SMS_GATEWAY_URL": "https://sms.example.cn/send",
 }
 
 
@@ -57,7 +58,7 @@ def test_check_deploy_is_clean_with_production_settings():
     assert "no issues" in result.stdout
 
 
-@pytest.mark.parametrize("missing", ["CELERY_BROKER_URL", "SECRET_KEY", "RENEWAL_SECRETS_KEYS"])
+@pytest.mark.parametrize("missing", ["CELERY_BROKER_URL", "SECRET_KEY", "RENEWAL_SECRETS_KEYS", "SMS_GATEWAY_URL"])
 def test_production_without_a_broker_or_secret_key_fails_loudly(missing):
     env = {k: v for k, v in PRODUCTION.items() if k != missing}
     result = run_manage("check", env_overrides=env)
