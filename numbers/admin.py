@@ -20,6 +20,7 @@ from django.utils.translation import gettext_lazy as _
 from numbers import roles
 from numbers.admin_base import (
     ALL_OPERATORS,
+    NoWritesMixin,
     NumberSearchMixin,
     OperatorScopedAdmin,
     ReadOnlyAdmin,
@@ -124,22 +125,13 @@ admin.site.register(User, PortalUserAdmin)
 # --- numbers and their history (read-only) -----------------------------------------------------
 
 
-class EventInline(admin.TabularInline):
+class EventInline(NoWritesMixin, admin.TabularInline):
     model = Event
     fields = ["at", "kind", "from_state", "to_state", "actor", "reason", "detail"]
     readonly_fields = fields
     extra = 0
     can_delete = False
     ordering = ["-at", "-id"]
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 class RiskMarkInline(EventInline):

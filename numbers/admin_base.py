@@ -70,8 +70,8 @@ class OperatorScopedAdmin(admin.ModelAdmin):
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
 
-class ReadOnlyAdmin(OperatorScopedAdmin):
-    """Shows rows; nobody adds, changes or deletes them here (services own every change)."""
+class NoWritesMixin:
+    """For admins and inlines that show rows nobody adds, changes or deletes here (services own every change)."""
 
     def has_add_permission(self, request, obj=None):
         return False
@@ -81,6 +81,10 @@ class ReadOnlyAdmin(OperatorScopedAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+class ReadOnlyAdmin(NoWritesMixin, OperatorScopedAdmin):
+    """Shows an operator's rows read-only."""
 
 
 _NUMBER_CHARS = re.compile(r"[\s\-().]")

@@ -13,6 +13,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from numbers import roles
+from numbers.admin_base import NoWritesMixin
 from renewal import clients, services
 from renewal.models import ApiKey, BatchChunk, Delivery, DeliveryState, Platform, PlatformStatus, RecycleBatch
 
@@ -137,15 +138,8 @@ class ApiKeyAdmin(admin.ModelAdmin):
         return False  # revoke instead: the row says who had access when
 
 
-class ReadOnly(admin.ModelAdmin):
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
+class ReadOnly(NoWritesMixin, admin.ModelAdmin):
+    """Batches, chunks and deliveries change only through the services (sweeps, attempts, retries)."""
 
 
 @admin.register(RecycleBatch)
