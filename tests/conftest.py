@@ -1,7 +1,13 @@
 """Shared fixtures. Tests that need PostgreSQL or a real broker carry the `services` marker."""
 
+import contextlib
 import os
+import signal
+import subprocess
+import sys
+import time
 from datetime import timedelta
+from pathlib import Path
 
 import hypothesis
 import pytest
@@ -12,6 +18,7 @@ from numbers.services import DisclosureInput, number_allocate, number_cancel
 from tests.factories import OperatorFactory, OutletFactory, PhoneNumberFactory, staff_user
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
+ROOT = Path(__file__).resolve().parent.parent
 
 # Property-based tests: a fixed, derandomised profile in CI; HYPOTHESIS_PROFILE=thorough for a long run.
 _quiet = [hypothesis.HealthCheck.function_scoped_fixture, hypothesis.HealthCheck.too_slow]
@@ -150,3 +157,53 @@ def renewal_world(world):
 @pytest.fixture
 def platform_admin(db):
     return staff_user(role=roles.PLATFORM_ADMIN, username="platform-admin")
+
+
+@pytest.fixture
+def start_worker(require_postgres, require_redis, tmp_path):
+    """Start real Celery worker processes on the test database and the Redis broker: `start_worker(**env)`.
+
+    Tasks enqueued by the test leave this process (eager execution is off until the test ends). Each worker
+    runs in its own process group, so its pool children go with it and no session is left on the test database.
+    """
+    from django.db import connection
+
+    from portal.celery import app
+
+    started = []
+    eager = app.conf.task_always_eager
+    db = connection.settings_dict
+    database_url = f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+
+    def start(*, pool: str = "prefork", concurrency: int = 2, **extra_env):
+        env = {**os.environ, "DEBUG": "true", "DATABASE_URL": database_url, "CELERY_BROKER_URL": require_redis,
+               "PORTAL_VAR_DIR": str(tmp_path / "var"), **{k: str(v) for k, v in extra_env.items()}}
+        env.pop("DJANGO_SETTINGS_MODULE", None)
+        app.control.purge()
+        app.conf.task_always_eager = False
+        log_path = tmp_path / f"worker-{len(started)}.log"
+        log = log_path.open("w")
+        process = subprocess.Popen(
+            [str(Path(sys.executable).parent / "celery"), "-A", "portal", "worker", f"--pool={pool}",
+             f"--concurrency={concurrency}", "--loglevel=INFO", "--without-gossip", "--without-mingle",
+             "--without-heartbeat"],
+            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        started.append((process, log))
+        deadline = time.monotonic() + 60
+        while not app.control.ping(timeout=0.5):
+            if process.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"the worker did not start:\n{log_path.read_text()[-3000:]}")
+        return process
+
+    yield start
+    app.conf.task_always_eager = eager
+    for process, log in started:
+        for sig, wait in ((signal.SIGTERM, 20), (signal.SIGKILL, 10)):
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, sig)
+            try:
+                process.wait(timeout=wait)
+                break
+            except subprocess.TimeoutExpired:
+                continue
+        log.close()

@@ -3,22 +3,14 @@ worker into the database outbox and read here; the unbind deliveries are coalesc
 """
 # ruff: noqa: F811  (fixtures imported from tests/renewal/factories_subscriber.py are redefined as arguments)
 
-import os
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pytest
-from django.conf import settings
-from django.db import connection
 from django.test import Client
 
-from portal.celery import app as celery_app
 from renewal.models import Delivery, DeliveryEvent, DeliveryState
 from renewal.models_subscriber import SmsMessage, UnbindRequest
 from renewal.unbind import unbind_coalesce_task
-from tests.conftest import IN_CI
 from tests.factories import PhoneNumberFactory
 from tests.journeys.helpers_active_renewal import simulated_platforms, wait_for
 from tests.renewal.factories_subscriber import holder, last_code, roles_back  # noqa: F401
@@ -28,35 +20,9 @@ pytestmark = pytest.mark.services
 
 
 @pytest.fixture
-def worker(require_postgres, tmp_path):
-    """A real worker on the test database and the configured Redis broker; tasks leave this process."""
-    if not settings.CELERY_BROKER_URL.startswith("redis://"):
-        message = "needs a Redis broker (set CELERY_BROKER_URL=redis://…)"
-        pytest.fail(message) if IN_CI else pytest.skip(message)
-    db = connection.settings_dict
-    env = {**os.environ, "DEBUG": "true", "SMS_BACKEND": "renewal.sms.DatabaseBackend",
-           "PORTAL_VAR_DIR": str(tmp_path), "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
-           "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"}
-    env.pop("DJANGO_SETTINGS_MODULE", None)
-    celery_app.control.purge()
-    log = (tmp_path / "worker.log").open("w")
-    process = subprocess.Popen(
-        [str(Path(sys.executable).parent / "celery"), "-A", "portal", "worker", "--concurrency=2",
-         "--loglevel=INFO", "--without-gossip", "--without-mingle", "--without-heartbeat"],
-        cwd=settings.BASE_DIR, env=env, stdout=log, stderr=subprocess.STDOUT)
-    eager = celery_app.conf.task_always_eager
-    celery_app.conf.task_always_eager = False
-    try:
-        wait_for(lambda: celery_app.control.ping(timeout=0.5), timeout=30)
-        yield process
-    finally:
-        celery_app.conf.task_always_eager = eager
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-        log.close()
+def worker(start_worker):
+    """A real worker sending codes to the database outbox, which this test reads."""
+    return start_worker(SMS_BACKEND="renewal.sms.DatabaseBackend")
 
 
 def test_the_journey_with_a_real_worker(roles_back, worker, live_server, holder, operator):

@@ -1,8 +1,5 @@
 """The feed upload page in admin: operator administrators upload, a task imports, the page shows the report."""
 
-import os
-import subprocess
-import sys
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -16,7 +13,6 @@ from numbers import roles
 from numbers.feed import feed_upload_process
 from numbers.models import EventKind, FeedStatus, FeedUpload, PhoneNumber, State
 from numbers.services import number_allocate
-from tests.conftest import IN_CI
 from tests.factories import PhoneNumberFactory, staff_user
 from tests.numbers.test_feed import HEADER, local
 
@@ -172,37 +168,9 @@ def test_an_unreadable_upload_fails_with_its_reason(private, operator):
 
 
 @pytest.fixture
-def real_worker(require_postgres, private, tmp_path):
-    """A Celery worker process on the Redis broker, using the test database."""
-    from django.db import connection
-
-    from portal.celery import app
-
-    broker = os.environ.get("CELERY_BROKER_URL", "")
-    if not broker.startswith("redis://"):
-        message = "needs CELERY_BROKER_URL=redis://… for the real-worker test"
-        if IN_CI:
-            pytest.fail(message)
-        pytest.skip(message)
-    db = connection.settings_dict
-    env = {**os.environ, "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
-           "PRIVATE_FILES_ROOT": str(private), "DEBUG": "true", "CELERY_BROKER_URL": broker,
-           "DJANGO_SETTINGS_MODULE": "portal.settings"}
-    app.conf.task_always_eager = False
-    app.conf.broker_url = broker
-    log = open(tmp_path / "worker.log", "w")  # noqa: SIM115 - closed below
-    worker = subprocess.Popen(
-        [str(Path(sys.executable).parent / "celery"), "-A", "portal", "worker", "--pool=solo", "--loglevel=INFO",
-         "--without-gossip", "--without-mingle", "--without-heartbeat"],
-        env=env, stdout=log, stderr=subprocess.STDOUT, cwd=Path(__file__).resolve().parents[2],
-    )
-    try:
-        yield worker
-    finally:
-        app.conf.task_always_eager = True
-        worker.terminate()
-        worker.wait(timeout=20)
-        log.close()
+def real_worker(start_worker, private):
+    """A Celery worker process on the Redis broker, using the test database and this test's private files."""
+    return start_worker(pool="solo", concurrency=1, PRIVATE_FILES_ROOT=str(private))
 
 
 @pytest.mark.services
@@ -226,9 +194,9 @@ def test_an_upload_is_imported_by_a_real_worker(client, real_worker, operator, o
     while feed.status not in (FeedStatus.DONE, FeedStatus.FAILED) and time.monotonic() < deadline:
         time.sleep(0.3)
         feed.refresh_from_db()
-    assert feed.status == FeedStatus.DONE, (tmp_path / "worker.log").read_text()[-3000:]
+    assert feed.status == FeedStatus.DONE, (tmp_path / "worker-0.log").read_text()[-3000:]
     assert feed.applied == 50
-    assert "numbers.tasks.feed_upload_process_task" in (tmp_path / "worker.log").read_text()  # not run inline
+    assert "numbers.tasks.feed_upload_process_task" in (tmp_path / "worker-0.log").read_text()  # not run inline
     assert PhoneNumber.objects.filter(state=State.FROZEN).count() == 50
 
 

@@ -1,13 +1,9 @@
 """End to end with real processes: a Celery worker on Redis, the simulator's HTTP receivers, the API over HTTP."""
 
-import os
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
-from django.conf import settings as django_settings
 from django.db import connection
 from django.test.testcases import LiveServerThread, _StaticFilesHandler
 
@@ -15,21 +11,9 @@ from portal.celery import app as celery_app
 from renewal import services
 from renewal.models import Delivery, DeliveryState
 from renewal.tasks import deliveries_due_task
-from tests.conftest import IN_CI
 from tests.renewal.factories_renewal import free_port, make_frozen_numbers, make_key, make_platform
 
 BASE_DIR = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture
-def broker_url():
-    url = os.environ.get("CELERY_BROKER_URL", "")
-    if not url.startswith("redis://"):
-        message = "needs Redis: set CELERY_BROKER_URL=redis://127.0.0.1:6379/4"
-        if IN_CI:
-            pytest.fail(message)
-        pytest.skip(message)
-    return url
 
 
 @pytest.fixture
@@ -55,23 +39,9 @@ def api_server(transactional_db):
 
 
 @pytest.fixture
-def worker(broker_url, require_postgres):
-    db = django_settings.DATABASES["default"]
-    env = {**os.environ, "DEBUG": "true", "CELERY_BROKER_URL": broker_url,
-           "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}",
-           "RENEWAL_RETRY_BASE_SECONDS": "0.5", "RENEWAL_RETRY_MAX_SECONDS": "1", "RENEWAL_DUE_LEASE_SECONDS": "5"}
-    env.pop("DJANGO_SETTINGS_MODULE", None)
-    celery = [sys.executable, "-m", "celery", "-A", "portal"]
-    subprocess.run([*celery, "purge", "-f"], env=env, cwd=BASE_DIR, check=True, capture_output=True)
-    proc = subprocess.Popen([*celery, "worker", "--concurrency=2", "--loglevel=WARNING", "--without-mingle",
-                             "--without-gossip", "--without-heartbeat"], env=env, cwd=BASE_DIR,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    yield proc
-    proc.terminate()
-    try:
-        proc.wait(15)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+def worker(start_worker):
+    """A real worker with retries and the due sweep's lease shortened for the test."""
+    return start_worker(RENEWAL_RETRY_BASE_SECONDS="0.5", RENEWAL_RETRY_MAX_SECONDS="1", RENEWAL_DUE_LEASE_SECONDS="5")
 
 
 @pytest.mark.services
