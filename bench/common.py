@@ -17,10 +17,9 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def setup_django() -> None:
     sys.path.insert(0, str(ROOT))
-    import portal.stdlib_numbers  # noqa: F401
-
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
     os.environ.setdefault("DEBUG", "true")
+    import portal.stdlib_numbers  # noqa: F401
     import django
 
     django.setup()
