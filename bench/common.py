@@ -19,8 +19,9 @@ def setup_django() -> None:
     sys.path.insert(0, str(ROOT))
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
     os.environ.setdefault("DEBUG", "true")
-    import portal.stdlib_numbers  # noqa: F401
     import django
+
+    import portal.stdlib_numbers  # noqa: F401
 
     django.setup()
 
