@@ -126,3 +126,32 @@ def test_renewal_figures_on_postgresql(require_postgres, known):
     test_push_to_confirmation_percentiles_per_platform(known)
     test_unbind_requests_and_outcomes_per_platform(known)
     test_harassment_reports_by_category_per_week(known)
+
+
+def test_figures_follow_the_services(operator, outlet, clerk):
+    """Built through the services: a pushed batch to two pull-only platforms, one confirming after 6 hours."""
+    from renewal import services, unbind
+    from tests.renewal.factories_renewal import make_frozen_numbers
+    from tests.renewal.factories_renewal import make_platform as create_platform
+
+    # given
+    start = timezone.now() - timedelta(days=1)
+    quick = create_platform(name="Quick")
+    create_platform(name="Silent")
+    make_frozen_numbers(operator, 3, now=start)
+    services.batch_sweep(now=start)
+    delivery = Delivery.objects.get(platform=quick)
+    services.delivery_confirm(platform=quick, delivery_id=delivery.pk, unbound=2, not_found=1, now=start + 6 * H)
+    _number, period = allocated(operator, outlet, clerk)
+    request = unbind.unbind_request_create(period=period, now=start)
+    unbind.unbind_coalesce(now=start + timedelta(minutes=1))
+    unbind.unbind_task_report(platform=quick, task_id=request.tasks.get(platform=quick).pk, status="unbound",
+                              accounts=1, now=start + 2 * H)
+    # then
+    batches = {r["platform"]: r for r in dashboard.batch_confirmations(now=start + timedelta(days=4))["rows"]}
+    assert (batches["Quick"]["batches"], batches["Quick"]["confirmed"], batches["Quick"]["rate"]) == (1, 1, 100.0)
+    assert (batches["Silent"]["confirmed"], batches["Silent"]["overdue"], batches["Silent"]["rate"]) == (0, 1, 0.0)
+    assert [(r["platform"], r["count"], r["median"], r["p95"]) for r in dashboard.push_to_confirmation()["rows"]] == [
+        ("Quick", 1, 6.0, 6.0)]
+    assert [(r["platform"], r["counts"]) for r in dashboard.unbind_outcomes()["rows"]] == [
+        ("Quick", [1, 0, 0, 0, 0]), ("Silent", [0, 0, 0, 0, 1])]
