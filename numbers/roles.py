@@ -42,6 +42,8 @@ ROLE_PERMISSIONS: dict[str, set[str]] = {
 }
 # Active renewal (issue 5): regulators read harassment reports and their evidence.
 ROLE_PERMISSIONS[REGULATOR] |= {"renewal.view_harassmentreport", "renewal.view_evidence"}
+# Issue 7: regulators handle reports (status and notes only; the admin makes every other field read-only).
+ROLE_PERMISSIONS[REGULATOR] |= {"renewal.change_harassmentreport"}
 
 
 # Renewal (batch renewal, issue 4): platform administrators manage platforms, keys and deliveries;

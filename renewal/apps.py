@@ -15,4 +15,5 @@ class RenewalConfig(AppConfig):
                        release_event_detail=services.release_event_detail)
         if hasattr(hooks, "renewal_statuses"):  # the batched variant, where the sales pages added it
             hooks.renewal_statuses = services.renewal_statuses
+        import renewal.dashboard  # noqa: F401  (issue 7: the renewal sections of the regulator's dashboard)
         import renewal.unbind  # noqa: F401  (issue 5: registers the unbind.request body builder)

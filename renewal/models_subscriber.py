@@ -12,8 +12,8 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-__all__ = ["SmsCode", "SmsMessage", "HarassmentCategory", "HarassmentReport", "Evidence", "UnbindRequest",
-           "UnbindTask", "UnbindResult"]
+__all__ = ["SmsCode", "SmsMessage", "HarassmentCategory", "ReportStatus", "HarassmentReport", "Evidence",
+           "UnbindRequest", "UnbindTask", "UnbindResult"]
 
 
 class SmsCode(models.Model):
@@ -56,6 +56,12 @@ class HarassmentCategory(models.TextChoices):
     OTHER = "other", _("other")
 
 
+class ReportStatus(models.TextChoices):
+    NEW = "new", _("new")
+    IN_REVIEW = "in_review", _("in review")
+    CLOSED = "closed", _("closed")
+
+
 def _report_reference() -> str:
     return "HR-" + secrets.token_hex(5).upper()
 
@@ -73,6 +79,11 @@ class HarassmentReport(models.Model):
     occurred_at = models.DateTimeField(_("when it happened"))
     description = models.TextField(_("what happened"), max_length=4000)
     created_at = models.DateTimeField(_("reported at"), default=timezone.now)
+    # Set by the regulator in admin (the only fields anyone may change); each change names who and when.
+    status = models.CharField(_("status"), max_length=10, choices=ReportStatus.choices, default=ReportStatus.NEW)
+    notes = models.TextField(_("regulator's notes"), blank=True)
+    handled_by = models.CharField(_("last handled by"), max_length=150, blank=True, editable=False)
+    handled_at = models.DateTimeField(_("last handled at"), null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["-created_at"]
@@ -80,6 +91,7 @@ class HarassmentReport(models.Model):
         verbose_name_plural = _("harassment reports")
         constraints = [
             models.CheckConstraint(condition=Q(category__in=HarassmentCategory.values), name="report_category_valid"),
+            models.CheckConstraint(condition=Q(status__in=ReportStatus.values), name="report_status_valid"),
         ]
 
     def __str__(self) -> str:

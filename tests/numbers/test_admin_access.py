@@ -8,6 +8,7 @@ administrator sees operators, not numbers.
 import pytest
 from django.contrib import admin
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.contrib.admin.models import CHANGE, LogEntry
 from django.contrib.auth.models import Group
 from django.test import RequestFactory
 from django.urls import reverse
@@ -17,8 +18,9 @@ from numbers.models import Event
 from tests.factories import UserFactory
 
 PORTAL_APPS = {"numbers", "renewal"}
-# The regulator's writes in admin: placing risk marks (the add page) and lifting them (the lift action).
-ALLOWED_WRITES = {"numbers.riskmark": {"add", "lift_marks"}}
+# The regulator's writes in admin: placing risk marks (the add page) and lifting them (the lift action);
+# setting status and notes on harassment reports (the change page, every other field read-only).
+ALLOWED_WRITES = {"numbers.riskmark": {"add", "lift_marks"}, "renewal.harassmentreport": {"change"}}
 # Pages of the service-owned models: nobody, not even a superuser, writes them in admin.
 SERVICE_OWNED = {"numbers.phonenumber", "numbers.holderperiod", "numbers.disclosure", "numbers.declinedoffer",
                  "numbers.event", "numbers.riskmark"}
@@ -50,8 +52,9 @@ def _sample(model):
     return obj
 
 
-# The regulator's model permissions beyond viewing (placing = add, lifting = change; never delete).
-ALLOWED_PERMS = {"numbers.riskmark": {"add", "change"}}
+# The regulator's model permissions beyond viewing (placing = add, lifting = change; never delete), and
+# handling harassment reports (change: status and notes only).
+ALLOWED_PERMS = {"numbers.riskmark": {"add", "change"}, "renewal.harassmentreport": {"change"}}
 
 
 @pytest.mark.parametrize("model,model_admin", PORTAL, ids=[_label(m) for m, _a in PORTAL])
@@ -77,13 +80,15 @@ def test_regulator_sees_every_page_read_only(client, regulator, world, model, mo
     assert client.get(_url(model, "changelist")).status_code == 200
     page = client.get(_url(model, "change", obj.pk))
     assert page.status_code == 200
-    assert b'name="_save"' not in page.content  # a read-only page: no save button
+    if "change" not in allowed:
+        assert b'name="_save"' not in page.content  # a read-only page: no save button
     assert client.get(_url(model, "history", obj.pk)).status_code == 200
     if hasattr(model_admin, "csv_fields"):
         assert client.get(_url(model, "export_csv")).status_code == 200
 
-    # Every write, by page and by direct POST, is refused.
-    assert client.post(_url(model, "change", obj.pk), {"id": obj.pk}).status_code == 403
+    # Every write, by page and by direct POST, is refused (an allowed change page with no valid form saves nothing).
+    assert client.post(_url(model, "change", obj.pk), {"id": obj.pk}).status_code == (
+        200 if "change" in allowed else 403)
     assert client.get(_url(model, "delete", obj.pk)).status_code == 403
     assert client.post(_url(model, "delete", obj.pk), {"post": "yes"}).status_code == 403
     if "add" not in allowed:
@@ -201,3 +206,63 @@ def test_a_staff_account_in_no_role_sees_nothing(client, db):
     for model, _model_admin in PORTAL:
         assert client.get(_url(model, "changelist")).status_code == 403
 
+
+
+# --- harassment reports: the regulator sets status and notes, nothing else --------------------------
+
+
+def _report_form(report, **changes) -> dict:
+    data = {"status": report.status, "notes": report.notes, "evidence-TOTAL_FORMS": "0",
+            "evidence-INITIAL_FORMS": "0", "evidence-MIN_NUM_FORMS": "0", "evidence-MAX_NUM_FORMS": "1000"}
+    return data | changes
+
+
+def test_regulator_sets_status_and_notes_on_a_report(client, regulator):
+    from renewal.models_subscriber import HarassmentReport
+
+    report = HarassmentReport.objects.get()
+    before = _snapshot(HarassmentReport)[0]
+    client.force_login(regulator)
+    # given a POST that also tries to change the subscriber's fields
+    response = client.post(_url(HarassmentReport, "change", report.pk), _report_form(
+        report, status="in_review", notes="Asked the sender's carrier.", category="fraud", sender="forged",
+        description="rewritten", reference="HR-FORGED", handled_by="someone else"))
+    # then only status and notes change, and the change names the regulator
+    assert response.status_code == 302
+    after = _snapshot(HarassmentReport)[0]
+    assert (after["status"], after["notes"], after["handled_by"]) == ("in_review", "Asked the sender's carrier.",
+                                                                      "regulator")
+    assert after["handled_at"] is not None
+    unchanged = {k for k in before if k not in {"status", "notes", "handled_by", "handled_at"}}
+    assert {k: after[k] for k in unchanged} == {k: before[k] for k in unchanged}
+    assert LogEntry.objects.filter(object_id=str(report.pk), user=regulator, action_flag=CHANGE).count() == 1
+
+    client.post(_url(HarassmentReport, "change", report.pk), _report_form(report, status="closed", notes="Done."))
+    report.refresh_from_db()
+    assert (report.status, report.notes) == ("closed", "Done.")
+
+
+def test_a_report_status_must_be_one_of_the_choices(client, regulator):
+    from renewal.models_subscriber import HarassmentReport
+
+    report = HarassmentReport.objects.get()
+    client.force_login(regulator)
+    response = client.post(_url(HarassmentReport, "change", report.pk), _report_form(report, status="deleted"))
+    assert response.status_code == 200  # the form again, with an error
+    assert HarassmentReport.objects.get().status == "new"
+
+
+def test_operator_and_platform_admins_cannot_change_reports(client, world, platform_admin):
+    from renewal.models_subscriber import HarassmentReport
+
+    report = HarassmentReport.objects.get()
+    for user in (world["CMCC"].admin, world["CUCC"].admin, platform_admin):
+        client.force_login(user)
+        assert client.get(_url(HarassmentReport, "change", report.pk)).status_code in (403, 302)
+        response = client.post(_url(HarassmentReport, "change", report.pk), _report_form(report, status="closed",
+                                                                                          notes="not mine"))
+        assert response.status_code in (403, 302)
+        request = RequestFactory().get("/")
+        request.user = user
+        assert not admin.site._registry[HarassmentReport].has_change_permission(request, report)
+    assert (HarassmentReport.objects.get().status, HarassmentReport.objects.get().notes) == ("new", "")
