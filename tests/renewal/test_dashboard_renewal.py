@@ -121,6 +121,7 @@ def test_the_page_shows_the_renewal_sections(client, regulator, known):
     assert 'id="platforms-overdue"' in html and 'id="platforms-never-confirming"' in html
 
 
+@pytest.mark.services
 def test_renewal_figures_on_postgresql(require_postgres, known):
     test_batches_and_confirmation_rates_per_platform(known)
     test_push_to_confirmation_percentiles_per_platform(known)
