@@ -18,7 +18,7 @@ from numbers.services import (
     release_sweep,
     risk_mark_place,
 )
-from tests.factories import OperatorFactory, OutletFactory, PhoneNumberFactory, staff_user
+from tests.factories import OperatorFactory, OutletFactory, PhoneNumberFactory, run_at_once, staff_user
 from tests.numbers.factories_feed import run, write_csv
 
 HEADER = "msisdn,cancelled_at,reason,to_operator"
@@ -341,10 +341,6 @@ def test_no_query_per_line(held, operator, now, django_assert_max_num_queries):
 @pytest.mark.services
 @pytest.mark.django_db(transaction=True)  # tests.factories.role_group remakes the roles after a flush
 def test_two_concurrent_imports_end_as_one(require_postgres, tmp_path, operator, other_operator, outlet, clerk):
-    import threading
-
-    from django.db import connections
-
     now = timezone.now()
     numbers = []
     for i in range(300):
@@ -355,25 +351,8 @@ def test_two_concurrent_imports_end_as_one(require_postgres, tmp_path, operator,
     lines = [CancellationRow(line=i + 2, msisdn=n.msisdn, cancelled_at=now - timedelta(days=1),
                              reason="port_out" if i % 3 == 0 else "cancel", to_operator="CUCC" if i % 3 == 0 else "")
              for i, n in enumerate(numbers)]
-    results, errors = [], []
-    barrier = threading.Barrier(2)
+    results = run_at_once(lambda: cancellations_import(operator=operator, rows=lines, actor="t", chunk_size=50))
 
-    def worker():
-        try:
-            barrier.wait()
-            results.append(cancellations_import(operator=operator, rows=lines, actor="t", chunk_size=50))
-        except Exception as exc:  # pragma: no cover - reported below
-            errors.append(exc)
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=worker) for _ in range(2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-
-    assert not errors
     assert sum(r.applied for r in results) == 300
     assert sum(r.already_applied for r in results) == 300
     assert all(r.rejected_total == 0 for r in results)

@@ -8,7 +8,7 @@ from django.utils import timezone
 from numbers.inventory import InventoryRow, inventory_import
 from numbers.models import Event, EventKind, HolderPeriod, PhoneNumber, State
 from numbers.services import number_allocate, number_cancel
-from tests.factories import PhoneNumberFactory
+from tests.factories import PhoneNumberFactory, run_at_once
 from tests.numbers.factories_feed import run, write_csv
 from tests.numbers.test_feed import HEADER as FEED_HEADER
 from tests.numbers.test_feed import local, snapshot
@@ -142,31 +142,10 @@ def test_chunks_and_the_rows_entry_point(operator, now):
 @pytest.mark.services
 @pytest.mark.django_db(transaction=True)
 def test_two_concurrent_loads_end_as_one(require_postgres, operator, now):
-    import threading
-
-    from django.db import connections
-
     rows = [InventoryRow(line=i + 2, msisdn=f"1380000{i:04d}", state="active" if i % 2 else "available",
                          holder_since=now - timedelta(days=3) if i % 2 else "") for i in range(400)]
-    results, errors = [], []
-    barrier = threading.Barrier(2)
+    results = run_at_once(lambda: inventory_import(operator=operator, rows=rows, actor="t", chunk_size=60))
 
-    def worker():
-        try:
-            barrier.wait()
-            results.append(inventory_import(operator=operator, rows=rows, actor="t", chunk_size=60))
-        except Exception as exc:  # pragma: no cover - reported below
-            errors.append(exc)
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=worker) for _ in range(2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-
-    assert not errors
     assert sum(r.applied for r in results) == 400 and sum(r.already_applied for r in results) == 400
     assert PhoneNumber.objects.count() == 400
     assert HolderPeriod.objects.count() == 200
