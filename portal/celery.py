@@ -3,6 +3,7 @@
 import os
 
 from celery import Celery
+from celery.signals import task_postrun
 
 import portal.fsbroker  # noqa: F401  (registers the embedded broker's transport, portalfs://)
 
@@ -30,3 +31,15 @@ app.conf.beat_schedule["unbind-coalesce"] = {
 app.conf.beat_schedule["unbind-deadline-sweep"] = {
     "task": "renewal.unbind.unbind_deadline_sweep_task", "schedule": SWEEP_EVERY,
 }
+
+
+@task_postrun.connect
+def _drop_unusable_connections(task=None, **kwargs):
+    """Keep connections across tasks (CELERY_DB_REUSE_MAX), but close broken or expired ones, as Django
+    does after each request (CONN_MAX_AGE, CONN_HEALTH_CHECKS)."""
+    if task is None or getattr(task.request, "is_eager", False):
+        return  # inline in tests: the test's transaction owns the connection
+    from django.db import connections
+
+    for connection in connections.all(initialized_only=True):
+        connection.close_if_unusable_or_obsolete()
