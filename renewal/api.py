@@ -153,24 +153,29 @@ class ApiKeyScheme(OpenApiAuthenticationExtension):
         return {"type": "http", "scheme": "bearer", "description": "An API key of a platform or an operator."}
 
 
-class PlatformScope(BasePermission):
+class _KeyScope(BasePermission):
+    """Allow API keys owned by one kind of owner; another key gets 403 `wrong_scope`."""
+
+    owner_field = ""
+    wrong_scope = ""
+
     def has_permission(self, request, view):
         key = request.auth
         if not isinstance(key, ApiKey):
             raise exceptions.NotAuthenticated("Send 'Authorization: Bearer <api key>'.")
-        if key.platform_id is None:
-            raise exceptions.PermissionDenied("This endpoint needs a platform key.", code="wrong_scope")
+        if getattr(key, self.owner_field) is None:
+            raise exceptions.PermissionDenied(self.wrong_scope, code="wrong_scope")
         return True
 
 
-class OperatorScope(BasePermission):
-    def has_permission(self, request, view):
-        key = request.auth
-        if not isinstance(key, ApiKey):
-            raise exceptions.NotAuthenticated("Send 'Authorization: Bearer <api key>'.")
-        if key.operator_id is None:
-            raise exceptions.PermissionDenied("This endpoint needs an operator key.", code="wrong_scope")
-        return True
+class PlatformScope(_KeyScope):
+    owner_field = "platform_id"
+    wrong_scope = "This endpoint needs a platform key."
+
+
+class OperatorScope(_KeyScope):
+    owner_field = "operator_id"
+    wrong_scope = "This endpoint needs an operator key."
 
 
 class ApiKeyThrottle(SimpleRateThrottle):

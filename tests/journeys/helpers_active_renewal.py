@@ -1,24 +1,17 @@
 """Simulated platforms for the active-renewal journeys, on this worktree's ports (8540-8599)."""
 
-import socket
 import time
 
 from renewal import services, unbind_simulator
 from renewal.simulator import SimPlatform, Simulator
+from tests.renewal import factories_renewal
 from tests.renewal.factories_renewal import make_key, make_platform
 
 ALL_ANSWER = {"unbound": 0.5, "nothing_bound": 0.3, "rejected": 0.2}
 
 
-def free_port(first: int = 8540, last: int = 8599) -> int:
-    for port in range(first, last + 1):
-        with socket.socket() as s:
-            try:
-                s.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise RuntimeError(f"no free port in {first}-{last}")
+def free_port() -> int:
+    return factories_renewal.free_port(8540, 8599)
 
 
 def simulated_platforms(names, *, api_url: str, mix: dict | None = None, **options) -> tuple[Simulator, list]:

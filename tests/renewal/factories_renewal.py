@@ -42,13 +42,13 @@ def make_frozen_numbers(operator, count: int, *, cancelled_days_ago: float = 75,
     return numbers
 
 
-def free_port() -> int:
-    """A free port in this worktree's range (8400–8499)."""
-    for port in range(8440, 8500):
+def free_port(first: int = 8440, last: int = 8499) -> int:
+    """A free port on 127.0.0.1 in [first, last] (the tests' own range)."""
+    for port in range(first, last + 1):
         with socket.socket() as s:
             try:
                 s.bind(("127.0.0.1", port))
             except OSError:
                 continue
             return port
-    raise RuntimeError("no free port in 8440-8499")
+    raise RuntimeError(f"no free port in {first}-{last}")

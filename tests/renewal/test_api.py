@@ -14,18 +14,6 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def api(client, cache_table):
-    def call(method, path, key=None, data=None, raw=None, **extra):
-        if key:
-            extra["HTTP_AUTHORIZATION"] = f"Bearer {key}"
-        body = raw if raw is not None else (json.dumps(data) if data is not None else None)
-        kwargs = {"data": body, "content_type": "application/json"} if body is not None else {}
-        return getattr(client, method)(path, **kwargs, **extra)
-
-    return call
-
-
-@pytest.fixture
 def pushed(operator, django_capture_on_commit_callbacks):
     """Two pull-only platforms with keys, one batch of 3 numbers."""
     a, b = make_platform(name="Alipay"), make_platform(name="WeChat")

@@ -10,7 +10,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from renewal.sms import HttpGatewayBackend, SmsSendError, sms_code_send_task
-from tests.journeys.helpers_active_renewal import free_port
+from tests.renewal.factories_renewal import free_port
 from tests.renewal.factories_subscriber import holder  # noqa: F401
 
 

@@ -16,18 +16,6 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def api(client, cache_table):
-    def call(method, path, key=None, data=None, raw=None, **extra):
-        if key:
-            extra["HTTP_AUTHORIZATION"] = f"Bearer {key}"
-        body = raw if raw is not None else (json.dumps(data) if data is not None else None)
-        kwargs = {"data": body, "content_type": "application/json"} if body is not None else {}
-        return getattr(client, method)(path, **kwargs, **extra)
-
-    return call
-
-
-@pytest.fixture
 def requested(holder):
     """Two pull-only live platforms with keys, one unbind-all request, coalesced."""
     _, period = holder
