@@ -1,34 +1,28 @@
 """Admin for the number lifecycle. Numbers change only through the services, so their pages are read-only.
 
-Who sees what (DESIGN.md "Who uses it", issue 7):
+Who sees what (docs/security.md has the whole matrix):
+* only an account in one admin role gets in: a superuser, an operator administrator, a regulator or a
+  renewal-platform administrator; sales staff, orphans and mixed accounts never do, even with `is_staff`;
 * the regulator sees every model read-only and places and lifts risk marks (numbers/admin_marks.py);
-* an operator administrator sees only its operator's rows: every admin here filters its queryset by
-  `request.user.staff_profile.operator` (`operator_lookups`), so another operator's object URL answers
-  as admin does for a missing object;
-* sales staff never reach admin, even with `is_staff` set by mistake (`_site_has_permission`);
+* an operator administrator sees only its operator's rows (`operator_lookups`, numbers.access), so another
+  operator's object URL answers as admin does for a missing object; of the accounts, it sees and manages
+  its own operator's sales staff only, created through one form;
 * the event log is read-only for everyone, superusers included.
 """
 
+from django import forms
 from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
-from django.contrib.auth.models import Group
-from django.db.models import Q
+from django.contrib.auth.forms import UserChangeForm, UserCreationForm
+from django.core.exceptions import ValidationError
 from django.urls import path
 from django.utils.translation import gettext_lazy as _
 
-from numbers import roles
-from numbers.admin_base import (
-    ALL_OPERATORS,
-    NoWritesMixin,
-    NumberSearchMixin,
-    OperatorScopedAdmin,
-    ReadOnlyAdmin,
-    operator_scope,
-    scope_queryset,
-    user_roles,
-)
+from numbers import access, roles
+from numbers.admin_base import NoWritesMixin, NumberSearchMixin, OperatorScopedAdmin, ReadOnlyAdmin
 from numbers.exports import CsvExportMixin
+from numbers.forms import AdminLoginForm
 from numbers.models import (
     DeclinedOffer,
     Disclosure,
@@ -40,20 +34,36 @@ from numbers.models import (
     RiskMark,
     StaffProfile,
 )
+from numbers.services import sales_staff_create
+from numbers.signals import ONE_ROLE
 
 # --- the default site: who may enter ----------------------------------------------------------
 
+ADMIN_ROLES = frozenset({access.SUPERUSER, roles.OPERATOR_ADMIN, roles.REGULATOR, roles.PLATFORM_ADMIN})
+
 
 def _site_has_permission(request) -> bool:
-    """Staff only, and never sales staff: they work on the outlet pages, even if is_staff was set by mistake."""
+    """Staff in exactly one admin role; never sales staff, orphans or mixed accounts, even with is_staff set."""
     user = request.user
-    if not (user.is_active and user.is_staff):
-        return False
-    return user.is_superuser or roles.SALES_STAFF not in user_roles(user)
+    return user.is_active and user.is_staff and access.account_role(user) in ADMIN_ROLES
+
+
+_site_login = admin.site.login
+
+
+def _limited_login(request, extra_context=None):
+    """The admin's sign-in, limited as the staff pages' is: 429 with the wait while an account or address is locked."""
+    response = _site_login(request, extra_context)
+    form = (getattr(response, "context_data", None) or {}).get("form")
+    if isinstance(form, AdminLoginForm) and form.is_bound and form.is_throttled():
+        response.status_code = 429
+    return response
 
 
 # Hooks on the default site (not a replacement site, so every app's admin.register keeps working).
 admin.site.has_permission = _site_has_permission
+admin.site.login_form = AdminLoginForm
+admin.site.login = _limited_login
 admin.site.index_template = "admin/portal_index.html"
 admin.site.site_header = _("Secondary-number renewal portal")
 admin.site.site_title = _("Renewal portal admin")
@@ -77,44 +87,110 @@ class OutletAdmin(OperatorScopedAdmin):
     operator_lookups = ("operator",)
 
 
+User = get_user_model()
+
+
+def _profile_candidates(user):
+    """Accounts a staff profile may be attached to by `user`: never a superuser's or an operator-less role's."""
+    if access.account_role(user) != access.SUPERUSER:
+        return access.managed_users(User.objects.all(), user)
+    return User.objects.filter(is_superuser=False).exclude(groups__name__in=roles.OPERATORLESS_ROLES)
+
+
 @admin.register(StaffProfile)
 class StaffProfileAdmin(OperatorScopedAdmin):
+    """Superusers tie accounts to operators; an operator administrator moves its sales staff between outlets."""
+
     list_display = ["user", "operator", "outlet"]
     list_filter = ["operator"]
     autocomplete_fields = ["user"]
     list_select_related = ["user", "operator", "outlet__operator"]
     operator_lookups = ("operator",)
 
+    def get_queryset(self, request):
+        queryset = super().get_queryset(request)
+        if access.account_role(request.user) != roles.OPERATOR_ADMIN:
+            return queryset
+        # Of its operator's profiles, an operator administrator sees its sales staff's: not its peers'.
+        return queryset.filter(user__in=access.managed_users(User.objects.all(), request.user))
 
-User = get_user_model()
+    def has_add_permission(self, request):
+        # Sales staff come with their profile from the one staff form; other profiles are the superusers'.
+        return access.account_role(request.user) == access.SUPERUSER and super().has_add_permission(request)
+
+    def get_readonly_fields(self, request, obj=None):
+        if access.account_role(request.user) == access.SUPERUSER:
+            return ()
+        return ("user", "operator")
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "user":
+            kwargs["queryset"] = _profile_candidates(request.user)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+
+class SalesStaffCreationForm(UserCreationForm):
+    """One form for a new clerk: the account, its staff profile (the operator's outlet) and its group."""
+
+    outlet = forms.ModelChoiceField(queryset=Outlet.objects.none(), label=_("outlet"),
+                                    help_text=_("The outlet where this clerk sells numbers."))
+
+    class Meta(UserCreationForm.Meta):
+        model = User
+        fields = ("username",)
+
+    operator: Operator | None = None
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["outlet"].queryset = Outlet.objects.filter(operator=self.operator)
+
+
+class PortalUserChangeForm(UserChangeForm):
+    def clean(self):
+        data = super().clean()
+        if self.instance.pk and StaffProfile.objects.filter(user=self.instance).exists():
+            groups = data.get("groups")
+            operatorless = groups is not None and any(g.name in roles.OPERATORLESS_ROLES for g in groups)
+            if data.get("is_superuser") or operatorless:
+                raise ValidationError(ONE_ROLE, code="one_role")
+        return data
 
 
 class PortalUserAdmin(DjangoUserAdmin):
-    """Django's user admin, scoped: an operator administrator manages its own staff and cannot grant more."""
+    """Django's user admin for superusers; an operator administrator sees and manages its own sales staff only."""
 
-    OPERATOR_GROUPS = (roles.SALES_STAFF, roles.OPERATOR_ADMIN)
+    form = PortalUserChangeForm
+    staff_add_fieldsets = ((None, {"classes": ("wide",), "fields": ("username", "password1", "password2",
+                                                                      "outlet")}),)
+    staff_fieldsets = (
+        (None, {"fields": ("username", "password")}),
+        (_("Personal info"), {"fields": ("first_name", "last_name", "email")}),
+        (_("Status"), {"fields": ("is_active",)}),
+    )
+
+    def _is_superuser(self, request) -> bool:
+        return access.account_role(request.user) == access.SUPERUSER
 
     def get_queryset(self, request):
-        queryset = super().get_queryset(request)
-        scope = operator_scope(request.user)
-        if scope == ALL_OPERATORS:
-            return queryset
-        if scope is None:
-            return queryset.none()
-        # Its staff, and accounts just created that belong to no one yet (to be tied to an outlet next).
-        orphan = Q(staff_profile__isnull=True, groups__isnull=True, is_staff=False, is_superuser=False)
-        return queryset.filter(Q(staff_profile__operator=scope) | orphan).distinct()
+        return access.managed_users(super().get_queryset(request), request.user)
 
-    def get_readonly_fields(self, request, obj=None):
-        fields = super().get_readonly_fields(request, obj)
-        if request.user.is_superuser:
-            return fields
-        return (*fields, "is_superuser", "user_permissions", "last_login", "date_joined")
+    def get_fieldsets(self, request, obj=None):
+        if self._is_superuser(request):
+            return super().get_fieldsets(request, obj)
+        return self.staff_add_fieldsets if obj is None else self.staff_fieldsets
 
-    def formfield_for_manytomany(self, db_field, request=None, **kwargs):
-        if db_field.name == "groups" and not request.user.is_superuser:
-            kwargs["queryset"] = Group.objects.filter(name__in=self.OPERATOR_GROUPS)
-        return super().formfield_for_manytomany(db_field, request=request, **kwargs)
+    def get_form(self, request, obj=None, **kwargs):
+        if obj is None and not self._is_superuser(request):
+            operator = access.operator_scope(request.user)
+            kwargs["form"] = type("SalesStaffCreationForm", (SalesStaffCreationForm,), {"operator": operator})
+        return super().get_form(request, obj, **kwargs)
+
+    def save_model(self, request, obj, form, change):
+        if change or self._is_superuser(request):
+            super().save_model(request, obj, form, change)
+        else:
+            sales_staff_create(user=obj, outlet=form.cleaned_data["outlet"])
 
 
 if admin.site.is_registered(User):
@@ -253,7 +329,5 @@ def _portal_admin_urls():
 
 
 admin.site.get_urls = _portal_admin_urls
-__all__ = ["ALL_OPERATORS", "OperatorScopedAdmin", "ReadOnlyAdmin", "operator_scope", "scope_queryset",
-           "RiskMark"]
 
 from numbers import admin_feed  # noqa: E402,F401  (issue 3: the feed upload page)

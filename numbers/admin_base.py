@@ -1,55 +1,12 @@
-"""What admin pages share: whose data a user sees (operator scope), read-only pages, search by number."""
+"""What admin pages share: rows scoped to the user's operator (numbers.access), read-only pages, search by number."""
 
 import re
 
 from django.contrib import admin
-from django.db.models import Q, QuerySet
 
-from numbers import roles
+from numbers.access import ALL_OPERATORS, operator_scope, scope_queryset
 from numbers.models import Operator, Outlet
 from numbers.phone import InvalidMsisdn, normalize_msisdn
-
-ALL_OPERATORS = "all"
-
-
-def user_roles(user) -> frozenset[str]:
-    """Return the user's group names, cached on the user object for the request."""
-    cached = getattr(user, "_portal_roles", None)
-    if cached is None:
-        cached = frozenset(user.groups.values_list("name", flat=True)) if user.is_authenticated else frozenset()
-        user._portal_roles = cached
-    return cached
-
-
-def operator_scope(user) -> Operator | str | None:
-    """Return whose data the user sees in admin: ALL_OPERATORS, one Operator, or None (nothing).
-
-    A staff profile always narrows (an account tied to an operator sees that operator only); the
-    regulator and the renewal-platform administrator work for no operator and see all; anyone else
-    sees nothing, so a missing profile fails closed.
-    """
-    if not user.is_active or not user.is_authenticated:
-        return None
-    if user.is_superuser:
-        return ALL_OPERATORS
-    profile = getattr(user, "staff_profile", None)
-    if profile is not None:
-        return profile.operator
-    if user_roles(user) & {roles.REGULATOR, roles.PLATFORM_ADMIN}:
-        return ALL_OPERATORS
-    return None
-
-
-def scope_queryset(queryset: QuerySet, user, lookups: tuple[str, ...]) -> QuerySet:
-    scope = operator_scope(user)
-    if scope == ALL_OPERATORS:
-        return queryset
-    if scope is None or not lookups:
-        return queryset.none()
-    condition = Q()
-    for lookup in lookups:
-        condition |= Q(**{lookup: scope.pk})
-    return queryset.filter(condition)
 
 
 class OperatorScopedAdmin(admin.ModelAdmin):

@@ -18,8 +18,10 @@ from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from numbers import roles
+from numbers.access import SUPERUSER, account_role, operator_scope, scope_queryset
 from numbers.feed import FeedFileError, check_header
-from numbers.models import FeedStatus, FeedUpload, Operator, StaffProfile
+from numbers.models import FeedStatus, FeedUpload, Operator
 
 # The largest feed file accepted (a million lines is about 50 MB).
 MAX_BYTES = getattr(settings, "FEED_UPLOAD_MAX_BYTES", 256 * 1024 * 1024)
@@ -29,8 +31,8 @@ PREVIEW_LINES = 200
 
 def user_operator(user) -> Operator | None:
     """The operator a staff account belongs to; None for accounts of no operator (regulators, superusers)."""
-    profile = StaffProfile.objects.filter(user=user).select_related("operator").first()
-    return profile.operator if profile else None
+    scope = operator_scope(user)
+    return scope if isinstance(scope, Operator) else None
 
 
 class FeedUploadForm(forms.ModelForm):
@@ -79,15 +81,13 @@ class FeedUploadAdmin(admin.ModelAdmin):
     # --- who sees what ---
 
     def get_queryset(self, request):
-        queryset = super().get_queryset(request)
-        operator = None if request.user.is_superuser else user_operator(request.user)
         # Staff of an operator see that operator's uploads only; accounts of no operator (regulators) see all.
-        return queryset if operator is None else queryset.filter(operator=operator)
+        return scope_queryset(super().get_queryset(request), request.user, ("operator",))
 
     def has_add_permission(self, request):
         user = request.user
-        return user.is_active and user.has_perm("numbers.upload_feed") and user.has_perm("numbers.add_feedupload") \
-            and (user.is_superuser or user_operator(user) is not None)
+        return user.has_perm("numbers.upload_feed") and user.has_perm("numbers.add_feedupload") \
+            and account_role(user) in (SUPERUSER, roles.OPERATOR_ADMIN)
 
     def has_change_permission(self, request, obj=None):
         return False  # an upload is a record: it is read, never edited
@@ -108,7 +108,7 @@ class FeedUploadAdmin(admin.ModelAdmin):
     def get_form(self, request, obj=None, change=False, **kwargs):
         if obj is not None:
             return super().get_form(request, obj, change=change, **kwargs)
-        operator = None if request.user.is_superuser else user_operator(request.user)
+        operator = user_operator(request.user)
 
         class Form(FeedUploadForm):
             def __init__(self, *args, **kw):
@@ -121,7 +121,7 @@ class FeedUploadAdmin(admin.ModelAdmin):
     def save_model(self, request, obj, form, change):
         if change:
             raise PermissionDenied
-        operator = None if request.user.is_superuser else user_operator(request.user)
+        operator = user_operator(request.user)
         if operator is not None:
             obj.operator = operator
         obj.uploaded_by = request.user

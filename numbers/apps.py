@@ -8,4 +8,7 @@ class NumbersConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
-        from numbers import checks  # noqa: F401  (registers the system checks)
+        from numbers import checks, signals
+
+        checks.register()
+        signals.connect()

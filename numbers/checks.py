@@ -4,7 +4,6 @@ from django.core import checks
 from numbers.models import LEGAL_FREEZE_DAYS
 
 
-@checks.register()
 def check_freeze_days(app_configs, **kwargs):
     errors = []
     days = settings.MIN_FREEZE_DAYS
@@ -23,3 +22,35 @@ def check_freeze_days(app_configs, **kwargs):
             errors.append(checks.Error(f"{name} must be a whole number of days, 0 or more; it is {value!r}.",
                                        id="numbers.E002"))
     return errors
+
+
+def check_one_role_per_account(app_configs, databases=None, **kwargs):
+    """Name every account that holds more than one role: such an account sees nothing until a superuser fixes it.
+
+    It reads the database, so, like Django's own database checks, it runs when databases are named:
+    `manage.py check --database default`, and every `migrate`.
+    """
+    from django.contrib.auth import get_user_model
+    from django.db import DatabaseError
+
+    from numbers.access import mixed_accounts
+
+    if not databases:
+        return []
+    try:
+        names = list(mixed_accounts(get_user_model().objects.all()).values_list("username", flat=True)[:50])
+    except DatabaseError:  # the first migrate, before the auth tables exist: nothing to check
+        return []
+    if not names:
+        return []
+    return [checks.Warning(
+        f"These accounts hold more than one role and see nothing in admin: {', '.join(names)}.",
+        hint="An account holds one role. Remove the staff profile, or the regulator / renewal-platform "
+             "administrator group, or the superuser flag, so that one role is left.",
+        id="numbers.W003",
+    )]
+
+
+def register() -> None:
+    checks.register(check_freeze_days)
+    checks.register(check_one_role_per_account, checks.Tags.security)

@@ -22,7 +22,7 @@ from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from numbers.admin_base import ALL_OPERATORS, operator_scope
+from numbers.access import ALL_OPERATORS, operator_scope
 from numbers.models import (
     DeclinedOffer,
     HolderPeriod,

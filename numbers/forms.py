@@ -3,6 +3,7 @@
 import re
 
 from django import forms
+from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth import authenticate, get_user_model
 from django.contrib.auth.forms import AuthenticationForm
 from django.core.exceptions import ValidationError
@@ -11,14 +12,14 @@ from django.utils.translation import gettext_lazy
 
 from numbers import selectors
 from numbers.models import DisclosureMethod
-from numbers.ratelimit_login import LoginLimiter
+from numbers.ratelimit import LoginLimiter
 from numbers.services import DisclosureInput, validate_customer_ref
 
 _SEPARATORS = re.compile(r"[\s\-().]")
 
 
-class StaffLoginForm(AuthenticationForm):
-    """Django's sign-in form, limited per account and per address, and open to sales staff only."""
+class LimitedLoginMixin:
+    """A password sign-in limited per account and per client address (numbers.ratelimit.LoginLimiter)."""
 
     def __init__(self, request=None, *args, **kwargs):
         super().__init__(request, *args, **kwargs)
@@ -46,10 +47,21 @@ class StaffLoginForm(AuthenticationForm):
         self.limiter.succeeded(username)
         return self.cleaned_data
 
+    def is_throttled(self) -> bool:
+        return any(e.code == "throttled" for e in self.non_field_errors().as_data())
+
     @staticmethod
     def _inactive_with_right_password(username: str, password: str) -> bool:
         user = get_user_model()._default_manager.filter(username=username, is_active=False).first()
         return user is not None and user.check_password(password)
+
+
+class AdminLoginForm(LimitedLoginMixin, AdminAuthenticationForm):
+    """The admin's sign-in, with the same limits, refusal and wait message as the staff pages'."""
+
+
+class StaffLoginForm(LimitedLoginMixin, AuthenticationForm):
+    """Django's sign-in form, limited per account and per address, and open to sales staff only."""
 
     def confirm_login_allowed(self, user):
         super().confirm_login_allowed(user)

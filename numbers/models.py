@@ -12,11 +12,14 @@ import uuid
 from datetime import timedelta
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.files.storage import FileSystemStorage
 from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+
+from numbers.roles import OPERATORLESS_ROLES
 
 # The legal floor of a freeze. MIN_FREEZE_DAYS may raise it, never lower it (numbers.checks).
 LEGAL_FREEZE_DAYS = 90
@@ -68,6 +71,27 @@ class StaffProfile(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} @ {self.outlet or self.operator}"
+
+    def save(self, *args, **kwargs) -> None:
+        # Whatever page, command or API saves a profile: an account holds one role.
+        self.check_one_role(self.user)
+        super().save(*args, **kwargs)
+
+    def clean(self) -> None:
+        if self.user_id is not None:
+            self.check_one_role(self.user)
+        if self.outlet_id is not None and self.operator_id is not None and self.outlet.operator_id != self.operator_id:
+            raise ValidationError({"outlet": _("The outlet belongs to another operator.")}, code="wrong_operator")
+
+    @staticmethod
+    def check_one_role(user) -> None:
+        """Refuse a staff profile on a superuser or on an account whose role works for no operator."""
+        if user.is_superuser:
+            raise ValidationError(_("A superuser cannot have a staff profile: an account holds one role."),
+                                  code="one_role")
+        if user.pk and user.groups.filter(name__in=OPERATORLESS_ROLES).exists():
+            raise ValidationError(_("A regulator or renewal-platform administrator cannot have a staff profile: "
+                                    "an account holds one role."), code="one_role")
 
 
 class State(models.TextChoices):

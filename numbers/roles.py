@@ -11,6 +11,10 @@ OPERATOR_ADMIN = "operator administrator"
 PLATFORM_ADMIN = "renewal-platform administrator"
 REGULATOR = "regulator"
 ROLES = (SALES_STAFF, OPERATOR_ADMIN, PLATFORM_ADMIN, REGULATOR)
+# Roles that belong to one operator: an account in one of them always has a staff profile.
+OPERATOR_ROLES = frozenset({SALES_STAFF, OPERATOR_ADMIN})
+# Roles that work for no operator: an account in one of them never has a staff profile.
+OPERATORLESS_ROLES = frozenset({REGULATOR, PLATFORM_ADMIN})
 
 _NUMBER_MODELS = ("operator", "outlet", "staffprofile", "phonenumber", "holderperiod", "disclosure",
                   "declinedoffer", "riskmark", "event")

@@ -5,14 +5,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import AbstractBaseUser, Group
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.db.models import Max
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from numbers import hooks
+from numbers import hooks, roles
 from numbers.errors import DisclosureRequired, InvalidTransition, NumberTaken, WrongOperator
 from numbers.models import (
     DeclinedOffer,
@@ -27,6 +27,7 @@ from numbers.models import (
     Outlet,
     PhoneNumber,
     RiskMark,
+    StaffProfile,
     State,
 )
 
@@ -387,3 +388,14 @@ def _release(ids: list[int], now: datetime) -> None:
               actor="release sweep", detail=detail, at=now, recorded_at=now)
         for i, detail in details.items()
     )
+
+
+def sales_staff_create(*, user, outlet: Outlet) -> StaffProfile:
+    """Save a new account as sales staff of `outlet`: the user, its staff profile and its group together."""
+    with transaction.atomic():
+        user.is_staff = False  # sales staff work on the outlet pages, never in admin
+        user.is_superuser = False
+        user.save()
+        profile = StaffProfile.objects.create(user=user, operator=outlet.operator, outlet=outlet)
+        user.groups.add(Group.objects.get(name=roles.SALES_STAFF))
+    return profile

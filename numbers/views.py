@@ -64,7 +64,7 @@ def login_view(request):
     if request.method == "POST" and form.is_valid():
         login(request, form.get_user())
         return redirect(_safe_next(request, book))
-    status = 429 if any(e.code == "throttled" for e in form.non_field_errors().as_data()) else 200
+    status = 429 if form.is_throttled() else 200
     return render(request, "staff/login.html", {"form": form, "next": _safe_next(request, "")}, status=status)
 
 

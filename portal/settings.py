@@ -142,7 +142,7 @@ X_FRAME_OPTIONS = "DENY"
 if env.bool("BEHIND_TLS_PROXY", default=False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
-# Sales staff's sign-in (numbers.ratelimit_login): failed sign-ins per account and per client address
+# Password sign-ins (staff pages and admin, numbers.ratelimit): failed sign-ins per account and per client address
 # within a window, counted in the shared cache (CACHES). The client address is the connection's, or
 # X-Forwarded-For's only behind this many trusted proxies.
 STAFF_LOGIN_FAILURES_PER_ACCOUNT = env.int("STAFF_LOGIN_FAILURES_PER_ACCOUNT", default=5)

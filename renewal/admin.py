@@ -12,19 +12,10 @@ from django.db.models import Count, Q, Sum
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
-from numbers import roles
+from numbers.access import scope_queryset
 from numbers.admin_base import NoWritesMixin
 from renewal import clients, services
 from renewal.models import ApiKey, BatchChunk, Delivery, DeliveryState, Platform, PlatformStatus, RecycleBatch
-
-
-def operator_scope(request) -> int | None:
-    """Return the operator id the user is limited to, or None for all (superuser, platform admin, regulator)."""
-    user = request.user
-    if user.is_superuser or user.groups.filter(name__in=[roles.PLATFORM_ADMIN, roles.REGULATOR]).exists():
-        return None
-    profile = getattr(user, "staff_profile", None)
-    return profile.operator_id if profile else -1
 
 
 class PlatformForm(forms.ModelForm):
@@ -151,8 +142,7 @@ class RecycleBatchAdmin(ReadOnly):
     def get_queryset(self, request):
         qs = super().get_queryset(request).select_related("operator").annotate(
             n_chunks=Count("chunks"), done=Sum("chunks__deliveries_done"), total=Sum("chunks__deliveries_total"))
-        scope = operator_scope(request)
-        return qs if scope is None else qs.filter(operator_id=scope)
+        return scope_queryset(qs, request.user, ("operator",))
 
     @admin.display(description=_("chunks"))
     def chunk_count(self, obj):
@@ -171,9 +161,7 @@ class BatchChunkAdmin(ReadOnly):
     list_select_related = ["batch__operator"]
 
     def get_queryset(self, request):
-        qs = super().get_queryset(request)
-        scope = operator_scope(request)
-        return qs if scope is None else qs.filter(batch__operator_id=scope)
+        return scope_queryset(super().get_queryset(request), request.user, ("batch__operator",))
 
 
 @admin.register(Delivery)
@@ -191,9 +179,7 @@ class DeliveryAdmin(ReadOnly):
     show_full_result_count = False
 
     def get_queryset(self, request):
-        qs = super().get_queryset(request)
-        scope = operator_scope(request)
-        return qs if scope is None else qs.filter(operator_id=scope)
+        return scope_queryset(super().get_queryset(request), request.user, ("operator",))
 
     @admin.display(description=_("last error"))
     def short_error(self, obj):

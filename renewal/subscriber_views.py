@@ -13,9 +13,10 @@ from django.utils.translation import get_language, ngettext
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
-from numbers import roles
+from numbers import ratelimit, roles
+from numbers.access import SUPERUSER, account_role
 from numbers.models import HolderPeriod, State
-from renewal import ratelimit, unbind
+from renewal import unbind
 from renewal.models_subscriber import Evidence, HarassmentReport, UnbindRequest
 from renewal.reports import evidence_storage, harassment_report_create
 from renewal.sms import VerifyResult, sms_code_send_task, sms_code_verify
@@ -206,7 +207,7 @@ def report_detail(request, reference: str):
 def evidence_file(request, pk):
     """Stream one evidence file to a regulator (never served from the web root)."""
     user = request.user
-    if not (user.is_superuser or user.groups.filter(name=roles.REGULATOR).exists()):
+    if account_role(user) not in (SUPERUSER, roles.REGULATOR):
         return HttpResponseForbidden(_("Evidence files are for regulators only."))
     evidence = get_object_or_404(Evidence, pk=pk)
     storage = evidence_storage()

@@ -5,15 +5,16 @@ import io
 from datetime import timedelta
 
 import pytest
-from django.contrib.auth.models import Permission
+from django.contrib.auth.models import Group, Permission
 from django.http import StreamingHttpResponse
 from django.urls import reverse
 from django.utils import timezone
 
+from numbers import roles
 from numbers.exports import csv_cell
 from numbers.models import Operator, PhoneNumber, State
 from numbers.services import number_offer_decline
-from tests.factories import PhoneNumberFactory, UserFactory
+from tests.factories import PhoneNumberFactory, staff_user
 
 EXPORT = reverse("admin:numbers_phonenumber_export_csv")
 
@@ -102,9 +103,9 @@ def test_csv_cell(value, text):
 
 
 def test_export_needs_the_export_permission(client, world, platform_admin):
-    # a staff account that may view numbers but not export them
-    viewer = UserFactory(is_staff=True, username="viewer")
-    viewer.user_permissions.add(Permission.objects.get(codename="view_phonenumber"))
+    # a regulator whose role may view numbers but, here, not export them
+    viewer = staff_user(role=roles.REGULATOR, username="viewer")
+    Group.objects.get(name=roles.REGULATOR).permissions.remove(Permission.objects.get(codename="export_csv"))
     client.force_login(viewer)
     assert client.get(reverse("admin:numbers_phonenumber_changelist")).status_code == 200
     assert client.get(EXPORT).status_code == 403

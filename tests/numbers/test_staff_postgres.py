@@ -106,7 +106,7 @@ def test_sign_in_limits_count_in_redis_when_it_is_the_cache(require_postgres, cl
     import redis
     from django.core.cache import caches
 
-    from numbers import ratelimit_login
+    from numbers import ratelimit as ratelimit_login
 
     url = os.environ.get("CELERY_BROKER_URL", "redis://127.0.0.1:6379/6")
     if not url.startswith("redis://"):
@@ -122,9 +122,9 @@ def test_sign_in_limits_count_in_redis_when_it_is_the_cache(require_postgres, cl
         response = client.post(reverse("staff:login"), {"username": "clerk", "password": "pw-for-tests-only"})
         assert response.status_code == 429
         key = caches["default"].make_and_validate_key(
-            f"{ratelimit_login.PREFIX}:acct:{ratelimit_login._digest('clerk')}")
+            f"{ratelimit_login.LOGIN_PREFIX}:acct:{ratelimit_login._digest('clerk')}")
         ttl = redis.Redis.from_url(url).ttl(key)
-        assert caches["default"].get(f"{ratelimit_login.PREFIX}:acct:{ratelimit_login._digest('clerk')}") == 3
+        assert caches["default"].get(f"{ratelimit_login.LOGIN_PREFIX}:acct:{ratelimit_login._digest('clerk')}") == 3
         assert 0 < ttl <= settings.STAFF_LOGIN_WINDOW_SECONDS
     finally:
         caches["default"].clear()

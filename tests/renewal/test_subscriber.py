@@ -9,8 +9,8 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
+from numbers import ratelimit
 from numbers.models import State
-from renewal import ratelimit
 from renewal.models_subscriber import SmsCode, SmsMessage
 from renewal.sms import VerifyResult, code_hmac, sms_code_issue, sms_code_verify
 from tests.factories import PhoneNumberFactory

@@ -1,0 +1,149 @@
+"""Request limits in the shared cache (never per-process memory), and the client address they count by.
+
+Two kinds of limit, one module:
+* `hit` / `hit_all` — fixed-window request counters: every request is counted before it is judged, so a
+  refused request still counts (SMS codes, unauthenticated API calls);
+* `LoginLimiter` — failed sign-ins per account and per address, for every password sign-in page (the
+  staff pages and the admin): a window opens at the first failure; when it holds the maximum number of
+  failures, sign-in is refused until the window closes, with the wait in the message. A successful
+  sign-in clears the account's counter, not the address's (one shop's clerk signing in must not reset a
+  guesser next door).
+
+The cache is settings.CACHES["default"]: Redis in production, the database cache in development; both are
+shared by every web process.
+"""
+
+import hashlib
+import math
+import time
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.core.cache import cache
+from django.utils.translation import ngettext
+
+
+def client_address(request) -> str:
+    """Return the connection's address, or the X-Forwarded-For entry added by the first of N trusted proxies."""
+    remote = request.META.get("REMOTE_ADDR", "") or "unknown"
+    proxies = settings.TRUSTED_PROXY_COUNT
+    if proxies <= 0:
+        return remote
+    forwarded = [a.strip() for a in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if a.strip()]
+    if len(forwarded) < proxies:
+        # Fewer entries than trusted proxies: the request did not come through them all.
+        return remote
+    return forwarded[-proxies]
+
+
+# --- fixed-window request counters -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Limit:
+    name: str
+    count: int
+    seconds: int
+
+
+@dataclass(frozen=True)
+class Refusal:
+    limit: Limit
+    retry_after: int
+
+
+def hit(limit: Limit, key: str, *, now: float | None = None) -> Refusal | None:
+    """Count one request against `limit` for `key`; return a Refusal when it is over the limit."""
+    now = time.time() if now is None else now
+    window = int(now // limit.seconds)
+    cache_key = f"rl:{limit.name}:{key}:{window}"
+    # add() is a no-op when the key exists; incr() is atomic on Redis.
+    cache.add(cache_key, 0, timeout=limit.seconds + 5)
+    try:
+        used = cache.incr(cache_key)
+    except ValueError:  # expired between add and incr
+        cache.set(cache_key, 1, timeout=limit.seconds + 5)
+        used = 1
+    if used > limit.count:
+        retry_after = max(1, int((window + 1) * limit.seconds - now + 0.999))
+        return Refusal(limit=limit, retry_after=retry_after)
+    return None
+
+
+def hit_all(checks: list[tuple[Limit, str]], *, now: float | None = None) -> Refusal | None:
+    """Count the request against every limit (all are counted) and return the refusal with the longest wait."""
+    refusals = [r for r in (hit(limit, key, now=now) for limit, key in checks) if r]
+    return max(refusals, key=lambda r: r.retry_after, default=None)
+
+
+def reset(limit: Limit, key: str, *, now: float | None = None) -> None:
+    now = time.time() if now is None else now
+    cache.delete(f"rl:{limit.name}:{key}:{int(now // limit.seconds)}")
+
+
+# --- failed sign-ins ------------------------------------------------------------------------------
+
+LOGIN_PREFIX = "login"
+
+
+def _digest(value: str) -> str:
+    return hashlib.sha256(value.encode()).hexdigest()[:32]
+
+
+class LoginLimiter:
+    def __init__(self, request):
+        self.window = settings.STAFF_LOGIN_WINDOW_SECONDS
+        self.address_key = f"{LOGIN_PREFIX}:addr:{_digest(client_address(request))}"
+
+    def _account_key(self, username: str) -> str:
+        return f"{LOGIN_PREFIX}:acct:{_digest(username.strip().casefold())}"
+
+    def _limits(self, username: str) -> list[tuple[str, int]]:
+        return [
+            (self._account_key(username), settings.STAFF_LOGIN_FAILURES_PER_ACCOUNT),
+            (self.address_key, settings.STAFF_LOGIN_FAILURES_PER_ADDRESS),
+        ]
+
+    def blocked_for(self, username: str) -> int:
+        """Return the seconds to wait before this account or address may try again (0: it may now)."""
+        now = time.time()
+        wait = 0.0
+        for key, limit in self._limits(username):
+            if (cache.get(key) or 0) >= limit:
+                reset_at = cache.get(f"{key}:reset") or now + self.window
+                wait = max(wait, reset_at - now)
+        return math.ceil(wait) if wait > 0 else 0
+
+    def failed(self, username: str) -> None:
+        for key, _limit in self._limits(username):
+            self._count(key)
+
+    def succeeded(self, username: str) -> None:
+        key = self._account_key(username)
+        cache.delete_many([key, f"{key}:reset"])
+
+    def _count(self, key: str) -> int:
+        now = time.time()
+        reset_at = cache.get(f"{key}:reset")
+        if reset_at is None or reset_at <= now:  # no window open: this failure opens one
+            reset_at = now + self.window
+            cache.set_many({key: 0, f"{key}:reset": reset_at}, timeout=self.window)
+        try:
+            count = cache.incr(key)  # atomic on Redis
+        except ValueError:  # the entry expired between get() and incr()
+            cache.set(key, 1, timeout=self.window)
+            return 1
+        # incr() of the database cache stores the value with the default timeout: put the window's end back.
+        cache.touch(key, max(1, math.ceil(reset_at - now)))
+        return count
+
+    @staticmethod
+    def message(wait_seconds: int) -> str:
+        minutes = max(1, math.ceil(wait_seconds / 60))
+        return ngettext(
+            "Too many failed sign-ins for this account or from this address. Wait %(minutes)d minute and try "
+            "again, or ask your operator administrator to check the account.",
+            "Too many failed sign-ins for this account or from this address. Wait %(minutes)d minutes and try "
+            "again, or ask your operator administrator to check the account.",
+            minutes,
+        ) % {"minutes": minutes}
