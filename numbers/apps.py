@@ -8,7 +8,11 @@ class NumbersConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
-        from numbers import checks, signals
+        from django.db.models.signals import post_migrate
+
+        from numbers import checks, roles, signals
 
         checks.register()
         signals.connect()
+        # After every migrate, on a fresh database as on an old one, each role has exactly its permissions.
+        post_migrate.connect(roles.sync_roles_after_migrate, sender=self, dispatch_uid="numbers.sync_roles")

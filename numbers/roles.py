@@ -1,9 +1,10 @@
 """The roles of DESIGN.md ("Who uses it") as Django groups, with exactly their permissions.
 
-Data migrations call `sync_roles`; a later migration that adds models calls it
-again, and each group ends with exactly the permissions listed here that exist
-by then. Pages and API views also check the group (and the user's operator or
-outlet), so a permission alone never widens what someone sees.
+A `post_migrate` handler (numbers.apps) calls `sync_roles` after every migrate,
+so each group ends with exactly the permissions listed here, on a fresh
+database as on an old one. Pages and API views also check the role (and the
+user's operator or outlet, numbers.access), so a permission alone never widens
+what someone sees. docs/security.md has the whole matrix.
 """
 
 SALES_STAFF = "sales staff"
@@ -32,8 +33,9 @@ ROLE_PERMISSIONS: dict[str, set[str]] = {
     },
     OPERATOR_ADMIN: _view("numbers", _NUMBER_MODELS) | {
         "numbers.add_outlet", "numbers.change_outlet",
-        "numbers.add_staffprofile", "numbers.change_staffprofile",
-        "auth.view_user", "auth.add_user", "auth.change_user",
+        # Its own sales staff only (numbers.access.managed_users): created with their profile in one form,
+        # moved between outlets, switched off; never another role's account.
+        "numbers.change_staffprofile", "auth.view_user", "auth.add_user", "auth.change_user",
         "numbers.upload_feed",
         "numbers.export_csv",  # its own operator's lists only (admin querysets are scoped)
         "numbers.view_feedupload", "numbers.add_feedupload",
@@ -44,13 +46,13 @@ ROLE_PERMISSIONS: dict[str, set[str]] = {
         "numbers.view_dashboard", "numbers.export_csv", "numbers.view_feedupload",
     },
 }
-# Active renewal (issue 5): regulators read harassment reports and their evidence.
+# Regulators read harassment reports and their evidence,
 ROLE_PERMISSIONS[REGULATOR] |= {"renewal.view_harassmentreport", "renewal.view_evidence"}
-# Issue 7: regulators handle reports (status and notes only; the admin makes every other field read-only).
+# and handle them (status and notes only; the admin makes every other field read-only).
 ROLE_PERMISSIONS[REGULATOR] |= {"renewal.change_harassmentreport"}
 
 
-# Renewal (batch renewal, issue 4): platform administrators manage platforms, keys and deliveries;
+# Batch renewal: platform administrators manage platforms, keys and deliveries;
 # regulators see everything; operator administrators see and retry their operator's deliveries.
 _RENEWAL_MODELS = ("platform", "apikey", "recyclebatch", "batchchunk", "batchentry", "delivery")
 ROLE_PERMISSIONS[PLATFORM_ADMIN] |= _view("renewal", _RENEWAL_MODELS) | {
@@ -82,3 +84,7 @@ def sync_roles(apps, schema_editor=None) -> None:
             if perm is not None:
                 perms.append(perm)
         group.permissions.set(perms)
+
+
+def sync_roles_after_migrate(sender, apps, **kwargs) -> None:
+    sync_roles(apps)

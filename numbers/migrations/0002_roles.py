@@ -1,6 +1,5 @@
 from django.db import migrations
 
-from numbers.roles import sync_roles
 
 
 class Migration(migrations.Migration):
@@ -10,4 +9,5 @@ class Migration(migrations.Migration):
         ("contenttypes", "0002_remove_content_type_name"),
     ]
 
-    operations = [migrations.RunPython(sync_roles, migrations.RunPython.noop)]
+    # The roles are synced after every migrate (numbers.apps: a post_migrate handler).
+    operations = []

@@ -6,7 +6,6 @@ import numbers.models
 from django.conf import settings
 from django.db import migrations, models
 
-from numbers.roles import sync_roles
 
 
 class Migration(migrations.Migration):
@@ -48,5 +47,4 @@ class Migration(migrations.Migration):
                 'indexes': [models.Index(fields=['operator', 'uploaded_at'], name='feedupload_operator_at')],
             },
         ),
-        migrations.RunPython(sync_roles, migrations.RunPython.noop),
     ]

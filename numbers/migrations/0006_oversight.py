@@ -1,7 +1,6 @@
-# Owned by the regulator issue (#7): the oversight permissions, and the roles synced to them.
+# The oversight permissions (the roles are synced to them after migrate).
 from django.db import migrations
 
-from numbers.roles import sync_roles
 
 
 class Migration(migrations.Migration):
@@ -20,5 +19,4 @@ class Migration(migrations.Migration):
                 "verbose_name_plural": "risk marks",
             },
         ),
-        migrations.RunPython(sync_roles, migrations.RunPython.noop),
     ]

@@ -4,7 +4,6 @@ import django.db.models.deletion
 import uuid
 from django.db import migrations, models
 
-from numbers.roles import sync_roles
 
 
 class Migration(migrations.Migration):
@@ -146,5 +145,4 @@ class Migration(migrations.Migration):
             model_name='delivery',
             constraint=models.UniqueConstraint(fields=('chunk', 'platform'), name='delivery_chunk_platform_unique'),
         ),
-        migrations.RunPython(sync_roles, migrations.RunPython.noop),
     ]

@@ -6,7 +6,6 @@ import django.utils.timezone
 from django.db import migrations, models
 
 import renewal.models_subscriber
-from numbers.roles import sync_roles
 
 
 class Migration(migrations.Migration):
@@ -145,5 +144,4 @@ class Migration(migrations.Migration):
             model_name='unbindtask',
             index=models.Index(condition=models.Q(('result', '')), fields=['request'], name='unbind_task_open_request'),
         ),
-        migrations.RunPython(sync_roles, migrations.RunPython.noop),
     ]

@@ -2,7 +2,6 @@
 
 from django.db import migrations, models
 
-from numbers.roles import sync_roles
 
 
 class Migration(migrations.Migration):
@@ -37,5 +36,4 @@ class Migration(migrations.Migration):
             model_name='harassmentreport',
             constraint=models.CheckConstraint(condition=models.Q(('status__in', ['new', 'in_review', 'closed'])), name='report_status_valid'),
         ),
-        migrations.RunPython(sync_roles, migrations.RunPython.noop),  # regulators may change reports
     ]

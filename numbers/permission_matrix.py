@@ -1,0 +1,108 @@
+"""Who may do what in admin: the specification, written once as data.
+
+A row is an admin page (a model, or one of the site's own pages) and an action; a cell is the scope of
+rows a role may act on: ALL (every operator's), OWN (its own operator's), OWN_STAFF (its own operator's
+sales-staff accounts) — or nothing: refused. Roles absent from every row (sales staff, orphans, mixed
+accounts) never get into admin at all.
+
+This module is the spec, not the mechanism: the code enforces it through the roles' permissions
+(numbers.roles), the scopes of numbers.access and each admin's own checks. docs/security.md renders this
+table (`manage.py permission_matrix`), and tests/numbers/test_permission_matrix.py walks every URL the
+admin resolves, as every role, against objects of every other role, and asserts exactly what this allows.
+"""
+
+from numbers import roles
+
+SUPERUSER = "superuser"
+OPERATOR_ADMIN = roles.OPERATOR_ADMIN
+REGULATOR = roles.REGULATOR
+PLATFORM_ADMIN = roles.PLATFORM_ADMIN
+SALES_STAFF = roles.SALES_STAFF
+ORPHAN = "orphan"
+MIXED = "mixed"
+# The columns, in the order docs/security.md shows them.
+COLUMNS = (SUPERUSER, OPERATOR_ADMIN, REGULATOR, PLATFORM_ADMIN, SALES_STAFF, ORPHAN, MIXED)
+
+ALL = "all"
+OWN = "own operator"
+OWN_STAFF = "own sales staff"
+
+SU, OA, REG, PA = SUPERUSER, OPERATOR_ADMIN, REGULATOR, PLATFORM_ADMIN
+_ADMINS = {SU: ALL, OA: ALL, REG: ALL, PA: ALL}
+# Records of the lifecycle: every change is a service's, so admin only reads and exports them.
+_RECORD = {"view": {SU: ALL, OA: OWN, REG: ALL}, "export": {SU: ALL, OA: OWN, REG: ALL}}
+
+MATRIX: dict[str, dict[str, dict[str, str]]] = {
+    # The site's own pages: the index (and each app's), the password change, the compliance dashboard.
+    "site": {"enter": _ADMINS},
+    "site.dashboard": {"view": {SU: ALL, REG: ALL}},
+    "auth.user": {
+        "view": {SU: ALL, OA: OWN_STAFF}, "add": {SU: ALL, OA: OWN_STAFF}, "change": {SU: ALL, OA: OWN_STAFF},
+        "password": {SU: ALL, OA: OWN_STAFF}, "delete": {SU: ALL},
+    },
+    "auth.group": {"view": {SU: ALL}, "add": {SU: ALL}, "change": {SU: ALL}, "delete": {SU: ALL}},
+    "numbers.operator": {
+        "view": {SU: ALL, OA: OWN, REG: ALL, PA: ALL}, "add": {SU: ALL}, "change": {SU: ALL}, "delete": {SU: ALL},
+    },
+    "numbers.outlet": {
+        "view": {SU: ALL, OA: OWN, REG: ALL}, "add": {SU: ALL, OA: OWN}, "change": {SU: ALL, OA: OWN},
+        "delete": {SU: ALL},
+    },
+    "numbers.staffprofile": {
+        "view": {SU: ALL, OA: OWN_STAFF, REG: ALL}, "add": {SU: ALL}, "change": {SU: ALL, OA: OWN_STAFF},
+        "delete": {SU: ALL},
+    },
+    "numbers.phonenumber": _RECORD,
+    "numbers.holderperiod": _RECORD,
+    "numbers.disclosure": _RECORD,
+    "numbers.declinedoffer": _RECORD,
+    "numbers.event": _RECORD,
+    "numbers.riskmark": {**_RECORD, "add": {SU: ALL, REG: ALL}, "lift": {SU: ALL, REG: ALL}},
+    "numbers.feedupload": {
+        "view": {SU: ALL, OA: OWN, REG: ALL}, "add": {SU: ALL, OA: OWN}, "report": {SU: ALL, OA: OWN, REG: ALL},
+    },
+    "renewal.platform": {
+        "view": {SU: ALL, REG: ALL, PA: ALL}, "add": {SU: ALL, PA: ALL}, "change": {SU: ALL, PA: ALL},
+        "rotate_secret": {SU: ALL, PA: ALL}, "make_live": {SU: ALL, PA: ALL}, "suspend": {SU: ALL, PA: ALL},
+    },
+    "renewal.apikey": {
+        "view": {SU: ALL, REG: ALL, PA: ALL}, "add": {SU: ALL, PA: ALL}, "change": {SU: ALL, PA: ALL},
+        "revoke": {SU: ALL, PA: ALL},
+    },
+    "renewal.recyclebatch": {"view": {SU: ALL, OA: OWN, REG: ALL, PA: ALL}},
+    "renewal.batchchunk": {"view": {SU: ALL, REG: ALL, PA: ALL}},
+    "renewal.delivery": {"view": {SU: ALL, OA: OWN, REG: ALL, PA: ALL}, "retry": {SU: ALL, OA: OWN, PA: ALL}},
+    "renewal.harassmentreport": {"view": {SU: ALL, REG: ALL}, "change": {SU: ALL, REG: ALL}},
+    # Evidence files of harassment reports, served by their own view (never from the web root).
+    "renewal.evidence": {"download": {SU: ALL, REG: ALL}},
+}
+
+# What each action means on the pages (for the rendered table).
+ACTIONS = {
+    "enter": "sign in to admin; the index, each app's page, the password change",
+    "view": "the list, a row's page, its history; autocomplete of it",
+    "add": "the add page (for risk marks: placing marks on a number or a list)",
+    "change": "saving a row's page",
+    "delete": "the delete page and the bulk delete",
+    "export": "the CSV export of the list",
+    "password": "setting the account's password",
+    "report": "downloading an upload's report",
+    "lift": "lifting marks (the lift button and the bulk action)",
+    "download": "downloading an evidence file",
+}
+
+
+def scope(page: str, action: str, role: str) -> str | None:
+    """Return the scope of rows `role` may do `action` on at `page`, or None when it is refused."""
+    return MATRIX.get(page, {}).get(action, {}).get(role)
+
+
+def render_markdown() -> str:
+    """Return the matrix as a Markdown table, one row per page and action."""
+    header = "| page | action | " + " | ".join(COLUMNS) + " |"
+    lines = [header, "|" + "---|" * (len(COLUMNS) + 2)]
+    for page, actions in MATRIX.items():
+        for action, cells in actions.items():
+            row = [cells.get(role, "—") for role in COLUMNS]
+            lines.append(f"| `{page}` | {action} | " + " | ".join(row) + " |")
+    return "\n".join(lines) + "\n"
