@@ -86,5 +86,8 @@ def sync_roles(apps, schema_editor=None) -> None:
         group.permissions.set(perms)
 
 
-def sync_roles_after_migrate(sender, apps, **kwargs) -> None:
-    sync_roles(apps)
+def sync_roles_after_migrate(sender, apps=None, **kwargs) -> None:
+    """post_migrate handler; a flush (transactional tests) sends the signal without the migration state."""
+    from django.apps import apps as installed_apps
+
+    sync_roles(apps or installed_apps)
