@@ -1,0 +1,88 @@
+"""The platform API against hostile input: cursors, integers out of range, deeply nested JSON, anonymous floods."""
+
+import base64
+import json
+
+import pytest
+
+from renewal import services
+from tests.renewal.factories_renewal import make_frozen_numbers, make_key, make_platform
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def pushed(operator, django_capture_on_commit_callbacks):
+    """A pull-only platform with a key and one batch of 3 numbers."""
+    platform = make_platform(name="Alipay")
+    platform.key = make_key(platform)
+    make_frozen_numbers(operator, 3)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.batch_sweep()
+    return platform
+
+
+def _envelope(response, status, code):
+    assert response.status_code == status, response.content
+    body = response.json()
+    assert set(body) == {"error"} and body["error"]["code"] == code and body["error"]["message"]
+    return body["error"]
+
+
+# --- cursors ---------------------------------------------------------------------------------
+
+
+def _cursor(value) -> str:
+    """Encode like the API does (base64url of compact JSON, no padding), whatever the value."""
+    raw = value if isinstance(value, bytes) else json.dumps(value, separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+_UUID = "0b6f1c2e-3d4a-4b5c-8d6e-7f8091a2b3c4"
+_TIME = "2026-01-01T00:00:00+00:00"
+
+# Every one of these is wrong for both lists: neither a (time, uuid) pair nor a single entry id.
+BAD_CURSORS = {
+    "an object": _cursor({"created_at": _TIME, "id": _UUID}),
+    "a number where the uuid goes": _cursor([_TIME, 12345]),
+    "a list where the uuid goes": _cursor([_TIME, [_UUID]]),
+    "a number where the time goes": _cursor([1767225600, _UUID]),
+    "null where the time goes": _cursor([None, _UUID]),
+    "an empty list": _cursor([]),
+    "a list too long": _cursor([_TIME, _UUID, 1]),
+    "a string where the id goes": _cursor(["12"]),
+    "a float where the id goes": _cursor([1.5]),
+    "true where the id goes": _cursor([True]),
+    "an id out of range": _cursor([10**20]),
+    "a negative id": _cursor([-1]),
+    "a time without an offset": _cursor(["2026-01-01T00:00:00", _UUID]),
+    "a time that overflows in UTC": _cursor(["0001-01-01T00:00:00+05:00", _UUID]),
+    "a date only": _cursor(["2026-01-01", _UUID]),
+    "not a uuid": _cursor([_TIME, "not-a-uuid"]),
+    "a bare string": _cursor("x"),
+    "a bare number": _cursor(7),
+    "null": _cursor(None),
+    "nested lists": _cursor([[[[[1]]]]]),
+    "bytes that are not UTF-8": _cursor(b"\xff\xfe\x00["),
+    "not JSON": _cursor(b"[1,"),
+    "non-ASCII text": "\u00e9\u4e2d\u6587",
+    "not base64": "%%%",
+    "one base64 character": "A",
+    "base64 with padding inside": "WzFd=WzFd",
+    "very long": _cursor([1] * 400),
+}
+
+
+@pytest.mark.parametrize("path", ["/api/v1/deliveries", "/api/v1/recycled-numbers"])
+@pytest.mark.parametrize("cursor", BAD_CURSORS.values(), ids=BAD_CURSORS.keys())
+def test_an_undecodable_cursor_is_a_validation_error(api, pushed, path, cursor):
+    response = api("get", path, pushed.key, data=None, QUERY_STRING=f"cursor={_quote(cursor)}")
+    error = _envelope(response, 400, "validation_error")
+    assert list(error["fields"]) == ["cursor"]
+
+
+def _quote(text: str) -> str:
+    from urllib.parse import quote
+
+    return quote(text, safe="")
+
