@@ -42,6 +42,7 @@ from renewal.serializers import (
 
 MAX_BODY_BYTES = 64 * 1024
 DEFAULT_LIMIT, MAX_LIMIT = 100, 1000
+_LIMIT = re.compile(r"[0-9]{1,4}")
 
 
 # --- errors ----------------------------------------------------------------------------------
@@ -221,13 +222,10 @@ def _limit(request) -> int:
     raw = request.query_params.get("limit")
     if raw in (None, ""):
         return DEFAULT_LIMIT
-    try:
-        value = int(raw)
-    except ValueError:
-        value = 0
-    if not 1 <= value <= MAX_LIMIT:
+    # Plain ASCII digits only: int() would also take " 5", "+5", "1_000" and other scripts' digits.
+    if not _LIMIT.fullmatch(raw) or not 1 <= int(raw) <= MAX_LIMIT:
         raise exceptions.ValidationError({"limit": [f"A whole number from 1 to {MAX_LIMIT}."]})
-    return value
+    return int(raw)
 
 
 def _encode_cursor(values: list) -> str:

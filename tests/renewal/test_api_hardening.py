@@ -1,12 +1,16 @@
 """The platform API against hostile input: cursors, integers out of range, deeply nested JSON, anonymous floods."""
+# ruff: noqa: F811  (fixtures imported from tests/renewal/factories_subscriber.py are redefined as arguments)
 
 import base64
 import json
+from urllib.parse import quote
 
 import pytest
 
-from renewal import services
+from renewal import services, unbind
+from renewal.models import Delivery
 from tests.renewal.factories_renewal import make_frozen_numbers, make_key, make_platform
+from tests.renewal.factories_subscriber import holder  # noqa: F401
 
 pytestmark = pytest.mark.django_db
 
@@ -20,6 +24,24 @@ def pushed(operator, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
         services.batch_sweep()
     return platform
+
+
+@pytest.fixture
+def requested(holder):
+    """A pull-only platform with a key and one unbind task of an unbind-all request, coalesced."""
+    _, period = holder
+    platform = make_platform(name="WeChat")
+    platform.key = make_key(platform)
+    request = unbind.unbind_request_create(period=period)
+    unbind.unbind_coalesce()
+    return platform, request.tasks.get(platform=platform)
+
+
+@pytest.fixture(params=["configured", pytest.param("postgresql", marks=pytest.mark.services)])
+def each_database(request):
+    """Run on the configured database, and again (marked `services`) on PostgreSQL, which enforces column ranges."""
+    if request.param == "postgresql":
+        request.getfixturevalue("require_postgres")
 
 
 def _envelope(response, status, code):
@@ -76,13 +98,48 @@ BAD_CURSORS = {
 @pytest.mark.parametrize("path", ["/api/v1/deliveries", "/api/v1/recycled-numbers"])
 @pytest.mark.parametrize("cursor", BAD_CURSORS.values(), ids=BAD_CURSORS.keys())
 def test_an_undecodable_cursor_is_a_validation_error(api, pushed, path, cursor):
-    response = api("get", path, pushed.key, data=None, QUERY_STRING=f"cursor={_quote(cursor)}")
+    response = api("get", path, pushed.key, data=None, QUERY_STRING=f"cursor={quote(cursor, safe='')}")
     error = _envelope(response, 400, "validation_error")
     assert list(error["fields"]) == ["cursor"]
 
 
-def _quote(text: str) -> str:
-    from urllib.parse import quote
+# --- integers --------------------------------------------------------------------------------
 
-    return quote(text, safe="")
+# Past the documented 0..1,000,000, past PostgreSQL's integer and bigint, past SQLite's 64 bits.
+TOO_BIG = [1_000_001, 2**31, 2**63, 10**20]
 
+
+@pytest.mark.parametrize("accounts", [*TOO_BIG, -1, -(10**20)])
+def test_accounts_out_of_range_is_a_validation_error(api, requested, each_database, accounts):
+    platform, task = requested
+    response = api("post", f"/api/v1/unbind-tasks/{task.pk}/result", platform.key,
+                   {"status": "unbound", "accounts": accounts})
+    assert "accounts" in _envelope(response, 400, "validation_error")["fields"]
+    task.refresh_from_db()
+    assert task.result == "" and task.accounts is None
+
+
+def test_the_largest_accounts_count_is_accepted(api, requested, each_database):
+    platform, task = requested
+    response = api("post", f"/api/v1/unbind-tasks/{task.pk}/result", platform.key,
+                   {"status": "unbound", "accounts": 1_000_000})
+    assert response.status_code == 200 and response.json()["accounts"] == 1_000_000
+
+
+@pytest.mark.parametrize("field", ["unbound", "not_found"])
+@pytest.mark.parametrize("count", [*TOO_BIG, -1])
+def test_confirm_counts_out_of_range_are_a_validation_error(api, pushed, each_database, field, count):
+    delivery = Delivery.objects.get(platform=pushed)
+    body = {"unbound": 0, "not_found": 3, field: count}
+    response = api("post", f"/api/v1/deliveries/{delivery.pk}/confirm", pushed.key, body)
+    assert field in _envelope(response, 400, "validation_error")["fields"]
+    delivery.refresh_from_db()
+    assert delivery.confirmed_at is None
+
+
+@pytest.mark.parametrize("path", ["/api/v1/deliveries", "/api/v1/recycled-numbers"])
+@pytest.mark.parametrize("limit", ["0", "-1", "1001", str(2**31), str(2**63), str(10**20), "9" * 5000, "1.5",
+                                   "1e3", "1_000", " 5", "+5", "\u0665", "five"])
+def test_a_limit_out_of_range_is_a_validation_error(api, pushed, each_database, path, limit):
+    response = api("get", path, pushed.key, QUERY_STRING=f"limit={quote(limit, safe='')}")
+    assert list(_envelope(response, 400, "validation_error")["fields"]) == ["limit"]
