@@ -8,7 +8,7 @@ from urllib.parse import quote
 import pytest
 
 from renewal import services, unbind
-from renewal.models import Delivery
+from renewal.models import Delivery, DeliveryEvent
 from tests.renewal.factories_renewal import make_frozen_numbers, make_key, make_platform
 from tests.renewal.factories_subscriber import holder  # noqa: F401
 
@@ -143,3 +143,41 @@ def test_confirm_counts_out_of_range_are_a_validation_error(api, pushed, each_da
 def test_a_limit_out_of_range_is_a_validation_error(api, pushed, each_database, path, limit):
     response = api("get", path, pushed.key, QUERY_STRING=f"limit={quote(limit, safe='')}")
     assert list(_envelope(response, 400, "validation_error")["fields"]) == ["limit"]
+
+
+# --- deeply nested JSON ----------------------------------------------------------------------
+
+
+def _post_endpoints(pushed, requested) -> list[tuple[str, str]]:
+    platform, task = requested
+    delivery = Delivery.objects.get(platform=pushed, event=DeliveryEvent.BATCH)
+    return [(f"/api/v1/deliveries/{delivery.pk}/confirm", pushed.key),
+            (f"/api/v1/unbind-tasks/{task.pk}/result", platform.key)]
+
+
+@pytest.mark.parametrize("body", ["[" * 30_000, '{"a":' * 12_000, "[" * 30_000 + "]" * 30_000],
+                         ids=["open brackets", "open objects", "balanced"])
+def test_a_deeply_nested_body_is_invalid_json(api, pushed, requested, body):
+    assert len(body.encode()) <= 64 * 1024  # under the body limit: the parser must refuse it itself
+    for path, key in _post_endpoints(pushed, requested):
+        error = _envelope(api("post", path, key, raw=body), 400, "invalid_json")
+        assert "nested too deeply" in error["message"]
+
+
+def test_every_api_view_parses_with_the_portal_parser():
+    from django.urls import get_resolver
+    from rest_framework.views import APIView
+
+    from renewal.parsers import JSONParser
+
+    def views(patterns):
+        for pattern in patterns:
+            if hasattr(pattern, "url_patterns"):
+                yield from views(pattern.url_patterns)
+            elif isinstance(getattr(pattern.callback, "view_class", None), type):
+                yield pattern.callback.view_class
+
+    api_views = [v for v in views(get_resolver().url_patterns) if issubclass(v, APIView)]
+    assert len(api_views) >= 4
+    for view in api_views:
+        assert view.parser_classes == [JSONParser], view
