@@ -39,6 +39,7 @@ from renewal.serializers import (
     ErrorSerializer,
     RecycledNumberPageSerializer,
 )
+from renewal.throttling import AnonymousThrottle
 
 MAX_BODY_BYTES = 64 * 1024
 DEFAULT_LIMIT, MAX_LIMIT = 100, 1000
@@ -200,6 +201,25 @@ class PlatformAPIView(APIView):
     authentication_classes = [ApiKeyAuthentication]
     permission_classes = [PlatformScope]
     throttle_classes = [ApiKeyThrottle]
+
+    def perform_authentication(self, request):
+        """Authenticate; a request without a valid key is counted against its address first.
+
+        DRF answers a bad key's 401 (and a missing key's, from the permission) before it runs throttles:
+        counted there, someone guessing keys would never be held back.
+        """
+        try:
+            super().perform_authentication(request)
+        except exceptions.AuthenticationFailed:
+            self._throttle_anonymous(request)
+            raise
+        if not isinstance(request.auth, ApiKey):
+            self._throttle_anonymous(request)
+
+    def _throttle_anonymous(self, request) -> None:
+        throttle = AnonymousThrottle()
+        if not throttle.allow_request(request, self):
+            self.throttled(request, throttle.wait())
 
     def initial(self, request, *args, **kwargs):
         try:

@@ -181,3 +181,54 @@ def test_every_api_view_parses_with_the_portal_parser():
     assert len(api_views) >= 4
     for view in api_views:
         assert view.parser_classes == [JSONParser], view
+
+
+# --- requests without a valid key ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", ["/api/v1/deliveries", "/api/v1/recycled-numbers", "/api/v1/schema"])
+def test_requests_without_a_valid_key_are_throttled_per_address(api, pushed, settings, path):
+    settings.RENEWAL_API_ANON_RATE = "3/min"
+    # no key, a malformed header, a guessed key: each counts against the address
+    _envelope(api("get", "/api/v1/deliveries"), 401, "not_authenticated")
+    _envelope(api("get", "/api/v1/deliveries", HTTP_AUTHORIZATION="Basic abc"), 401, "not_authenticated")
+    _envelope(api("get", "/api/v1/recycled-numbers", "rk_guess"), 401, "not_authenticated")
+
+    response = api("get", path, "rk_another_guess")
+    _envelope(response, 429, "throttled")
+    assert int(response["Retry-After"]) > 0
+    _envelope(api("get", path), 429, "throttled")
+    # a valid key is counted per key, not against its address
+    assert api("get", "/api/v1/deliveries", pushed.key).status_code == 200
+    # another address has its own count
+    _envelope(api("get", "/api/v1/deliveries", "rk_guess", REMOTE_ADDR="10.0.0.2"), 401, "not_authenticated")
+
+
+def test_a_key_guesser_gets_429_after_the_limit(api, pushed, settings):
+    settings.RENEWAL_API_ANON_RATE = "10/min"
+    answers = [api("post", f"/api/v1/unbind-tasks/{_UUID}/result", f"rk_guess{i}", {"status": "nothing_bound"})
+               .status_code for i in range(15)]
+    assert answers == [401] * 10 + [429] * 5
+
+
+def test_the_address_is_the_trusted_proxys_entry(api, pushed, settings):
+    settings.RENEWAL_API_ANON_RATE = "1/min"
+    settings.TRUSTED_PROXY_COUNT = 1
+    proxy = {"REMOTE_ADDR": "10.0.0.1"}
+    _envelope(api("get", "/api/v1/deliveries", "rk_guess", HTTP_X_FORWARDED_FOR="203.0.113.7", **proxy), 401,
+              "not_authenticated")
+    _envelope(api("get", "/api/v1/deliveries", "rk_guess", HTTP_X_FORWARDED_FOR="203.0.113.7", **proxy), 429,
+              "throttled")
+    # another client behind the same proxy is not held back
+    _envelope(api("get", "/api/v1/deliveries", "rk_guess", HTTP_X_FORWARDED_FOR="203.0.113.8", **proxy), 401,
+              "not_authenticated")
+
+
+def test_the_counts_live_in_the_shared_cache(api, pushed, settings):
+    from django.core.cache import cache
+
+    settings.RENEWAL_API_ANON_RATE = "1/min"
+    _envelope(api("get", "/api/v1/deliveries", "rk_guess"), 401, "not_authenticated")
+    _envelope(api("get", "/api/v1/deliveries", "rk_guess"), 429, "throttled")
+    cache.clear()  # what every web process reads: emptied, the address starts again
+    _envelope(api("get", "/api/v1/deliveries", "rk_guess"), 401, "not_authenticated")
