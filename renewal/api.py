@@ -254,7 +254,7 @@ def _encode_cursor(values: list) -> str:
 
 # A cursor the API hands out is base64url of a short JSON list; anything longer was not made here, and the
 # bound keeps json.loads away from deep nesting.
-_CURSOR = re.compile(r"[A-Za-z0-9_-]{2,200}", re.ASCII)
+_CURSOR = re.compile(r"[A-Za-z0-9_-]{2,200}")
 MAX_ROW_ID = 2**63 - 1  # the largest bigint primary key
 
 
@@ -266,7 +266,8 @@ def _decode_cursor(request, parse: Callable[[list], object | None]):
     raw = request.query_params.get("cursor")
     if not raw:
         return None
-    after = parse(values) if (values := _cursor_values(raw)) is not None else None
+    values = _cursor_values(raw)
+    after = parse(values) if values is not None else None
     if after is None:
         raise exceptions.ValidationError({"cursor": ["Use the next_cursor of a previous page."]})
     return after
