@@ -37,6 +37,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from numbers.errors import DomainError
+from numbers.exports import csv_cell
 from numbers.models import EventKind, Operator
 from numbers.phone import InvalidMsisdn, normalize_msisdn
 from numbers.services import Actor, actor_label
@@ -630,16 +631,21 @@ def _cancellations_apply(stage: _Stage, low: int, high: int, *, operator: Operat
 
 
 def write_report(out, *, title: str) -> Report:
-    """Return a report callback that writes the summary and every reported line to the text file `out`."""
+    """Return a report callback that writes the summary and every reported line to the text file `out`.
+
+    Regulators open reports in spreadsheets, and the lines echo what the file said: cells are defused as the
+    admin exports' are (csv_cell), and rows end in CRLF, the csv module's default, which makes it quote any
+    cell holding a CR or LF (with LF endings a bare CR in a cell would start a new row in a spreadsheet).
+    """
 
     def report(summary: FeedSummary, outcomes: Iterator[LineOutcome]) -> None:
-        out.write(f"# {title}\n")
+        out.write(f"# {title}\r\n")
         for text in summary.text():
-            out.write(f"# {text}\n")
-        writer = csv.writer(out, lineterminator="\n")
+            out.write(f"# {text}\r\n")
+        writer = csv.writer(out)
         writer.writerow(["line", "msisdn", "outcome", "reason", "message"])
         for o in outcomes:
-            writer.writerow([o.line, o.msisdn, o.outcome, o.reason, o.message])
+            writer.writerow([csv_cell(value) for value in (o.line, o.msisdn, o.outcome, o.reason, o.message)])
 
     return report
 

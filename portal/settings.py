@@ -201,9 +201,11 @@ CELERY_TASK_EAGER_PROPAGATES = TESTING
 
 REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["renewal.parsers.JSONParser"],
     "DEFAULT_AUTHENTICATION_CLASSES": [],
     "DEFAULT_PERMISSION_CLASSES": [],
+    # Every API request without a valid key (the schema and docs too) counts per client address.
+    "DEFAULT_THROTTLE_CLASSES": ["renewal.throttling.AnonymousThrottle"],
     "UNAUTHENTICATED_USER": None,
 }
 
@@ -259,6 +261,8 @@ if RENEWAL_WEBHOOK_ALLOW_LOOPBACK and not (DEBUG or TESTING):
 RENEWAL_SECRET_OVERLAP_HOURS = env.int("RENEWAL_SECRET_OVERLAP_HOURS", default=24)
 # Requests per API key (DRF rate, e.g. "1200/min"); 429 with Retry-After beyond it.
 RENEWAL_API_RATE = env.str("RENEWAL_API_RATE", default="1200/min")
+# API requests without a valid key (none, or a bad one) per client address (TRUSTED_PROXY_COUNT decides it).
+RENEWAL_API_ANON_RATE = env.str("RENEWAL_API_ANON_RATE", default="120/min")
 
 # --- Active renewal (issue 5): SMS sign-in, limits, the subscriber session, evidence, unbind requests ---
 # SMS backend: renewal.sms.ConsoleBackend (prints the code), renewal.sms.DatabaseBackend (the test outbox),

@@ -8,7 +8,10 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
-    path("api/v1/health", views.health, name="health"),
+    path("api/v1/health/live", views.health_live, name="health-live"),
+    path("api/v1/health/ready", views.health_ready, name="health-ready"),
+    # What monitors called before live and ready were split: readiness, as it was.
+    path("api/v1/health", views.health_ready, name="health"),
     path("staff/", include("numbers.urls")),
     # Active renewal (issue 5): a platform reports an unbind task's result.
     path("api/v1/unbind-tasks/<uuid:task_id>/result", UnbindTaskResultView.as_view(), name="unbind-task-result"),

@@ -8,8 +8,10 @@ JSON, an unknown path under /api/), answers with the envelope
 import base64
 import binascii
 import json
+import re
 import uuid
-from datetime import datetime
+from collections.abc import Callable
+from datetime import UTC, datetime
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
@@ -37,9 +39,11 @@ from renewal.serializers import (
     ErrorSerializer,
     RecycledNumberPageSerializer,
 )
+from renewal.throttling import AnonymousThrottle
 
 MAX_BODY_BYTES = 64 * 1024
 DEFAULT_LIMIT, MAX_LIMIT = 100, 1000
+_LIMIT = re.compile(r"[0-9]{1,4}")
 
 
 # --- errors ----------------------------------------------------------------------------------
@@ -198,6 +202,25 @@ class PlatformAPIView(APIView):
     permission_classes = [PlatformScope]
     throttle_classes = [ApiKeyThrottle]
 
+    def perform_authentication(self, request):
+        """Authenticate; a request without a valid key is counted against its address first.
+
+        DRF answers a bad key's 401 (and a missing key's, from the permission) before it runs throttles:
+        counted there, someone guessing keys would never be held back.
+        """
+        try:
+            super().perform_authentication(request)
+        except exceptions.AuthenticationFailed:
+            self._throttle_anonymous(request)
+            raise
+        if not isinstance(request.auth, ApiKey):
+            self._throttle_anonymous(request)
+
+    def _throttle_anonymous(self, request) -> None:
+        throttle = AnonymousThrottle()
+        if not throttle.allow_request(request, self):
+            self.throttled(request, throttle.wait())
+
     def initial(self, request, *args, **kwargs):
         try:
             length = int(request.META.get("CONTENT_LENGTH") or 0)
@@ -219,27 +242,67 @@ def _limit(request) -> int:
     raw = request.query_params.get("limit")
     if raw in (None, ""):
         return DEFAULT_LIMIT
-    try:
-        value = int(raw)
-    except ValueError:
-        value = 0
-    if not 1 <= value <= MAX_LIMIT:
+    # Plain ASCII digits only: int() would also take " 5", "+5", "1_000" and other scripts' digits.
+    if not _LIMIT.fullmatch(raw) or not 1 <= int(raw) <= MAX_LIMIT:
         raise exceptions.ValidationError({"limit": [f"A whole number from 1 to {MAX_LIMIT}."]})
-    return value
+    return int(raw)
 
 
 def _encode_cursor(values: list) -> str:
     return base64.urlsafe_b64encode(json.dumps(values, separators=(",", ":")).encode()).decode().rstrip("=")
 
 
-def _decode_cursor(request, parse):
+# A cursor the API hands out is base64url of a short JSON list; anything longer was not made here, and the
+# bound keeps json.loads away from deep nesting.
+_CURSOR = re.compile(r"[A-Za-z0-9_-]{2,200}")
+MAX_ROW_ID = 2**63 - 1  # the largest bigint primary key
+
+
+def _decode_cursor(request, parse: Callable[[list], object | None]):
+    """Return `parse(values)` of the `cursor` query parameter, None without one; 400 when it is not ours.
+
+    `parse` checks the shape and types of the decoded JSON list and returns None when they are wrong.
+    """
     raw = request.query_params.get("cursor")
     if not raw:
         return None
+    values = _cursor_values(raw)
+    after = parse(values) if values is not None else None
+    if after is None:
+        raise exceptions.ValidationError({"cursor": ["Use the next_cursor of a previous page."]})
+    return after
+
+
+def _cursor_values(raw: str) -> list | None:
+    if not _CURSOR.fullmatch(raw):
+        return None
     try:
-        return parse(json.loads(base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4))))
-    except (ValueError, TypeError, IndexError, binascii.Error, json.JSONDecodeError) as exc:
-        raise exceptions.ValidationError({"cursor": ["Use the next_cursor of a previous page."]}) from exc
+        values = json.loads(base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)))
+    except (binascii.Error, ValueError):  # ValueError covers bad JSON and bytes that are not UTF-8
+        return None
+    return values if isinstance(values, list) else None
+
+
+def _delivery_cursor(values: list) -> tuple[datetime, uuid.UUID] | None:
+    """(created_at, id) of the last delivery of the previous page."""
+    if len(values) != 2 or not all(isinstance(v, str) for v in values):
+        return None
+    try:
+        created_at, delivery_id = datetime.fromisoformat(values[0]), uuid.UUID(values[1])
+        # A time without an offset is not one the API wrote; one near year 1 or 9999 may not fit in UTC.
+        if created_at.utcoffset() is None:
+            return None
+        created_at = created_at.astimezone(UTC)
+    except (ValueError, OverflowError):
+        return None
+    return created_at, delivery_id
+
+
+def _entry_cursor(values: list) -> int | None:
+    """The id of the last batch entry of the previous page."""
+    if len(values) != 1 or type(values[0]) is not int or not 0 < values[0] <= MAX_ROW_ID:
+        return None
+    return values[0]
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -271,7 +334,7 @@ class DeliveryListView(PlatformAPIView):
         state = request.query_params.get("state")
         if state and state not in DeliveryState.values:
             raise exceptions.ValidationError({"state": [f"One of {', '.join(DeliveryState.values)}."]})
-        after = _decode_cursor(request, lambda v: (datetime.fromisoformat(v[0]), uuid.UUID(v[1])))
+        after = _decode_cursor(request, _delivery_cursor)
         rows = Delivery.objects.filter(platform_id=self.platform.pk).order_by("created_at", "id")
         if state:
             rows = rows.filter(state=state)
@@ -333,7 +396,7 @@ class RecycledNumbersView(PlatformAPIView):
     )
     def get(self, request):
         limit = _limit(request)
-        after = _decode_cursor(request, lambda v: int(v[0]))
+        after = _decode_cursor(request, _entry_cursor)
         mine = Delivery.objects.filter(chunk_id=OuterRef("chunk_id"), platform_id=self.platform.pk).exclude(
             state=DeliveryState.CANCELLED)
         rows = (BatchEntry.objects.filter(number__cycle_id=F("cycle_id"),

@@ -212,6 +212,9 @@ class DeliveryState(models.TextChoices):
 
 
 FINAL_STATES = (DeliveryState.CONFIRMED, DeliveryState.CANCELLED)
+# The largest count a platform may report through the API (numbers confirmed, accounts unbound): no chunk or
+# holder comes near it, and it fits every integer column (2**31 - 1 on PostgreSQL) with room to spare.
+MAX_REPORTED_COUNT = 1_000_000
 
 
 class DeliveryQuerySet(models.QuerySet):

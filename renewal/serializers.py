@@ -2,7 +2,7 @@
 
 from rest_framework import serializers
 
-from renewal.models import DeliveryEvent, DeliveryState
+from renewal.models import MAX_REPORTED_COUNT, DeliveryEvent, DeliveryState
 
 
 class ErrorDetailSerializer(serializers.Serializer):
@@ -16,8 +16,8 @@ class ErrorSerializer(serializers.Serializer):
 
 
 class ConfirmSerializer(serializers.Serializer):
-    unbound = serializers.IntegerField(min_value=0, max_value=10**6)
-    not_found = serializers.IntegerField(min_value=0, max_value=10**6)
+    unbound = serializers.IntegerField(min_value=0, max_value=MAX_REPORTED_COUNT)
+    not_found = serializers.IntegerField(min_value=0, max_value=MAX_REPORTED_COUNT)
 
     def to_internal_value(self, data):
         # Counts are JSON integers; "12" or 12.0 is refused rather than guessed.

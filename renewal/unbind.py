@@ -24,7 +24,7 @@ from django.utils.translation import ngettext, pgettext
 from numbers.errors import DomainError
 from numbers.models import HolderPeriod, State
 from renewal import bodies
-from renewal.models import Delivery, DeliveryEvent, DeliveryState, Platform, PlatformKind
+from renewal.models import MAX_REPORTED_COUNT, Delivery, DeliveryEvent, DeliveryState, Platform, PlatformKind
 from renewal.models_subscriber import REPORTABLE_RESULTS, UnbindRequest, UnbindResult, UnbindTask
 
 log = logging.getLogger(__name__)
@@ -171,8 +171,10 @@ def _validate_result(status, accounts, detail) -> dict:
         fields["status"] = [_("Must be one of: unbound, nothing_bound, rejected.")]
     if accounts is None:
         accounts = 0 if status != UnbindResult.UNBOUND else None
-    if accounts is None or isinstance(accounts, bool) or not isinstance(accounts, int) or accounts < 0:
-        fields["accounts"] = [_("A whole number, 0 or more (required when status is unbound).")]
+    if (accounts is None or isinstance(accounts, bool) or not isinstance(accounts, int)
+            or not 0 <= accounts <= MAX_REPORTED_COUNT):
+        fields["accounts"] = [_("A whole number from 0 to %(max)d (required when status is unbound).")
+                              % {"max": MAX_REPORTED_COUNT}]
     if detail is None:
         detail = ""
     if not isinstance(detail, str) or len(detail) > 500:

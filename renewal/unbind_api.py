@@ -6,12 +6,13 @@ from rest_framework.response import Response
 
 from renewal import unbind
 from renewal.api import PlatformAPIView, _iso
+from renewal.models import MAX_REPORTED_COUNT
 from renewal.serializers import ErrorSerializer
 
 
 class UnbindResultSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=["unbound", "nothing_bound", "rejected"])
-    accounts = serializers.IntegerField(min_value=0, required=False,
+    accounts = serializers.IntegerField(min_value=0, max_value=MAX_REPORTED_COUNT, required=False,
                                         help_text="Accounts unbound (required when status is unbound).")
     detail = serializers.CharField(max_length=500, required=False, allow_blank=True,
                                    help_text="What happened; the reason when status is rejected.")

@@ -70,18 +70,3 @@ def test_demo_data_is_refused_outside_development(settings, db):
     settings.DEBUG = False
     with pytest.raises(CommandError, match="development only"):
         call_command("load_demo")
-
-
-def test_the_health_check_is_ready_with_database_and_broker(client, db):
-    response = client.get("/api/v1/health")
-    assert response.status_code == 200
-    assert response.json() == {"live": True, "ready": True}
-
-
-def test_the_health_check_names_an_unreachable_broker(client, db, settings):
-    settings.CELERY_BROKER_URL = "redis://127.0.0.1:1/0"
-    response = client.get("/api/v1/health")
-    assert response.status_code == 503
-    body = response.json()
-    assert body["live"] is True and body["ready"] is False
-    assert body["reasons"][0].startswith("broker:")

@@ -47,4 +47,26 @@ def run(command: str, path: Path, *, operator: str, dry_run: bool = False, repor
         status = exc.returncode
         out.write(str(exc))
     return Run(status=status, stdout=out.getvalue(),
-               report=report_path.read_text(encoding="utf-8") if report and report_path.exists() else "")
+               # Bytes decoded as they are: reading text would turn a CR inside a cell into a new line.
+               report=report_path.read_bytes().decode("utf-8") if report and report_path.exists() else "")
+
+
+# Cells a spreadsheet would run as formulas, each as a quoted CSV field, and how a report must write them back.
+FORMULAS = {
+    "=1+1": "'=1+1",
+    "+cmd|' /C calc'!A0": "'+cmd|' /C calc'!A0",
+    "-2+3": "'-2+3",
+    "@SUM(1+1)*cmd|' /C calc'!A0": "'@SUM(1+1)*cmd|' /C calc'!A0",
+    "\t=1+1": "'\t=1+1",
+    "\r=1+1": "'\r=1+1",
+}
+
+
+def csv_field(text: str) -> str:
+    return '"' + text.replace('"', '""') + '"'
+
+
+def report_rows(report: str) -> list[dict]:
+    """The report's line rows (the summary lines starting with # left out), as the csv module reads them."""
+    body = [line for line in report.splitlines(keepends=True) if not line.startswith("#")]
+    return list(csv.DictReader(io.StringIO("".join(body), newline="")))

@@ -19,7 +19,7 @@ from numbers.services import (
     risk_mark_place,
 )
 from tests.factories import OperatorFactory, OutletFactory, PhoneNumberFactory, run_at_once, staff_user
-from tests.numbers.factories_feed import run, write_csv
+from tests.numbers.factories_feed import FORMULAS, csv_field, report_rows, run, write_csv
 
 HEADER = "msisdn,cancelled_at,reason,to_operator"
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -202,6 +202,23 @@ def test_rejection_reasons_one_line_each(tmp_path, held, now):
     assert result.rejected() == {2: "future_time", 3: "unknown_operator", 4: "invalid_msisdn", 5: "invalid_msisdn"}
     assert "is not a phone number" in result.report
     assert '"a\tb\\c\nd",rejected,invalid_msisdn' in result.report
+
+
+def test_the_report_defuses_cells_a_spreadsheet_would_run(tmp_path, held, now):
+    number = held()
+    lines = [f"{csv_field(formula)},{local(now - timedelta(days=1))},," for formula in FORMULAS]
+    lines.append(f"{number.msisdn},=1+1,cancel,")  # a formula in the time: quoted inside the message
+    lines.append(csv_field("x\r=1+1") + f",{local(now - timedelta(days=1))},,")  # a CR inside a cell
+    result = run("import_cancellations", write_csv(tmp_path / "f.csv", HEADER, lines), operator="CMCC")
+
+    rows = report_rows(result.report)
+    assert [r["msisdn"] for r in rows] == [*FORMULAS.values(), number.msisdn, "x\r=1+1"]
+    # A bare CR would end the row in a spreadsheet and start the next one with the formula: it is quoted.
+    assert ',"x\r=1+1",rejected,' in result.report
+    assert all(r["outcome"] == "rejected" for r in rows)
+    for row in rows:
+        for cell in row.values():
+            assert not cell.startswith(("=", "+", "-", "@", "\t", "\r")) or cell == number.msisdn, row
 
 
 def test_identical_lines_count_once(tmp_path, held, now):

@@ -14,6 +14,7 @@ from numbers.feed import feed_upload_process
 from numbers.models import EventKind, FeedStatus, FeedUpload, PhoneNumber, State
 from numbers.services import number_allocate
 from tests.factories import PhoneNumberFactory, staff_user
+from tests.numbers.factories_feed import FORMULAS, csv_field, report_rows
 from tests.numbers.test_feed import HEADER, local
 
 ADD = "admin:numbers_feedupload_add"
@@ -74,6 +75,19 @@ def test_an_operator_admin_uploads_and_sees_progress_and_the_report(
     report = client.get(reverse("admin:numbers_feedupload_report", args=[feed.pk]))
     assert report.status_code == 200
     assert b"+8613999999999,rejected,unknown_number" in b"".join(report.streaming_content)
+
+
+def test_the_downloaded_report_defuses_cells_a_spreadsheet_would_run(
+        client, op_admin, private, django_capture_on_commit_callbacks):
+    lines = "".join(f"{csv_field(formula)},{local(timezone.now())},,\r\n" for formula in FORMULAS)
+    client.force_login(op_admin)
+    with django_capture_on_commit_callbacks(execute=True):
+        upload(client, f"{HEADER}\r\n{lines}".encode())
+    feed = FeedUpload.objects.get()
+
+    report = client.get(reverse("admin:numbers_feedupload_report", args=[feed.pk]))
+    rows = report_rows(b"".join(report.streaming_content).decode())
+    assert [r["msisdn"] for r in rows] == list(FORMULAS.values())
 
 
 def test_a_running_upload_refreshes_its_page(client, op_admin, private, operator):

@@ -9,7 +9,7 @@ from numbers.inventory import InventoryRow, inventory_import
 from numbers.models import Event, EventKind, HolderPeriod, PhoneNumber, State
 from numbers.services import number_allocate, number_cancel
 from tests.factories import PhoneNumberFactory, run_at_once
-from tests.numbers.factories_feed import run, write_csv
+from tests.numbers.factories_feed import FORMULAS, csv_field, report_rows, run, write_csv
 from tests.numbers.test_feed import HEADER as FEED_HEADER
 from tests.numbers.test_feed import local, snapshot
 
@@ -106,6 +106,19 @@ def test_every_rejection_reason_with_its_line_number(tmp_path, operator, other_o
     }
     assert list(PhoneNumber.objects.order_by("msisdn").values_list("msisdn", flat=True)) == [
         "+8613800000010", "+8613800000011", "+8613800000013"]
+
+
+def test_the_report_defuses_cells_a_spreadsheet_would_run(tmp_path, operator):
+    lines = [f"{csv_field(formula)},available,," for formula in FORMULAS]
+    lines.append(f"13800000001,{csv_field('=cmd')},,")  # a formula in the state: quoted inside the message
+    result = run("import_numbers", write_csv(tmp_path / "inv.csv", HEADER, lines), operator="CMCC")
+
+    rows = report_rows(result.report)
+    assert [r["msisdn"] for r in rows] == [*FORMULAS.values(), "13800000001"]
+    assert [r["reason"] for r in rows] == ["invalid_msisdn"] * len(FORMULAS) + ["invalid_state"]
+    for row in rows:
+        for cell in row.values():
+            assert not cell.startswith(("=", "+", "-", "@", "\t", "\r")), row
 
 
 def test_dry_run_changes_nothing_and_exits_like_a_real_run(tmp_path, operator):
