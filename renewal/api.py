@@ -13,7 +13,6 @@ import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.db.models import F, OuterRef, Q, Subquery
 from django.http import Http404, StreamingHttpResponse
@@ -24,7 +23,6 @@ from rest_framework import exceptions, status
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
-from rest_framework.throttling import SimpleRateThrottle
 from rest_framework.views import APIView
 from rest_framework.views import exception_handler as drf_exception_handler
 
@@ -39,7 +37,7 @@ from renewal.serializers import (
     ErrorSerializer,
     RecycledNumberPageSerializer,
 )
-from renewal.throttling import AnonymousThrottle
+from renewal.throttling import AnonymousThrottle, ApiKeyThrottle
 
 MAX_BODY_BYTES = 64 * 1024
 DEFAULT_LIMIT, MAX_LIMIT = 100, 1000
@@ -180,19 +178,6 @@ class PlatformScope(_KeyScope):
 class OperatorScope(_KeyScope):
     owner_field = "operator_id"
     wrong_scope = "This endpoint needs an operator key."
-
-
-class ApiKeyThrottle(SimpleRateThrottle):
-    """Requests per API key (RENEWAL_API_RATE), counted in the shared cache."""
-
-    scope = "api_key"
-
-    def get_rate(self):
-        return settings.RENEWAL_API_RATE
-
-    def get_cache_key(self, request, view):
-        key = request.auth
-        return f"throttle_apikey_{key.pk}" if isinstance(key, ApiKey) else None
 
 
 class PlatformAPIView(APIView):
