@@ -94,10 +94,11 @@ def main() -> None:
     from django.utils import timezone
 
     from numbers.models import HolderPeriod, Operator, PhoneNumber, State
-    from renewal import bodies, services
+    from renewal.deliveries import bodies, services
     from renewal.models import Delivery, DeliveryState, PlatformStatus
-    from renewal.signing import signature_header
-    from renewal.simulator import SimPlatform, Simulator
+    from renewal.platforms import services as platform_services
+    from renewal.platforms.signing import signature_header
+    from renewal.simulator.server import SimPlatform, Simulator
 
     procs = []
     try:
@@ -120,7 +121,7 @@ def main() -> None:
             cursor.execute(
                 f"UPDATE {PhoneNumber._meta.db_table} n SET cycle_id = hp.id FROM {HolderPeriod._meta.db_table} hp "
                 f"WHERE hp.number_id = n.id")
-        platforms = [services.platform_create(name=f"Bench platform {i:02d}", category="payment",
+        platforms = [platform_services.platform_create(name=f"Bench platform {i:02d}", category="payment",
                                               status=PlatformStatus.LIVE) for i in range(args.platforms)]
         print(f"   {args.numbers} frozen numbers and {args.platforms} platforms in {time.perf_counter() - t:.1f} s",
               flush=True)
@@ -154,8 +155,8 @@ def main() -> None:
              "--log-level", "warning"], env=env, cwd=BASE_DIR))
         sims = []
         for p in platforms:
-            sims.append(SimPlatform(platform_id=p.pk, name=p.name, secrets=services.platform_secrets(p),
-                                    api_key=services.api_key_create(platform=p, name="bench")[1]))
+            sims.append(SimPlatform(platform_id=p.pk, name=p.name, secrets=platform_services.platform_secrets(p),
+                                    api_key=platform_services.api_key_create(platform=p, name="bench")[1]))
         sim = Simulator(port=args.port + 1, platforms=sims, api_url=None if args.no_confirm else api_url,
                         confirm_after_ms=0,
                         confirm_threads=8).start()

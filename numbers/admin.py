@@ -1,9 +1,9 @@
 """Admin for the number lifecycle. Numbers change only through the services, so their pages are read-only.
 
 Who sees what (docs/security.md has the whole matrix):
-* only an account in one admin role gets in: a superuser, an operator administrator, a regulator or a
-  renewal-platform administrator; sales staff, orphans and mixed accounts never do, even with `is_staff`;
-* the regulator sees every model read-only and places and lifts risk marks (numbers/admin_marks.py);
+* only an account in one admin role gets in (portal.admin_site): a superuser, an operator administrator,
+  a regulator or a renewal-platform administrator; sales staff, orphans and mixed accounts never do;
+* the regulator sees every model read-only and places and lifts risk marks (numbers/oversight/admin.py);
 * an operator administrator sees only its operator's rows (`operator_lookups`, numbers.access), so another
   operator's object URL answers as admin does for a missing object; of the accounts, it sees and manages
   its own operator's sales staff only, created through one form;
@@ -16,13 +16,11 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import UserChangeForm, UserCreationForm
 from django.core.exceptions import ValidationError
-from django.urls import path
 from django.utils.translation import gettext_lazy as _
 
 from numbers import access, roles
 from numbers.admin_base import NoWritesMixin, NumberSearchMixin, OperatorScopedAdmin, ReadOnlyAdmin
 from numbers.exports import CsvExportMixin
-from numbers.forms import AdminLoginForm
 from numbers.models import (
     DeclinedOffer,
     Disclosure,
@@ -36,38 +34,6 @@ from numbers.models import (
 )
 from numbers.services import sales_staff_create
 from numbers.signals import ONE_ROLE
-
-# --- the default site: who may enter ----------------------------------------------------------
-
-ADMIN_ROLES = frozenset({access.SUPERUSER, roles.OPERATOR_ADMIN, roles.REGULATOR, roles.PLATFORM_ADMIN})
-
-
-def _site_has_permission(request) -> bool:
-    """Staff in exactly one admin role; never sales staff, orphans or mixed accounts, even with is_staff set."""
-    user = request.user
-    return user.is_active and user.is_staff and access.account_role(user) in ADMIN_ROLES
-
-
-_site_login = admin.site.login
-
-
-def _limited_login(request, extra_context=None):
-    """The admin's sign-in, limited as the staff pages' is: 429 with the wait while an account or address is locked."""
-    response = _site_login(request, extra_context)
-    form = (getattr(response, "context_data", None) or {}).get("form")
-    if isinstance(form, AdminLoginForm) and form.is_bound and form.is_throttled():
-        response.status_code = 429
-    return response
-
-
-# Hooks on the default site (not a replacement site, so every app's admin.register keeps working).
-admin.site.has_permission = _site_has_permission
-admin.site.login_form = AdminLoginForm
-admin.site.login = _limited_login
-admin.site.index_template = "admin/portal_index.html"
-admin.site.site_header = _("Secondary-number renewal portal")
-admin.site.site_title = _("Renewal portal admin")
-
 
 # --- operators, outlets, staff -----------------------------------------------------------------
 
@@ -315,19 +281,3 @@ class EventAdmin(NumberSearchMixin, CsvExportMixin, ReadOnlyAdmin):
         ("to_state", "to_state"), ("actor", "actor"), ("reason", "reason"), ("detail", "detail"),
         ("recorded_at", "recorded_at"),
     ]
-
-
-# The risk-mark admin (place, lift) and the dashboard live in their own modules.
-from numbers import admin_marks, dashboard  # noqa: E402,F401  (registers RiskMarkAdmin)
-
-_site_get_urls = admin.site.get_urls
-
-
-def _portal_admin_urls():
-    return [path("dashboard/", admin.site.admin_view(dashboard.dashboard_view), name="dashboard"),
-            *_site_get_urls()]
-
-
-admin.site.get_urls = _portal_admin_urls
-
-from numbers import admin_feed  # noqa: E402,F401  (issue 3: the feed upload page)

@@ -38,13 +38,10 @@ renewal_statuses: Callable[[object], dict[int, dict]] = _renewal_statuses_defaul
 release_detail: Callable[[list[int], object], dict[int, dict]] = _release_detail_default
 
 
-def register(*, releasable_filter=None, status=None, statuses=None, release_event_detail=None) -> None:
+def register(*, releasable_filter: Callable[[QuerySet, object], QuerySet], status: Callable[[object], dict],
+             statuses: Callable[[object], dict[int, dict]],
+             release_event_detail: Callable[[list[int], object], dict[int, dict]]) -> None:
+    """Plug the renewal app's answers in (called once, by RenewalConfig.ready)."""
     global releasable, renewal_status, renewal_statuses, release_detail
-    if releasable_filter is not None:
-        releasable = releasable_filter
-    if status is not None:
-        renewal_status = status
-    if statuses is not None:
-        renewal_statuses = statuses
-    if release_event_detail is not None:
-        release_detail = release_event_detail
+    releasable, renewal_status, renewal_statuses = releasable_filter, status, statuses
+    release_detail = release_event_detail

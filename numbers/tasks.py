@@ -1,18 +1,10 @@
+"""The lifecycle's periodic task. Task names are explicit: routes, the beat schedule and queued messages use them."""
+
 from celery import shared_task
 
 from numbers.services import release_sweep
 
 
-@shared_task(acks_late=True, reject_on_worker_lost=True)
+@shared_task(name="numbers.tasks.release_sweep_task", acks_late=True, reject_on_worker_lost=True)
 def release_sweep_task() -> int:
     return release_sweep()
-
-
-# --- feed uploads (issue 3) ---
-
-
-@shared_task(acks_late=True, reject_on_worker_lost=True)
-def feed_upload_process_task(upload_id: int) -> None:
-    from numbers.feed import feed_upload_process
-
-    feed_upload_process(upload_id=upload_id)

@@ -11,7 +11,8 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
 
 app = Celery("portal")
 app.config_from_object("django.conf:settings", namespace="CELERY")
-app.autodiscover_tasks()
+# Each package whose tasks.py holds tasks, named explicitly (autodiscovery looks only where it is told).
+app.autodiscover_tasks(["numbers", "numbers.feeds", "renewal.deliveries", "renewal.active"])
 
 # Seconds between runs of each periodic sweep (the sweeps are idempotent and cheap when idle).
 SWEEP_EVERY = float(os.environ.get("SWEEP_INTERVAL_SECONDS", "30"))
@@ -23,7 +24,7 @@ app.conf.beat_schedule = {
     "deliveries-due": {"task": "renewal.tasks.deliveries_due_task", "schedule": min(SWEEP_EVERY, 15.0)},
 }
 
-# Active renewal (issue 5): gather unbind tasks into one delivery per platform, and time out unanswered ones.
+# Active renewal: gather unbind tasks into one delivery per platform, and time out unanswered ones.
 app.conf.beat_schedule["unbind-coalesce"] = {
     "task": "renewal.unbind.unbind_coalesce_task",
     "schedule": float(os.environ.get("UNBIND_COALESCE_SECONDS", "3")),

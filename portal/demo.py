@@ -7,9 +7,9 @@ Demo accounts exist only here; `load_demo` refuses to run when DEBUG is off.
 
 STEPS = [
     "numbers.demo",
-    "numbers.demo_feed",  # issue 3: a processed feed upload
-    "numbers.demo_sales",
-    "numbers.demo_oversight",  # sales with disclosures and declined offers for the dashboard (issue 7)
-    "renewal.demo",
-    "renewal.demo_subscriber",  # issue 5: subscriber numbers, a harassment report
+    "numbers.feeds.demo",  # issue 3: a processed feed upload
+    "numbers.sales.demo",
+    "numbers.oversight.demo",  # sales with disclosures and declined offers for the dashboard (issue 7)
+    "renewal.deliveries.demo",
+    "renewal.active.demo",  # issue 5: subscriber numbers, a harassment report
 ]

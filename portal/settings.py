@@ -34,7 +34,7 @@ ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[:
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "portal.apps.PortalAdminConfig",  # Django's admin, with the portal's site (portal.admin_site)
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -201,11 +201,11 @@ CELERY_TASK_EAGER_PROPAGATES = TESTING
 
 REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["renewal.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["renewal.api.parsers.JSONParser"],
     "DEFAULT_AUTHENTICATION_CLASSES": [],
     "DEFAULT_PERMISSION_CLASSES": [],
     # Every API request without a valid key (the schema and docs too) counts per client address.
-    "DEFAULT_THROTTLE_CLASSES": ["renewal.throttling.AnonymousThrottle"],
+    "DEFAULT_THROTTLE_CLASSES": ["renewal.api.throttling.AnonymousThrottle"],
     "UNAUTHENTICATED_USER": None,
 }
 
@@ -220,9 +220,9 @@ LOGGING = {
 # --- Batch renewal (renewal app, issue 4) ------------------------------------------------------
 INSTALLED_APPS += ["drf_spectacular", "drf_spectacular_sidecar"]
 REST_FRAMEWORK["DEFAULT_SCHEMA_CLASS"] = "drf_spectacular.openapi.AutoSchema"
-REST_FRAMEWORK["EXCEPTION_HANDLER"] = "renewal.api.exception_handler"
+REST_FRAMEWORK["EXCEPTION_HANDLER"] = "renewal.api.views.exception_handler"
 # Errors under /api/ that no DRF view answered (unknown path, 405 of a plain view, 500) get the envelope too.
-MIDDLEWARE += ["renewal.middleware.ApiErrorEnvelopeMiddleware"]
+MIDDLEWARE += ["renewal.api.middleware.ApiErrorEnvelopeMiddleware"]
 SPECTACULAR_SETTINGS = {
     "TITLE": "Secondary-number renewal portal — platform API",
     "VERSION": "1",
@@ -265,12 +265,13 @@ RENEWAL_API_RATE = env.str("RENEWAL_API_RATE", default="1200/min")
 RENEWAL_API_ANON_RATE = env.str("RENEWAL_API_ANON_RATE", default="120/min")
 
 # --- Active renewal (issue 5): SMS sign-in, limits, the subscriber session, evidence, unbind requests ---
-# SMS backend: renewal.sms.ConsoleBackend (prints the code), renewal.sms.DatabaseBackend (the test outbox),
-# renewal.sms.HttpGatewayBackend (production: SMS_GATEWAY_URL, SMS_GATEWAY_USER, SMS_GATEWAY_PASSWORD).
+# SMS backend: renewal.active.sms.ConsoleBackend (prints the code), renewal.active.sms.DatabaseBackend (the test
+# outbox),
+# renewal.active.sms.HttpGatewayBackend (production: SMS_GATEWAY_URL, SMS_GATEWAY_USER, SMS_GATEWAY_PASSWORD).
 SMS_BACKEND = env.str(
     "SMS_BACKEND",
-    default="renewal.sms.DatabaseBackend" if TESTING else
-    "renewal.sms.ConsoleBackend" if DEBUG else "renewal.sms.HttpGatewayBackend",
+    default="renewal.active.sms.DatabaseBackend" if TESTING else
+    "renewal.active.sms.ConsoleBackend" if DEBUG else "renewal.active.sms.HttpGatewayBackend",
 )
 SMS_GATEWAY_URL = env.str("SMS_GATEWAY_URL", default="")
 if SMS_BACKEND.endswith("HttpGatewayBackend") and not SMS_GATEWAY_URL:
@@ -296,8 +297,6 @@ EVIDENCE_MAX_FILES = env.int("EVIDENCE_MAX_FILES", default=5)
 UNBIND_COALESCE_SECONDS = env.float("UNBIND_COALESCE_SECONDS", default=3.0)
 # An unbind task without a result this long after it was created becomes `no_answer`.
 UNBIND_ANSWER_DEADLINE_SECONDS = env.int("UNBIND_ANSWER_DEADLINE_SECONDS", default=24 * 3600)
-# The worker registers the active-renewal tasks from these modules (they are not named tasks.py).
-CELERY_IMPORTS = ["renewal.sms", "renewal.unbind"]
 # A person is waiting for these (the sign-in SMS, their unbind request's deliveries): the "interactive" queue,
 # consumed by every worker next to the default one (kombu alternates between queues), so they never wait
 # behind a million-number batch. A worker started with -Q must list both: -Q interactive,celery.

@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 
 from portal import views
-from renewal.unbind_api import UnbindTaskResultView
+from renewal.api.unbind import UnbindTaskResultView
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -12,10 +12,10 @@ urlpatterns = [
     path("api/v1/health/ready", views.health_ready, name="health-ready"),
     # What monitors called before live and ready were split: readiness, as it was.
     path("api/v1/health", views.health_ready, name="health"),
-    path("staff/", include("numbers.urls")),
+    path("staff/", include("numbers.sales.urls")),
     # Active renewal (issue 5): a platform reports an unbind task's result.
     path("api/v1/unbind-tasks/<uuid:task_id>/result", UnbindTaskResultView.as_view(), name="unbind-task-result"),
-    path("api/v1/", include("renewal.urls")),  # the platform API (batch renewal)
+    path("api/v1/", include("renewal.api.urls")),  # the platform API (batch renewal)
     # Active renewal (issue 5): the subscriber's pages.
-    path("renew/", include("renewal.subscriber_urls")),
+    path("renew/", include("renewal.active.urls")),
 ]

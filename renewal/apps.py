@@ -9,11 +9,9 @@ class RenewalConfig(AppConfig):
 
     def ready(self):
         from numbers import hooks
-        from renewal import bodies, services  # noqa: F401  (bodies registers the batch body builder)
+        from renewal.deliveries import services
 
+        # The number lifecycle asks batch renewal, through these hooks, whether a number may be released and how
+        # far its renewal has come (numbers never imports renewal).
         hooks.register(releasable_filter=services.renewal_releasable, status=services.renewal_status,
-                       release_event_detail=services.release_event_detail)
-        if hasattr(hooks, "renewal_statuses"):  # the batched variant, where the sales pages added it
-            hooks.renewal_statuses = services.renewal_statuses
-        import renewal.dashboard  # noqa: F401  (issue 7: the renewal sections of the regulator's dashboard)
-        import renewal.unbind  # noqa: F401  (issue 5: registers the unbind.request body builder)
+                       statuses=services.renewal_statuses, release_event_detail=services.release_event_detail)

@@ -141,8 +141,8 @@ def world(db):
 def renewal_world(world):
     """The world plus a live platform with a key and a pushed batch (one chunk, one delivery) of CMCC numbers."""
     from numbers.models import HolderPeriod
-    from renewal.reports import harassment_report_create
-    from renewal.services import batch_sweep
+    from renewal.active.reports import harassment_report_create
+    from renewal.deliveries.services import batch_sweep
     from tests.renewal.factories_renewal import make_frozen_numbers, make_key, make_platform
 
     make_key(make_platform(name="Alipay", category="payment"))

@@ -5,7 +5,7 @@ import django.db.models.deletion
 import django.utils.timezone
 from django.db import migrations, models
 
-import renewal.models_subscriber
+import renewal.models
 
 
 class Migration(migrations.Migration):
@@ -45,7 +45,7 @@ class Migration(migrations.Migration):
             name='HarassmentReport',
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('reference', models.CharField(default=renewal.models_subscriber._report_reference, max_length=16, unique=True, verbose_name='reference')),
+                ('reference', models.CharField(default=renewal.models._report_reference, max_length=16, unique=True, verbose_name='reference')),
                 ('category', models.CharField(choices=[('debt_collection', 'debt collection'), ('marketing', 'marketing'), ('fraud', 'fraud'), ('other', 'other')], max_length=20, verbose_name='category')),
                 ('sender', models.CharField(max_length=100, verbose_name='sender number or name')),
                 ('occurred_at', models.DateTimeField(verbose_name='when it happened')),

@@ -2,8 +2,9 @@
 
 import time
 
-from renewal import services, unbind_simulator
-from renewal.simulator import SimPlatform, Simulator
+from renewal.platforms import services
+from renewal.simulator import unbind as unbind_simulator
+from renewal.simulator.server import SimPlatform, Simulator
 from tests.renewal import factories_renewal
 from tests.renewal.factories_renewal import make_key, make_platform
 

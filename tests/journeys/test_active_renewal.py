@@ -9,9 +9,8 @@ threads, so this needs PostgreSQL: a live server on in-memory SQLite shares one 
 import pytest
 from django.test import Client
 
-from renewal.models import Delivery, DeliveryEvent, DeliveryState
-from renewal.models_subscriber import UnbindRequest
-from renewal.unbind import unbind_coalesce_task
+from renewal.deliveries.tasks import unbind_coalesce_task
+from renewal.models import Delivery, DeliveryEvent, DeliveryState, UnbindRequest
 from tests.journeys.helpers_active_renewal import simulated_platforms, wait_for
 from tests.renewal.factories_subscriber import holder, roles_back, sign_in  # noqa: F401
 

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from renewal.models_subscriber import UnbindRequest
-from renewal.unbind import unbind_coalesce_task
+from renewal.deliveries.tasks import unbind_coalesce_task
+from renewal.models import UnbindRequest
 from tests.journeys.helpers_active_renewal import simulated_platforms, wait_for
 from tests.renewal.factories_subscriber import holder, last_code, roles_back  # noqa: F401
 

@@ -8,9 +8,8 @@ import time
 import pytest
 from django.test import Client
 
-from renewal.models import Delivery, DeliveryEvent, DeliveryState
-from renewal.models_subscriber import SmsMessage, UnbindRequest
-from renewal.unbind import unbind_coalesce_task
+from renewal.deliveries.tasks import unbind_coalesce_task
+from renewal.models import Delivery, DeliveryEvent, DeliveryState, SmsMessage, UnbindRequest
 from tests.factories import PhoneNumberFactory
 from tests.journeys.helpers_active_renewal import simulated_platforms, wait_for
 from tests.renewal.factories_subscriber import holder, last_code, roles_back  # noqa: F401
@@ -22,7 +21,7 @@ pytestmark = pytest.mark.services
 @pytest.fixture
 def worker(start_worker):
     """A real worker sending codes to the database outbox, which this test reads."""
-    return start_worker(SMS_BACKEND="renewal.sms.DatabaseBackend")
+    return start_worker(SMS_BACKEND="renewal.active.sms.DatabaseBackend")
 
 
 def test_the_journey_with_a_real_worker(roles_back, worker, live_server, holder, operator):

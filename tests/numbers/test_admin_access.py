@@ -220,7 +220,7 @@ def _report_form(report, **changes) -> dict:
 
 
 def test_regulator_sets_status_and_notes_on_a_report(client, regulator):
-    from renewal.models_subscriber import HarassmentReport
+    from renewal.models import HarassmentReport
 
     report = HarassmentReport.objects.get()
     before = _snapshot(HarassmentReport)[0]
@@ -245,7 +245,7 @@ def test_regulator_sets_status_and_notes_on_a_report(client, regulator):
 
 
 def test_a_report_status_must_be_one_of_the_choices(client, regulator):
-    from renewal.models_subscriber import HarassmentReport
+    from renewal.models import HarassmentReport
 
     report = HarassmentReport.objects.get()
     client.force_login(regulator)
@@ -255,7 +255,7 @@ def test_a_report_status_must_be_one_of_the_choices(client, regulator):
 
 
 def test_operator_and_platform_admins_cannot_change_reports(client, world, platform_admin):
-    from renewal.models_subscriber import HarassmentReport
+    from renewal.models import HarassmentReport
 
     report = HarassmentReport.objects.get()
     for user in (world["CMCC"].admin, world["CUCC"].admin, platform_admin):

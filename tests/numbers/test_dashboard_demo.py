@@ -4,13 +4,14 @@ import io
 
 from django.urls import reverse
 
-from numbers import demo, demo_oversight
+from numbers import demo
 from numbers.models import Disclosure, Event, EventKind, PhoneNumber, State
+from numbers.oversight import demo as demo_oversight
 from portal.demo import STEPS
 
 
 def test_the_demo_regulator_watches_the_dashboard_and_suspends_a_number(client, db):
-    assert "numbers.demo_oversight" in STEPS
+    assert "numbers.oversight.demo" in STEPS
     out = io.StringIO()
     demo.load(out)
     demo_oversight.load(out)

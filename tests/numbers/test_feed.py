@@ -7,8 +7,9 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from numbers import feed, roles
-from numbers.feed import CancellationRow, cancellations_import
+from numbers import roles
+from numbers.feeds import cancellations as feed
+from numbers.feeds.services import CancellationRow, cancellations_import
 from numbers.models import Event, EventKind, HolderPeriod, MarkEffect, PhoneNumber, RiskMark, State
 from numbers.services import (
     DisclosureInput,

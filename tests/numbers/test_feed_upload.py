@@ -10,7 +10,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from numbers import roles
-from numbers.feed import feed_upload_process
+from numbers.feeds.services import feed_upload_process
 from numbers.models import EventKind, FeedStatus, FeedUpload, PhoneNumber, State
 from numbers.services import number_allocate
 from tests.factories import PhoneNumberFactory, staff_user
@@ -109,7 +109,7 @@ def test_a_file_with_a_wrong_header_is_refused_on_the_form(client, op_admin, pri
 
 @pytest.mark.parametrize(("content", "code"), [(b"", "empty"), (b"x" * 2048, "too_large")])
 def test_an_empty_or_too_large_file_is_refused_on_the_form(client, op_admin, private, monkeypatch, content, code):
-    from numbers import admin_feed
+    from numbers.feeds import admin as admin_feed
 
     monkeypatch.setattr(admin_feed, "MAX_BYTES", 1024 * 1024 + 1024)
     client.force_login(op_admin)

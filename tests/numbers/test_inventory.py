@@ -5,7 +5,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from numbers.inventory import InventoryRow, inventory_import
+from numbers.feeds.services import InventoryRow, inventory_import
 from numbers.models import Event, EventKind, HolderPeriod, PhoneNumber, State
 from numbers.services import number_allocate, number_cancel
 from tests.factories import PhoneNumberFactory, run_at_once

@@ -8,8 +8,8 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from numbers import admin_marks
 from numbers.models import Event, EventKind, MarkEffect, PhoneNumber, RiskMark, State
+from numbers.oversight import admin as admin_marks
 from numbers.services import number_cancel
 from tests.factories import PhoneNumberFactory
 

@@ -105,9 +105,9 @@ class World:
 @pytest.fixture
 def matrix_world(world, renewal_world, tmp_path, settings):
     from numbers.services import number_cancel
+    from renewal.active.reports import evidence_storage
+    from renewal.deliveries.services import batch_sweep
     from renewal.models import Evidence, HarassmentReport
-    from renewal.reports import evidence_storage
-    from renewal.services import batch_sweep
     from tests.renewal.factories_renewal import make_frozen_numbers
 
     settings.PRIVATE_FILES_ROOT = tmp_path / "private"

@@ -163,7 +163,7 @@ def test_taken_between_the_page_check_and_the_service_lock(clerk, outlet, monkey
     """The view saw it available; another transaction allocated it before the service's lock: NumberTaken."""
     number = secondary_number(outlet=outlet, staff=clerk)
     rival = sales_clerk(outlet, "rival")
-    from numbers import views
+    from numbers.sales import views
 
     real = views.number_allocate
 
@@ -235,8 +235,8 @@ def test_the_print_stylesheet_keeps_the_receipt_on_one_page():
 
 def test_a_refusal_by_the_service_itself_is_shown_and_nothing_is_saved(clerk, outlet, monkeypatch):
     """Belt and braces: if the form let a disclosure through that the service refuses, the page says why."""
-    from numbers import views
     from numbers.errors import DisclosureRequired
+    from numbers.sales import views
 
     def refuse(**kwargs):
         raise DisclosureRequired("This is a secondary number: tell the customer, record how, and confirm.")

@@ -7,7 +7,8 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from numbers import hooks, selectors
+from numbers import hooks
+from numbers.sales import selectors
 from tests.factories import PhoneNumberFactory
 from tests.numbers.factories_staff import frozen_number, secondary_number, signed_in, suspended_number
 

@@ -8,8 +8,9 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from numbers import demo, demo_sales
+from numbers import demo
 from numbers.models import Disclosure, PhoneNumber
+from numbers.sales import demo as demo_sales
 
 
 @pytest.fixture(autouse=True)

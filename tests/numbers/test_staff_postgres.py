@@ -7,8 +7,8 @@ from django.db import connection
 from django.test import Client
 from django.urls import reverse
 
-from numbers import selectors, views
 from numbers.models import HolderPeriod, PhoneNumber
+from numbers.sales import selectors, views
 from tests.numbers.factories_staff import sales_clerk, secondary_number
 
 # Transactional tests flush the tables, the roles (groups) included; tests.factories.role_group remakes them.

@@ -3,8 +3,8 @@ import json
 import pytest
 from django.core.management import call_command
 
-from renewal import services
-from renewal.simulator import SimPlatform, Simulator
+from renewal.platforms import services
+from renewal.simulator.server import SimPlatform, Simulator
 from tests.renewal.factories_renewal import free_port
 
 

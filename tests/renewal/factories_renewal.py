@@ -6,8 +6,8 @@ from datetime import timedelta
 from django.utils import timezone
 
 from numbers.models import HolderPeriod, PhoneNumber, State
-from renewal import services
 from renewal.models import PlatformStatus
+from renewal.platforms import services
 from tests.factories import next_msisdn
 
 _names = iter(range(10**6))

@@ -8,8 +8,7 @@ from django.utils import timezone
 
 from numbers.models import HolderPeriod
 from numbers.services import number_allocate
-from renewal.models import Platform
-from renewal.models_subscriber import SmsMessage
+from renewal.models import Platform, SmsMessage
 from tests.factories import PhoneNumberFactory
 
 PLATFORMS = [

@@ -6,8 +6,9 @@ import re
 import pytest
 
 from numbers import roles
-from renewal import services
+from renewal.deliveries import services
 from renewal.models import ApiKey, Delivery, DeliveryState, Platform
+from renewal.platforms import services as platform_services
 from tests.factories import staff_user
 from tests.renewal.factories_renewal import make_frozen_numbers, make_platform
 
@@ -38,7 +39,7 @@ def test_platform_admin_adds_a_platform_and_sees_its_secret_once(client, platfor
     assert response.status_code == 200
     platform = Platform.objects.get(name="Alipay")
     assert platform.status == "live"
-    secret = services.platform_secrets(platform)[0]
+    secret = platform_services.platform_secrets(platform)[0]
     assert secret in response.content.decode()
     assert secret not in client.get(f"/admin/renewal/platform/{platform.pk}/change/").content.decode()
 
@@ -64,7 +65,7 @@ def test_api_key_is_shown_once_and_stored_hashed(client, platform_admin):
     # revoke
     client.post("/admin/renewal/apikey/", {"action": "revoke", "_selected_action": [key.pk]})
     key.refresh_from_db()
-    assert key.revoked_at is not None and services.api_key_authenticate(raw) is None
+    assert key.revoked_at is not None and platform_services.api_key_authenticate(raw) is None
 
 
 def test_operator_admin_sees_and_retries_only_their_own_deliveries(client, dead, operator, other_operator):

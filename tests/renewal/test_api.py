@@ -6,8 +6,9 @@ from uuid import uuid4
 import pytest
 from django.test import override_settings
 
-from renewal import services
+from renewal.deliveries import services
 from renewal.models import Delivery, DeliveryEvent, DeliveryState
+from renewal.platforms import services as platform_services
 from tests.renewal.factories_renewal import make_frozen_numbers, make_key, make_platform
 
 pytestmark = pytest.mark.django_db
@@ -80,7 +81,7 @@ def test_confirm_an_unbind_delivery_is_wrong_event(api, pushed):
 
 def test_confirm_a_cancelled_delivery_is_409(api, pushed):
     a, _ = pushed
-    services.platform_set_status(platform=a, status="suspended")
+    platform_services.platform_set_status(platform=a, status="suspended")
     d = Delivery.objects.get(platform=a)
     Delivery.objects.filter(pk=d.pk).update(state=DeliveryState.CANCELLED)
     # a suspended platform's key still authenticates; its cancelled delivery cannot be confirmed
@@ -109,8 +110,8 @@ def test_auth_scope_and_envelopes(api, pushed, operator):
 
 def test_revoked_key_is_refused(api, pushed):
     a, _ = pushed
-    key = services.api_key_authenticate(a.key)
-    services.api_key_revoke(key=key)
+    key = platform_services.api_key_authenticate(a.key)
+    platform_services.api_key_revoke(key=key)
     _envelope(api("get", "/api/v1/deliveries", a.key), 401, "not_authenticated")
 
 
@@ -118,7 +119,7 @@ def test_keys_are_stored_as_prefix_and_sha256_only(pushed):
     import hashlib
 
     a, _ = pushed
-    key = services.api_key_authenticate(a.key)
+    key = platform_services.api_key_authenticate(a.key)
     assert len(a.key) >= 3 + 43 and key.key_hash == hashlib.sha256(a.key.encode()).hexdigest()
     assert a.key.startswith(key.prefix) and a.key not in str(key.__dict__)
 

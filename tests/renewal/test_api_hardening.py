@@ -7,7 +7,9 @@ from urllib.parse import quote
 
 import pytest
 
-from renewal import services, unbind
+from renewal.active import services as unbind
+from renewal.deliveries import services
+from renewal.deliveries import unbind as coalescer
 from renewal.models import Delivery, DeliveryEvent
 from tests.renewal.factories_renewal import make_frozen_numbers, make_key, make_platform
 from tests.renewal.factories_subscriber import holder  # noqa: F401
@@ -33,7 +35,7 @@ def requested(holder):
     platform = make_platform(name="WeChat")
     platform.key = make_key(platform)
     request = unbind.unbind_request_create(period=period)
-    unbind.unbind_coalesce()
+    coalescer.unbind_coalesce()
     return platform, request.tasks.get(platform=platform)
 
 
@@ -168,7 +170,7 @@ def test_every_api_view_parses_with_the_portal_parser():
     from django.urls import get_resolver
     from rest_framework.views import APIView
 
-    from renewal.parsers import JSONParser
+    from renewal.api.parsers import JSONParser
 
     def views(patterns):
         for pattern in patterns:

@@ -5,7 +5,7 @@ import threading
 import pytest
 from django.db import connection
 
-from renewal import services
+from renewal.deliveries import services
 from renewal.models import BatchChunk, BatchEntry, Delivery, RecycleBatch
 from tests.renewal.factories_renewal import make_frozen_numbers, make_platform
 
@@ -67,7 +67,7 @@ def test_concurrent_claims_enqueue_each_delivery_once(require_postgres, operator
     make_frozen_numbers(operator, 100)
     from unittest import mock
 
-    with mock.patch("renewal.tasks.deliveries_dispatch_task.delay"):
+    with mock.patch("renewal.deliveries.tasks.deliveries_dispatch_task.delay"):
         services.batch_sweep()
     claim = lambda: services.deliveries_claim_due(limit=200)  # noqa: E731
     results, errors = _together(claim, claim, claim)

@@ -9,9 +9,19 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from renewal import dashboard
-from renewal.models import BatchChunk, Delivery, DeliveryEvent, DeliveryState, RecycleBatch
-from renewal.models_subscriber import HarassmentReport, UnbindRequest, UnbindTask
+from renewal.active import dashboard as active_dashboard
+from renewal.deliveries import dashboard
+from renewal.deliveries import unbind as coalescer
+from renewal.models import (
+    BatchChunk,
+    Delivery,
+    DeliveryEvent,
+    DeliveryState,
+    HarassmentReport,
+    RecycleBatch,
+    UnbindRequest,
+    UnbindTask,
+)
 from tests.renewal.factories_subscriber import allocated, make_platform
 
 DASHBOARD = reverse("admin:dashboard")
@@ -91,7 +101,7 @@ def test_push_to_confirmation_percentiles_per_platform(known):
 
 
 def test_unbind_requests_and_outcomes_per_platform(known):
-    data = dashboard.unbind_outcomes()
+    data = active_dashboard.unbind_outcomes()
     # unbound, nothing bound, rejected, no answer, waiting
     assert [(r["platform"], r["requests"], r["counts"]) for r in data["rows"]] == [
         ("Dead", 3, [0, 0, 0, 1, 2]), ("Good", 3, [2, 1, 0, 0, 0]), ("Late", 2, [0, 1, 1, 0, 0])]
@@ -99,7 +109,7 @@ def test_unbind_requests_and_outcomes_per_platform(known):
 
 
 def test_harassment_reports_by_category_per_week(known):
-    data = dashboard.harassment_by_week(now=known["now"])
+    data = active_dashboard.harassment_by_week(now=known["now"])
     weeks = [r["week"] for r in data["rows"]]
     assert len(weeks) == 12 and weeks[-1] == known["monday"]
     assert weeks[0] == known["monday"] - timedelta(weeks=11)
@@ -131,7 +141,8 @@ def test_renewal_figures_on_postgresql(require_postgres, known):
 
 def test_figures_follow_the_services(operator, outlet, clerk):
     """Built through the services: a pushed batch to two pull-only platforms, one confirming after 6 hours."""
-    from renewal import services, unbind
+    from renewal.active import services as unbind
+    from renewal.deliveries import services
     from tests.renewal.factories_renewal import make_frozen_numbers
     from tests.renewal.factories_renewal import make_platform as create_platform
 
@@ -145,7 +156,7 @@ def test_figures_follow_the_services(operator, outlet, clerk):
     services.delivery_confirm(platform=quick, delivery_id=delivery.pk, unbound=2, not_found=1, now=start + 6 * H)
     _number, period = allocated(operator, outlet, clerk)
     request = unbind.unbind_request_create(period=period, now=start)
-    unbind.unbind_coalesce(now=start + timedelta(minutes=1))
+    coalescer.unbind_coalesce(now=start + timedelta(minutes=1))
     unbind.unbind_task_report(platform=quick, task_id=request.tasks.get(platform=quick).pk, status="unbound",
                               accounts=1, now=start + 2 * H)
     # then
@@ -154,5 +165,5 @@ def test_figures_follow_the_services(operator, outlet, clerk):
     assert (batches["Silent"]["confirmed"], batches["Silent"]["overdue"], batches["Silent"]["rate"]) == (0, 1, 0.0)
     assert [(r["platform"], r["count"], r["median"], r["p95"]) for r in dashboard.push_to_confirmation()["rows"]] == [
         ("Quick", 1, 6.0, 6.0)]
-    assert [(r["platform"], r["counts"]) for r in dashboard.unbind_outcomes()["rows"]] == [
+    assert [(r["platform"], r["counts"]) for r in active_dashboard.unbind_outcomes()["rows"]] == [
         ("Quick", [1, 0, 0, 0, 0]), ("Silent", [0, 0, 0, 0, 1])]

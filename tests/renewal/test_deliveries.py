@@ -6,10 +6,11 @@ import pytest
 from django.test import override_settings
 from django.utils import timezone
 
-from renewal import services
+from renewal.deliveries import services
+from renewal.deliveries.tasks import deliveries_due_task, delivery_send_task
 from renewal.models import Delivery, DeliveryState, PlatformStatus
-from renewal.signing import verify
-from renewal.tasks import deliveries_due_task, delivery_send_task
+from renewal.platforms import services as platform_services
+from renewal.platforms.signing import verify
 from tests.renewal.factories_renewal import make_frozen_numbers, make_platform
 
 pytestmark = pytest.mark.django_db
@@ -43,10 +44,10 @@ def test_fresh_t_per_attempt(operator, monkeypatch, django_capture_on_commit_cal
 
     def fake_post(url, *, body, headers):
         sent.append((body, headers))
-        return services.clients.Answer(ok=False, error="HTTP 500")
+        return services.http.Answer(ok=False, error="HTTP 500")
 
-    monkeypatch.setattr(services.clients, "post_webhook", fake_post)
-    monkeypatch.setattr("renewal.signing.time.time", lambda: next(clock))
+    monkeypatch.setattr(services.http, "post_webhook", fake_post)
+    monkeypatch.setattr("renewal.platforms.signing.time.time", lambda: next(clock))
     services.delivery_attempt(delivery_id=delivery.pk)
     Delivery.objects.filter(pk=delivery.pk).update(next_attempt_at=timezone.now())
     services.delivery_attempt(delivery_id=delivery.pk)
@@ -54,7 +55,7 @@ def test_fresh_t_per_attempt(operator, monkeypatch, django_capture_on_commit_cal
     assert body1 == body2 and h1["X-Renewal-Delivery"] == h2["X-Renewal-Delivery"] == str(delivery.pk)
     assert h1["X-Renewal-Signature"].startswith("t=1767225600,")
     assert h2["X-Renewal-Signature"].startswith("t=1767225700,")
-    secrets = services.platform_secrets(platform)
+    secrets = platform_services.platform_secrets(platform)
     assert verify(header=h2["X-Renewal-Signature"], body=body2, secrets=secrets, now=1767225700)
 
 
@@ -145,7 +146,7 @@ def test_switching_a_platform_off_cancels_its_unsent_deliveries(operator, django
     other = make_platform()
     make_frozen_numbers(operator, 2)
     _batch(operator, django_capture_on_commit_callbacks=django_capture_on_commit_callbacks)
-    services.platform_set_status(platform=platform, status=PlatformStatus.SUSPENDED)
+    platform_services.platform_set_status(platform=platform, status=PlatformStatus.SUSPENDED)
     d = Delivery.objects.get(platform=platform)
     assert d.state == DeliveryState.CANCELLED
     assert d.chunk.deliveries_done == 1 and d.chunk.deliveries_total == 2

@@ -6,8 +6,9 @@ import pytest
 
 from numbers.models import Event, EventKind, State
 from numbers.services import release_sweep
-from renewal import services
+from renewal.deliveries import services
 from renewal.models import Delivery
+from renewal.platforms import services as platform_services
 from tests.renewal.factories_renewal import make_frozen_numbers, make_platform
 
 pytestmark = pytest.mark.django_db
@@ -59,7 +60,7 @@ def test_cancelled_deliveries_do_not_block(batch):
     a, b, numbers = batch
     services.delivery_confirm(platform=a, delivery_id=Delivery.objects.get(platform=a).pk, unbound=3, not_found=0)
     Delivery.objects.filter(platform=b).update(state="pending")
-    services.platform_set_status(platform=b, status="suspended")
+    platform_services.platform_set_status(platform=b, status="suspended")
     assert release_sweep() == 3
 
 

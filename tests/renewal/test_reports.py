@@ -6,7 +6,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
 from numbers import roles
-from renewal.models_subscriber import Evidence, HarassmentReport
+from renewal.models import Evidence, HarassmentReport
 from tests.factories import staff_user
 from tests.renewal.factories_subscriber import allocated, holder, sign_in  # noqa: F401
 
@@ -97,8 +97,8 @@ def test_bad_fields_are_refused_and_listed_in_the_error_summary(client, holder):
 
 
 def test_a_failure_while_storing_leaves_no_file(holder, private_root, monkeypatch):
-    from renewal import reports
-    from renewal.subscriber_forms import EvidenceField
+    from renewal.active import reports
+    from renewal.active.forms import EvidenceField
 
     _, period = holder
     files = EvidenceField(required=False).clean([SimpleUploadedFile("a.png", PNG, "image/png"),

@@ -1,8 +1,8 @@
 import pytest
 from django.utils import timezone
 
-from renewal import crypto, services
-from renewal.signing import InvalidSignature, signature, signature_header, verify
+from renewal.platforms import crypto, services
+from renewal.platforms.signing import InvalidSignature, signature, signature_header, verify
 from tests.renewal.factories_renewal import make_platform
 
 VECTOR_SECRET = "whsec_3f9a1c7e5b2d4f60a8c1e3b5d7f90a2c"

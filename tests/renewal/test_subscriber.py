@@ -11,8 +11,8 @@ from django.utils import timezone
 
 from numbers import ratelimit
 from numbers.models import State
-from renewal.models_subscriber import SmsCode, SmsMessage
-from renewal.sms import VerifyResult, code_hmac, sms_code_issue, sms_code_verify
+from renewal.active.sms import VerifyResult, code_hmac, sms_code_issue, sms_code_verify
+from renewal.models import SmsCode, SmsMessage
 from tests.factories import PhoneNumberFactory
 from tests.renewal.factories_subscriber import allocated, close_period, holder, last_code, sign_in  # noqa: F401
 
@@ -230,7 +230,7 @@ def test_a_holding_with_an_unknown_start_gets_an_explanation_not_a_button(client
 
 def test_the_sms_speaks_the_language_of_the_page(holder, settings):
     number, _ = holder
-    from renewal.sms import sms_code_send_task
+    from renewal.active.tasks import sms_code_send_task
 
     sms_code_send_task.delay(number.msisdn, "en")
     assert "Your sign-in code is" in SmsMessage.objects.get().body

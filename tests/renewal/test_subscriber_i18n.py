@@ -10,7 +10,7 @@ from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
-from renewal import unbind
+from renewal.active import services as unbind
 from tests.renewal.factories_subscriber import holder, platforms, sign_in  # noqa: F401
 
 PO = Path(settings.BASE_DIR) / "locale" / "zh_Hans" / "LC_MESSAGES" / "django.po"

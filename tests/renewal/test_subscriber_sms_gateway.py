@@ -9,7 +9,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from renewal.sms import HttpGatewayBackend, SmsSendError, sms_code_send_task
+from renewal.active.sms import HttpGatewayBackend, SmsSendError
+from renewal.active.tasks import sms_code_send_task
 from tests.renewal.factories_renewal import free_port
 from tests.renewal.factories_subscriber import holder  # noqa: F401
 
@@ -40,7 +41,7 @@ def gateway():
 @pytest.fixture
 def use_gateway(settings, gateway):
     url, received, answers = gateway
-    settings.SMS_BACKEND = "renewal.sms.HttpGatewayBackend"
+    settings.SMS_BACKEND = "renewal.active.sms.HttpGatewayBackend"
     settings.SMS_GATEWAY_URL, settings.SMS_GATEWAY_USER, settings.SMS_GATEWAY_PASSWORD = url, "portal", "s3cret"
     return received, answers
 
@@ -78,13 +79,13 @@ def test_failures_are_logged_without_the_code_and_retried(use_gateway, holder, c
     received, answers = use_gateway
     number, _ = holder
     answers.extend([500, 502])
-    with caplog.at_level(logging.WARNING, logger="renewal.sms"):
+    with caplog.at_level(logging.WARNING, logger="renewal.active.sms"):
         # apply() runs the task here and its retries too (a worker would wait 2 s, 4 s, … in between)
         sms_code_send_task.apply(args=[number.msisdn, "en"], throw=False)
     assert len(received) == 3  # two failures, then delivered
     codes = [m["json"]["text"] for m in received]
     assert all("sign-in code" in text for text in codes)
-    warnings = [r.getMessage() for r in caplog.records if r.name == "renewal.sms"]
+    warnings = [r.getMessage() for r in caplog.records if r.name == "renewal.active.sms"]
     assert len(warnings) == 2 and all("gateway answered 5" in w for w in warnings)
     for text in codes:
         code = text.split("code is ")[1][:6]

@@ -4,7 +4,7 @@ from django.utils import timezone
 
 from numbers.models import State
 from numbers.services import DisclosureInput, number_allocate, number_cancel
-from renewal import services
+from renewal.deliveries import services
 from renewal.models import BatchChunk, BatchEntry, Delivery, DeliveryState, PlatformStatus, RecycleBatch
 from tests.factories import OutletFactory, staff_user
 from tests.renewal.factories_renewal import make_frozen_numbers, make_platform

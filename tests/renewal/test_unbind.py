@@ -8,9 +8,10 @@ from django.test import Client
 from django.utils import timezone
 
 from numbers.errors import DomainError
-from renewal import unbind
-from renewal.models import Delivery, DeliveryEvent, DeliveryState
-from renewal.models_subscriber import UnbindRequest, UnbindTask
+from renewal.active import services as unbind
+from renewal.deliveries import bodies
+from renewal.deliveries import unbind as coalescer
+from renewal.models import Delivery, DeliveryEvent, DeliveryState, UnbindRequest, UnbindTask
 from tests.renewal.factories_subscriber import (  # noqa: F401
     allocated,
     holder,
@@ -42,12 +43,12 @@ def test_unbind_all_reaches_every_live_platform_with_the_holding_start(client, h
     assert request.bound_before == period.started_at
     assert sorted(request.tasks.values_list("platform__name", flat=True)) == sorted(p.name for p in platforms)
     # when the coalescer runs
-    ids = unbind.unbind_coalesce()
+    ids = coalescer.unbind_coalesce()
     # then each platform has one unbind.request delivery carrying its task with bound_before = the start
     assert len(ids) == len(platforms)
     for delivery in Delivery.objects.filter(pk__in=ids).select_related("platform"):
         assert delivery.event == DeliveryEvent.UNBIND and delivery.state == DeliveryState.SENT  # pull-only
-        body = unbind.unbind_body(delivery)
+        body = bodies.unbind_body(delivery)
         assert body["event"] == "unbind.request" and body["delivery_id"] == str(delivery.pk)
         (task,) = body["tasks"]
         assert task["msisdn"] == number.msisdn
@@ -105,12 +106,12 @@ def test_n_requests_in_one_window_become_one_delivery_per_platform(operator, out
     periods = [allocated(operator, outlet, clerk)[1] for _ in range(30)]
     for period in periods:
         unbind.unbind_request_create(period=period)
-    ids = unbind.unbind_coalesce()
+    ids = coalescer.unbind_coalesce()
     assert len(ids) == len(platforms)
     assert Delivery.objects.filter(event=DeliveryEvent.UNBIND).count() == len(platforms)
     for delivery in Delivery.objects.filter(pk__in=ids):
-        assert len(unbind.unbind_body(delivery)["tasks"]) == 30
-    assert unbind.unbind_coalesce() == []  # nothing left to claim: running it again changes nothing
+        assert len(bodies.unbind_body(delivery)["tasks"]) == 30
+    assert coalescer.unbind_coalesce() == []  # nothing left to claim: running it again changes nothing
     assert not UnbindTask.objects.filter(delivery__isnull=True).exists()
 
 
@@ -118,13 +119,13 @@ def test_a_platform_with_a_webhook_gets_a_pending_delivery_for_the_sender(holder
     _, period = holder
     make_platform("Hooked", webhook_url="https://hooks.example/unbind")
     unbind.unbind_request_create(period=period)
-    (delivery,) = Delivery.objects.filter(pk__in=unbind.unbind_coalesce())
+    (delivery,) = Delivery.objects.filter(pk__in=coalescer.unbind_coalesce())
     assert delivery.state == DeliveryState.PENDING and delivery.next_attempt_at is not None
 
 
 def _one_task(period, platform):
     unbind.unbind_request_create(period=period)
-    unbind.unbind_coalesce()
+    coalescer.unbind_coalesce()
     return UnbindTask.objects.get(request__holder_period=period, platform=platform)
 
 
@@ -162,7 +163,7 @@ def test_every_result_in_confirms_the_delivery_and_finishes_the_request(operator
                                                                          django_capture_on_commit_callbacks):
     p1, p2 = (allocated(operator, outlet, clerk)[1] for _ in range(2))
     r1, r2 = unbind.unbind_request_create(period=p1), unbind.unbind_request_create(period=p2)
-    unbind.unbind_coalesce()
+    coalescer.unbind_coalesce()
     platform = platforms[0]
     delivery = Delivery.objects.get(platform=platform, event=DeliveryEvent.UNBIND)
     t1 = r1.tasks.get(platform=platform)
@@ -190,7 +191,7 @@ def test_the_deadline_makes_unanswered_tasks_no_answer_and_the_page_final(client
     number, period = holder
     sign_in(client, number.msisdn)
     request = _unbind_all(client)
-    unbind.unbind_coalesce()
+    coalescer.unbind_coalesce()
     first = request.tasks.get(platform=platforms[0])
     unbind.unbind_task_report(platform=platforms[0], task_id=first.pk, status="unbound", accounts=3)
     status = client.get(f"/renew/requests/{request.pk}/status").json()
@@ -242,7 +243,7 @@ def test_the_unbind_form_needs_csrf(holder, platforms):
 def test_the_sweep_confirms_a_delivery_whose_last_answers_raced(holder, platforms):
     _, period = holder
     request = unbind.unbind_request_create(period=period)
-    unbind.unbind_coalesce()
+    coalescer.unbind_coalesce()
     # as if two last answers had both missed the confirmation: answered, but the delivery still `sent`
     request.tasks.update(result="nothing_bound")
     assert set(Delivery.objects.values_list("state", flat=True)) == {DeliveryState.SENT}
@@ -251,7 +252,7 @@ def test_the_sweep_confirms_a_delivery_whose_last_answers_raced(holder, platform
 
 
 def test_the_simulator_mix_is_configurable(monkeypatch):
-    from renewal import unbind_simulator
+    from renewal.simulator import unbind as unbind_simulator
 
     assert unbind_simulator.parse_mix("unbound=0.6, nothing_bound=0.3,rejected=0.05,none=0.05") == {
         "unbound": 0.6, "nothing_bound": 0.3, "rejected": 0.05, None: 0.05}

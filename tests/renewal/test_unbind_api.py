@@ -6,9 +6,9 @@ from uuid import uuid4
 
 import pytest
 
-from renewal import unbind
-from renewal.models import Delivery, DeliveryState
-from renewal.models_subscriber import UnbindTask
+from renewal.active import services as unbind
+from renewal.deliveries import unbind as coalescer
+from renewal.models import Delivery, DeliveryState, UnbindTask
 from tests.renewal.factories_renewal import make_key, make_platform
 from tests.renewal.factories_subscriber import holder  # noqa: F401
 
@@ -22,7 +22,7 @@ def requested(holder):
     a, b = make_platform(name="Alipay"), make_platform(name="Tag Co", kind="tag_provider", category="number_tags")
     a.key, b.key = make_key(a), make_key(b)
     request = unbind.unbind_request_create(period=period)
-    unbind.unbind_coalesce()
+    coalescer.unbind_coalesce()
     return a, b, request
 
 

@@ -6,9 +6,9 @@ import threading
 import pytest
 from django.db import connection
 
-from renewal import unbind
-from renewal.models import Delivery, DeliveryEvent
-from renewal.models_subscriber import UnbindRequest, UnbindTask
+from renewal.active import services as unbind
+from renewal.deliveries import unbind as coalescer
+from renewal.models import Delivery, DeliveryEvent, UnbindRequest, UnbindTask
 from tests.renewal.factories_subscriber import allocated, holder, make_platform, roles_back  # noqa: F401
 
 pytestmark = pytest.mark.services
@@ -41,7 +41,7 @@ def test_concurrent_last_answers_finish_the_request_exactly(require_postgres, ro
     platforms = [make_platform(f"P{i}") for i in range(6)]
     for _ in range(3):
         request = unbind.unbind_request_create(period=period)
-        unbind.unbind_coalesce()
+        coalescer.unbind_coalesce()
         tasks = list(request.tasks.select_related("platform"))
         results = _together([
             (lambda t=t: unbind.unbind_task_report(platform=t.platform, task_id=t.pk, status="nothing_bound"))
@@ -65,7 +65,7 @@ def test_concurrent_coalescers_claim_each_task_once(require_postgres, roles_back
     platforms = [make_platform(f"P{i}") for i in range(3)]
     for _ in range(40):
         unbind.unbind_request_create(period=allocated(operator, outlet, clerk)[1])
-    results = _together([unbind.unbind_coalesce for _ in range(4)])
+    results = _together([coalescer.unbind_coalesce for _ in range(4)])
     assert not [r for r in results if isinstance(r, Exception)]
     claimed = [d for r in results for d in r]
     assert len(claimed) == len(set(claimed)) == Delivery.objects.filter(event=DeliveryEvent.UNBIND).count()

@@ -8,7 +8,7 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.test import override_settings
 
-from renewal import clients
+from renewal.deliveries import http as clients
 from tests.renewal.factories_renewal import free_port
 
 PRIVATE = ["http://10.0.0.5/hook", "http://192.168.1.10/hook", "http://172.16.0.1/hook", "http://169.254.169.254/",

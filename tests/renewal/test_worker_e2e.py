@@ -8,9 +8,9 @@ from django.db import connection
 from django.test.testcases import LiveServerThread, _StaticFilesHandler
 
 from portal.celery import app as celery_app
-from renewal import services
+from renewal.deliveries import services
+from renewal.deliveries.tasks import deliveries_due_task
 from renewal.models import Delivery, DeliveryState
-from renewal.tasks import deliveries_due_task
 from tests.renewal.factories_renewal import free_port, make_frozen_numbers, make_key, make_platform
 
 BASE_DIR = Path(__file__).resolve().parents[2]

@@ -4,7 +4,7 @@ import sys
 
 from django.core.management.base import BaseCommand, CommandError
 
-from numbers.feed import FeedFileError, open_text, write_report
+from numbers.feeds.services import FeedFileError, open_text, write_report
 from numbers.models import Operator
 
 

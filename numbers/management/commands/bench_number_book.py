@@ -1,7 +1,7 @@
 """Measure the number book's queries on a large table, with its indexes and without (the baseline).
 
 Loads `--rows` numbers for three bench operators (once; set-based INSERT … SELECT), then times each
-search of numbers.selectors.number_book_page with the 0005_sales indexes, and again inside a
+search of numbers.sales.selectors.number_book_page with the 0005_sales indexes, and again inside a
 transaction that drops them (rolled back afterwards), and prints medians, ratios and the plans.
 PostgreSQL only; development databases only (DEBUG=true), since it writes a million rows.
 """
@@ -14,8 +14,8 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection, transaction
 
-from numbers import selectors
 from numbers.models import Operator, PhoneNumber
+from numbers.sales import selectors
 
 BENCH_OPERATORS = [("BENCH1", "1"), ("BENCH2", "5"), ("BENCH3", "8")]  # code, first digit after +861
 INDEXES = ["number_avail_msisdn", "number_avail_suffix", "number_avail_trgm"]

@@ -1,4 +1,4 @@
-from numbers.feed import cancellations_import, read_cancellations
+from numbers.feeds.services import cancellations_import, read_cancellations
 from numbers.management.commands._feedcommand import FeedCommand
 
 

@@ -1,4 +1,4 @@
-from numbers.inventory import inventory_import, read_inventory
+from numbers.feeds.services import inventory_import, read_inventory
 from numbers.management.commands._feedcommand import FeedCommand
 
 

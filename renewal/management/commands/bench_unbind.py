@@ -26,11 +26,13 @@ from django.utils import timezone
 
 from numbers.models import HolderPeriod, Operator, PhoneNumber, State
 from portal.celery import app as celery_app
-from renewal import services, unbind, unbind_simulator
-from renewal.models import Delivery, DeliveryEvent, Platform, PlatformStatus
-from renewal.models_subscriber import UnbindRequest
-from renewal.simulator import SimPlatform, Simulator
-from renewal.tasks import delivery_send_task
+from renewal.active import services as unbind
+from renewal.deliveries import unbind as coalescer
+from renewal.deliveries.tasks import delivery_send_task, unbind_coalesce_task
+from renewal.models import Delivery, DeliveryEvent, Platform, PlatformStatus, UnbindRequest
+from renewal.platforms import services
+from renewal.simulator import unbind as unbind_simulator
+from renewal.simulator.server import SimPlatform, Simulator
 
 
 class Command(BaseCommand):
@@ -141,11 +143,11 @@ class Command(BaseCommand):
         for period in periods:
             ids.append(unbind.unbind_request_create(period=period).pk)
             if coalesce_each:  # no coalescing window: every request becomes its own deliveries
-                for delivery_id in unbind.unbind_coalesce():
+                for delivery_id in coalescer.unbind_coalesce():
                     delivery_send_task.delay(str(delivery_id))
         created = time.monotonic() - t0
         if not coalesce_each:
-            unbind.unbind_coalesce_task.delay()  # one beat tick after the window
+            unbind_coalesce_task.delay()  # one beat tick after the window
         self._wait(lambda: not UnbindRequest.objects.filter(pk__in=ids, finished_at__isnull=True).exists(),
                    timeout, "requests to finish")
         total = time.monotonic() - t0

@@ -9,9 +9,10 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import DatabaseError, connection
 
-from renewal import services
+from renewal.deliveries import services
 from renewal.models import ApiKey, Platform, PlatformCategory, PlatformStatus
-from renewal.simulator import SimPlatform, Simulator
+from renewal.platforms import services as platform_services
+from renewal.simulator.server import SimPlatform, Simulator
 
 KEY_NAME = "simulator"
 
@@ -51,9 +52,9 @@ class Command(BaseCommand):
                 Platform.objects.filter(pk=platform.pk).update(webhook_url=f"{base}/{platform.pk}")
             ApiKey.objects.filter(platform=platform, name=KEY_NAME, revoked_at__isnull=True).update(
                 revoked_at=services.timezone.now())
-            _, raw = services.api_key_create(platform=platform, name=KEY_NAME, actor="simulate_platforms")
+            _, raw = platform_services.api_key_create(platform=platform, name=KEY_NAME, actor="simulate_platforms")
             (pull if pulls else sims).append(SimPlatform(platform_id=platform.pk, name=platform.name, api_key=raw,
-                                                         secrets=services.platform_secrets(platform)))
+                                                         secrets=platform_services.platform_secrets(platform)))
         try:
             sim = Simulator(port=port, platforms=sims, api_url=api_url, fail_rate=fail_rate, latency_ms=latency,
                             confirm_after_ms=confirm_after, pull=pull).start()
@@ -81,10 +82,10 @@ class Command(BaseCommand):
         out = []
         for i in range(1, count + 1):
             name = f"Simulated platform {i:02d}"
-            platform = Platform.objects.filter(name=name).first() or services.platform_create(
+            platform = Platform.objects.filter(name=name).first() or platform_services.platform_create(
                 name=name, category=categories[i % len(categories)], status=PlatformStatus.LIVE)
             if platform.status != PlatformStatus.LIVE:
-                platform = services.platform_set_status(platform=platform, status=PlatformStatus.LIVE)
+                platform = platform_services.platform_set_status(platform=platform, status=PlatformStatus.LIVE)
             out.append(platform)
         return out
 
@@ -92,7 +93,7 @@ class Command(BaseCommand):
         """Pick up rotated secrets (the portal then signs with two)."""
         try:
             for platform in Platform.objects.filter(pk__in=list(sim.platforms)):
-                sim.platforms[platform.pk].secrets = services.platform_secrets(platform)
+                sim.platforms[platform.pk].secrets = platform_services.platform_secrets(platform)
         except DatabaseError as exc:  # the database restarted: reconnect next time
             self.stderr.write(f"simulate_platforms: cannot refresh secrets: {exc}")
             connection.close()

@@ -1,0 +1,86 @@
+"""The feeds' public surface: import a cancellation/port feed or an inventory, process an uploaded file.
+
+One service per feed, used by the management commands, the admin upload and the API:
+`cancellations_import(*, operator, rows, …)` and `inventory_import(*, operator, rows, …)`. `rows` is any
+iterable of parsed rows (`CancellationRow`, `InventoryRow`): `read_cancellations(file)` and
+`read_inventory(file)` stream them from a CSV file; an API view builds them from JSON items.
+"""
+
+import io
+import os
+import uuid
+from datetime import datetime, timedelta
+
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from numbers.feeds.cancellations import CancellationRow, cancellations_import, read_cancellations
+from numbers.feeds.inventory import InventoryRow, inventory_import, read_inventory
+from numbers.feeds.reasons import REASONS
+from numbers.models import FeedStatus, FeedUpload
+from numbers.staging import FeedFileError, FeedSummary, LineOutcome, open_text, write_report
+
+__all__ = ["REASONS", "CancellationRow", "FeedFileError", "FeedSummary", "InventoryRow", "LineOutcome",
+           "cancellations_import", "check_header", "feed_upload_process", "inventory_import", "open_text",
+           "read_cancellations", "read_inventory", "write_report"]
+
+
+UPLOAD_LEASE = timedelta(minutes=10)
+
+
+FEEDS = {"cancellations": (cancellations_import, read_cancellations),
+         "inventory": (inventory_import, read_inventory)}
+
+
+def check_header(kind: str, file) -> None:
+    """Raise FeedFileError unless the binary `file` starts with the header row of the `kind` feed."""
+    reader = FEEDS[kind][1]
+    first = file.readline(4096)
+    file.seek(0)
+    for _row in reader(open_text(io.BytesIO(first))):
+        break
+
+
+def feed_upload_process(*, upload_id: int, now: datetime | None = None) -> None:
+    """Import an uploaded feed file and keep its report; a second call for the same upload does nothing."""
+    now = now or timezone.now()
+    # Claim it; a run whose worker died (no progress for a lease) may be taken over: the import is idempotent.
+    claimed = FeedUpload.objects.filter(pk=upload_id).filter(
+        models.Q(status=FeedStatus.QUEUED) | models.Q(status=FeedStatus.RUNNING, heartbeat_at__lt=now - UPLOAD_LEASE)
+    ).update(status=FeedStatus.RUNNING, started_at=now, heartbeat_at=now, error="")
+    if not claimed:
+        return
+    upload = FeedUpload.objects.select_related("operator", "uploaded_by").get(pk=upload_id)
+    importer, reader = FEEDS[upload.kind]
+    storage = upload.file.storage
+    report_name = f"feeds/reports/{upload.pk}-{uuid.uuid4().hex}.csv"
+    os.makedirs(os.path.dirname(storage.path(report_name)), exist_ok=True)
+
+    def progress(done: int, total: int) -> None:
+        FeedUpload.objects.filter(pk=upload_id).update(processed=done, lines=total, heartbeat_at=timezone.now())
+
+    try:
+        with upload.file.open("rb") as source, open(storage.path(report_name), "w", encoding="utf-8",
+                                                     newline="") as out:
+            summary = importer(
+                operator=upload.operator, rows=reader(open_text(source)), actor=upload.uploaded_by or "upload",
+                dry_run=upload.dry_run, progress=progress,
+                report=write_report(out, title=f"{upload.get_kind_display()} {upload.original_name}"),
+            )
+    except FeedFileError as exc:
+        FeedUpload.objects.filter(pk=upload_id).update(
+            status=FeedStatus.FAILED, error=exc.message + " " + _("Nothing was changed."),
+            finished_at=timezone.now())
+        storage.delete(report_name)
+        return
+    except Exception:
+        FeedUpload.objects.filter(pk=upload_id).update(
+            status=FeedStatus.FAILED, finished_at=timezone.now(),
+            error=_("The import stopped on an internal error. The chunks done so far are kept; upload the same "
+                    "file again to finish (lines already applied are counted, not applied twice)."))
+        raise
+    FeedUpload.objects.filter(pk=upload_id).update(
+        status=FeedStatus.DONE, lines=summary.lines, processed=summary.lines, applied=summary.applied,
+        already_applied=summary.already_applied, rejected=summary.rejected_total, summary=summary.as_dict(),
+        report=report_name, finished_at=timezone.now())

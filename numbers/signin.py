@@ -1,0 +1,50 @@
+"""Password sign-in, limited per account and per client address: the staff pages' and the admin's alike."""
+
+from django.contrib.admin.forms import AdminAuthenticationForm
+from django.contrib.auth import authenticate, get_user_model
+from django.core.exceptions import ValidationError
+from django.utils.translation import gettext as _
+
+from numbers.ratelimit import LoginLimiter
+
+
+class LimitedLoginMixin:
+    """A password sign-in limited per account and per client address (numbers.ratelimit.LoginLimiter)."""
+
+    def __init__(self, request=None, *args, **kwargs):
+        super().__init__(request, *args, **kwargs)
+        self.limiter = LoginLimiter(request) if request is not None else None
+
+    def clean(self):
+        username = self.cleaned_data.get("username")
+        password = self.cleaned_data.get("password")
+        if not username or not password:
+            return self.cleaned_data
+        wait = self.limiter.blocked_for(username)
+        if wait:
+            # Refused before the password is checked: a locked account answers nothing about it.
+            raise ValidationError(self.limiter.message(wait), code="throttled")
+        self.user_cache = authenticate(self.request, username=username, password=password)
+        if self.user_cache is None:
+            self.limiter.failed(username)
+            if self._inactive_with_right_password(username, password):
+                raise ValidationError(
+                    _("This account is switched off. Ask your operator administrator to switch it on."),
+                    code="inactive",
+                )
+            raise self.get_invalid_login_error()
+        self.confirm_login_allowed(self.user_cache)
+        self.limiter.succeeded(username)
+        return self.cleaned_data
+
+    def is_throttled(self) -> bool:
+        return any(e.code == "throttled" for e in self.non_field_errors().as_data())
+
+    @staticmethod
+    def _inactive_with_right_password(username: str, password: str) -> bool:
+        user = get_user_model()._default_manager.filter(username=username, is_active=False).first()
+        return user is not None and user.check_password(password)
+
+
+class AdminLoginForm(LimitedLoginMixin, AdminAuthenticationForm):
+    """The admin's sign-in, with the same limits, refusal and wait message as the staff pages'."""

@@ -1,0 +1,58 @@
+"""Admin for harassment reports: regulators read them, download evidence, and set status and notes."""
+
+from django.contrib import admin
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
+
+from renewal.models import Evidence, HarassmentReport
+
+
+class EvidenceInline(admin.TabularInline):
+    model = Evidence
+    fields = ("download", "content_type", "size", "sha256")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    @admin.display(description=_("file"))
+    def download(self, obj):
+        return format_html('<a href="{}">{}</a>', reverse("subscriber:evidence", args=[obj.pk]), obj.original_name)
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False  # evidence is what the subscriber sent: never edited
+
+
+# What the regulator may change; everything else on a report is the subscriber's and read-only.
+HANDLING_FIELDS = ("status", "notes")
+REPORT_FIELDS = ("reference", "number", "holder_period", "category", "sender", "occurred_at", "description",
+                 "created_at")
+
+
+@admin.register(HarassmentReport)
+class HarassmentReportAdmin(admin.ModelAdmin):
+    list_display = ("reference", "number", "category", "sender", "occurred_at", "created_at", "status",
+                    "handled_by", "handled_at")
+    list_filter = ("status", "category")
+    search_fields = ("reference", "number__msisdn", "sender")
+    fields = (*REPORT_FIELDS, *HANDLING_FIELDS, "handled_by", "handled_at")
+    readonly_fields = (*REPORT_FIELDS, "handled_by", "handled_at")
+    inlines = [EvidenceInline]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def save_model(self, request, obj, form, change):
+        """Save only status and notes, naming who changed them and when (the admin log keeps the history)."""
+        if not form.has_changed():
+            return
+        obj.handled_by = request.user.get_username()
+        obj.handled_at = timezone.now()
+        obj.save(update_fields=[*HANDLING_FIELDS, "handled_by", "handled_at"])

@@ -1,0 +1,265 @@
+"""Unbind requests of active renewal: create, coalesce into deliveries, take results, time out.
+
+An unbind request writes one task per platform in its own transaction: the
+tasks are its outbox rows. The coalescer (a beat task every
+UNBIND_COALESCE_SECONDS) claims each platform's unassigned tasks with a
+conditional UPDATE into ONE `unbind.request` delivery of the batch-renewal
+outbox, which sends, signs and retries it. So N requests within one window
+become one delivery per platform.
+"""
+
+import logging
+from datetime import timedelta
+from itertools import groupby
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import Count, Exists, OuterRef, Q
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext, pgettext
+
+from numbers.errors import DomainError
+from numbers.models import HolderPeriod, State
+from renewal.deliveries.unbind import unbind_deliveries_confirm
+from renewal.models import (
+    MAX_REPORTED_COUNT,
+    REPORTABLE_RESULTS,
+    Delivery,
+    Platform,
+    UnbindRequest,
+    UnbindResult,
+    UnbindTask,
+)
+
+log = logging.getLogger(__name__)
+
+
+
+class UnbindError(DomainError):
+    code = "unbind_refused"
+
+
+class TaskNotFound(DomainError):
+    code = "not_found"
+
+
+class AlreadyReported(DomainError):
+    code = "already_reported"
+
+
+# --- requests ---------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def unbind_request_create(*, period: HolderPeriod, platform_ids: list[int] | None = None, now=None) -> UnbindRequest:
+    """Create a request with one task per chosen live platform (all of them when `platform_ids` is None)."""
+    now = now or timezone.now()
+    # The period's row lock serialises two clicks of the same subscriber.
+    period = HolderPeriod.objects.select_for_update().select_related("number").get(pk=period.pk)
+    if period.ended_at is not None or period.number.state != State.ACTIVE:
+        raise UnbindError(_("Your holding of this number has ended."), code="period_closed")
+    if period.started_at is None:
+        raise UnbindError(_("The start of your holding is unknown, so bindings cannot be removed safely."),
+                          code="unknown_start")
+    running = UnbindRequest.objects.running().filter(holder_period=period).first()
+    if running is not None:
+        raise UnbindError(_("Your request of %(at)s is still running. Wait until every platform has answered, "
+                            "then you can send another.") % {"at": timezone.localtime(running.created_at)
+                                                             .strftime("%Y-%m-%d %H:%M")},
+                          code="already_running")
+    platforms = Platform.objects.live()
+    if platform_ids is not None:
+        platforms = platforms.filter(pk__in=platform_ids)
+    platform_ids = list(platforms.values_list("pk", flat=True))
+    if not platform_ids:
+        raise UnbindError(_("Choose at least one application or tag provider."), code="no_platforms")
+    try:
+        with transaction.atomic():
+            request = UnbindRequest.objects.create(number=period.number, holder_period=period,
+                                                   bound_before=period.started_at, created_at=now)
+    except IntegrityError:  # a concurrent request won the one-running constraint
+        raise UnbindError(_("A request for this number is already running."), code="already_running") from None
+    deadline = now + timedelta(seconds=settings.UNBIND_ANSWER_DEADLINE_SECONDS)
+    UnbindTask.objects.bulk_create(
+        [UnbindTask(request=request, platform_id=pid, created_at=now, deadline_at=deadline) for pid in platform_ids]
+    )
+    return request
+
+
+# --- the coalescer ----------------------------------------------------------------------------
+
+
+
+
+
+
+
+
+
+
+
+
+# --- results ----------------------------------------------------------------------------------
+
+
+def _validate_result(status, accounts, detail) -> dict:
+    fields = {}
+    if status not in REPORTABLE_RESULTS:
+        fields["status"] = [_("Must be one of: unbound, nothing_bound, rejected.")]
+    if accounts is None:
+        accounts = 0 if status != UnbindResult.UNBOUND else None
+    if (accounts is None or isinstance(accounts, bool) or not isinstance(accounts, int)
+            or not 0 <= accounts <= MAX_REPORTED_COUNT):
+        fields["accounts"] = [_("A whole number from 0 to %(max)d (required when status is unbound).")
+                              % {"max": MAX_REPORTED_COUNT}]
+    if detail is None:
+        detail = ""
+    if not isinstance(detail, str) or len(detail) > 500:
+        fields["detail"] = [_("Text of at most 500 characters.")]
+    elif status == UnbindResult.REJECTED and not detail.strip():
+        fields["detail"] = [_("Say why the task was rejected.")]
+    if fields:
+        err = DomainError(_("The result is not valid."), code="validation_error")
+        err.fields = fields
+        raise err
+    return {"status": status, "accounts": accounts, "detail": detail.strip()}
+
+
+def unbind_task_report(*, platform: Platform, task_id, status, accounts=None, detail=None, now=None) -> UnbindTask:
+    """Record a platform's result for its task; the same result again changes nothing, a different one is a 409.
+
+    Only the task's row is locked, so platforms answering for one request never wait for each other.
+    Whether that finished the request (or confirmed the delivery) is checked after commit: whichever
+    answer commits last sees every other one, so exactly the right moment is caught without a lock.
+    """
+    now = now or timezone.now()
+    data = _validate_result(status, accounts, detail)
+    with transaction.atomic():
+        task = UnbindTask.objects.select_for_update().filter(pk=task_id, platform=platform).first()
+        if task is None:  # unknown, or another platform's task: a 404, never a 403
+            raise TaskNotFound(_("No such unbind task."))
+        if task.result in REPORTABLE_RESULTS:
+            if (task.result, task.accounts, task.detail) == (data["status"], data["accounts"], data["detail"]):
+                return task
+            raise AlreadyReported(_("A different result was already reported for this task."))
+        # A late answer replaces the portal's `no_answer`: the platform's word is the better record.
+        task.result, task.accounts, task.detail, task.reported_at = (
+            data["status"], data["accounts"], data["detail"], now)
+        task.save(update_fields=["result", "accounts", "detail", "reported_at"])
+        request_id, delivery_id = task.request_id, task.delivery_id
+        transaction.on_commit(lambda: _finish(request_id=request_id, delivery_id=delivery_id, now=now))
+    return task
+
+
+def _finish(*, request_id, delivery_id, now) -> None:
+    """Finish the request and confirm the delivery if nothing in them is open any more (conditional updates)."""
+    with transaction.atomic():  # one commit for both
+        _finish_requests(UnbindRequest.objects.filter(pk=request_id), now)
+        if delivery_id:
+            unbind_deliveries_confirm(Delivery.objects.filter(pk=delivery_id), now)
+
+
+def _finish_requests(requests, now) -> int:
+    return (requests.filter(finished_at__isnull=True)
+            .exclude(Exists(UnbindTask.objects.filter(request=OuterRef("pk"), result=UnbindResult.PENDING)))
+            .update(finished_at=now))
+
+
+
+
+def unbind_deadline_sweep(*, now=None) -> int:
+    """Make tasks past their deadline `no_answer`, then finish requests and confirm deliveries that are done.
+
+    Each statement is its own transaction, so no lock is held across them.
+    """
+    now = now or timezone.now()
+    # Separate statements, each its own transaction: no lock is held across them.
+    timed_out = UnbindTask.objects.filter(result="", deadline_at__lte=now).update(
+        result=UnbindResult.NO_ANSWER, reported_at=now)
+    _finish_requests(UnbindRequest.objects.all(), now)
+    # Repair after a crash between an answer's commit and its check: confirmed here.
+    unbind_deliveries_confirm(Delivery.objects.all(), now)
+    return timed_out
+
+
+# --- what the subscriber sees -----------------------------------------------------------------
+
+
+def task_status(task: UnbindTask) -> str:
+    """waiting, sent, or the final result."""
+    if task.result:
+        return task.result
+    if task.delivery_id and task.delivery.sent_at is not None:
+        return "sent"
+    return "waiting"
+
+
+def status_labels() -> dict[str, str]:
+    return {
+        "waiting": _("waiting"),
+        "sent": _("sent, waiting for the answer"),
+        UnbindResult.UNBOUND: _("unbound"),
+        UnbindResult.NOTHING_BOUND: _("nothing was bound"),
+        UnbindResult.REJECTED: _("rejected"),
+        UnbindResult.NO_ANSWER: _("no answer"),
+    }
+
+
+def request_tasks(request: UnbindRequest) -> list[dict]:
+    labels = status_labels()
+    rows = []
+    for task in request.tasks.select_related("platform", "delivery").order_by("platform__category",
+                                                                               "platform__name"):
+        status = task_status(task)
+        label = labels[status]
+        if status == UnbindResult.REJECTED and task.detail:
+            label = _("rejected: %(reason)s") % {"reason": task.detail}
+        elif status == UnbindResult.UNBOUND and task.accounts:
+            label = ngettext("unbound (%(n)d account)", "unbound (%(n)d accounts)", task.accounts) % {
+                "n": task.accounts}
+        rows.append({"id": str(task.pk), "platform": task.platform.name,
+                     "category": task.platform.get_category_display(), "status": status, "label": label})
+    return rows
+
+
+def request_summary(rows: list[dict]) -> str:
+    counts = {}
+    for row in rows:
+        counts[row["status"]] = counts.get(row["status"], 0) + 1
+    parts = [
+        ngettext("%(n)d platform unbound", "%(n)d platforms unbound", counts.get("unbound", 0)),
+        ngettext("%(n)d had nothing bound", "%(n)d had nothing bound", counts.get("nothing_bound", 0)),
+        ngettext("%(n)d rejected", "%(n)d rejected", counts.get("rejected", 0)),
+        ngettext("%(n)d did not answer", "%(n)d did not answer", counts.get("no_answer", 0)),
+    ]
+    keys = ["unbound", "nothing_bound", "rejected", "no_answer"]
+    text = pgettext("list separator", "; ").join(p % {"n": counts.get(k, 0)} for p, k in zip(parts, keys, strict=True))
+    return _("Finished: %(parts)s.") % {"parts": text}
+
+
+def request_progress(rows: list[dict]) -> str:
+    done = sum(1 for r in rows if r["status"] not in ("waiting", "sent"))
+    return _("%(done)d of %(total)d platforms have answered.") % {"done": done, "total": len(rows)}
+
+
+def overview_context(period) -> dict:
+    platforms = list(Platform.objects.live().order_by("category", "name"))
+    groups = [(category, list(items)) for category, items in
+              groupby(platforms, key=lambda p: p.get_category_display())]
+    requests = list(UnbindRequest.objects.filter(holder_period=period)
+                    .annotate(total=Count("tasks"), open=Count("tasks", filter=Q(tasks__result="")))
+                    .order_by("-created_at")[:20])
+    return {
+        "platform_groups": groups,
+        "platform_count": len(platforms),
+        "unbind_requests": requests,
+        "running_request": next((r for r in requests if r.finished_at is None), None),
+    }
+
+
+# --- tasks ------------------------------------------------------------------------------------
+
+
+
+

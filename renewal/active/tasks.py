@@ -1,0 +1,24 @@
+"""Active renewal's tasks. Their names are the ones they had before the active package: queued messages work."""
+
+from celery import shared_task
+
+from renewal.active.services import unbind_deadline_sweep
+from renewal.active.sms import SmsSendError, sms_code_send
+
+
+@shared_task(name="renewal.unbind.unbind_deadline_sweep_task", acks_late=True, reject_on_worker_lost=True)
+def unbind_deadline_sweep_task() -> int:
+    return unbind_deadline_sweep()
+
+
+@shared_task(
+    name="renewal.sms.sms_code_send_task", acks_late=True, reject_on_worker_lost=True,
+    autoretry_for=(SmsSendError,), retry_backoff=2, retry_backoff_max=60, max_retries=4,
+)
+def sms_code_send_task(msisdn: str, language: str | None = None) -> None:
+    """Issue and send a code to `msisdn` if it is in service; a failed send is logged and retried.
+
+    A code lives 5 minutes, so a short Celery retry (not an outbox row) is enough;
+    a retry issues a fresh code, replacing the one that was not delivered.
+    """
+    sms_code_send(msisdn=msisdn, language=language)

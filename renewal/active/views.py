@@ -1,0 +1,268 @@
+"""The subscriber's pages: sign in with an SMS code, the renewal page, unbind requests, harassment reports."""
+
+import time
+from functools import wraps
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.cache import cache
+from django.http import FileResponse, Http404, HttpResponseForbidden, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import get_language, ngettext
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods, require_POST
+
+from numbers import ratelimit, roles
+from numbers.access import SUPERUSER, account_role
+from numbers.models import HolderPeriod, State
+from renewal.active import services as unbind
+from renewal.active.forms import CodeForm, NumberForm, ReportForm
+from renewal.active.reports import evidence_storage, harassment_report_create
+from renewal.active.sms import VerifyResult, sms_code_verify
+from renewal.active.tasks import sms_code_send_task
+from renewal.models import Evidence, HarassmentReport, UnbindRequest
+
+SESSION_PENDING = "renew_pending"
+SESSION_SUBSCRIBER = "renew_subscriber"
+
+
+def _limits():
+    return {
+        "number_minute": ratelimit.Limit("sms-number-minute", settings.SMS_LIMIT_PER_NUMBER_MINUTE, 60),
+        "number_day": ratelimit.Limit("sms-number-day", settings.SMS_LIMIT_PER_NUMBER_DAY, 86400),
+        "address_hour": ratelimit.Limit("sms-address-hour", settings.SMS_LIMIT_PER_ADDRESS_HOUR, 3600),
+    }
+
+
+def _wait(seconds: int) -> str:
+    if seconds < 90:
+        return ngettext("%(n)d second", "%(n)d seconds", seconds) % {"n": seconds}
+    if seconds < 5400:
+        minutes = (seconds + 59) // 60
+        return ngettext("%(n)d minute", "%(n)d minutes", minutes) % {"n": minutes}
+    hours = (seconds + 3599) // 3600
+    return ngettext("%(n)d hour", "%(n)d hours", hours) % {"n": hours}
+
+
+def _refusal_message(refusal: ratelimit.Refusal) -> str:
+    wait = _wait(refusal.retry_after)
+    if refusal.limit.name == "sms-address-hour":
+        return _("Too many codes were requested from your network. Wait %(wait)s, then try again.") % {"wait": wait}
+    if refusal.limit.name == "sms-number-day":
+        return _("Too many codes were requested for this number today. Wait %(wait)s, then try again, "
+                 "or ask your operator's service desk for help.") % {"wait": wait}
+    return _("A code was requested for this number a moment ago. Use the code from that SMS, or wait "
+             "%(wait)s before requesting a new one.") % {"wait": wait}
+
+
+def _verify_fail_key(msisdn: str) -> str:
+    return f"sms-verify-fail:{msisdn}"
+
+
+# --- sign-in ---------------------------------------------------------------------------------
+
+
+@require_http_methods(["GET", "POST"])
+def start(request):
+    """Ask for the number; answer every number the same, at once, and send a code in the background."""
+    if request.method == "GET":
+        form = NumberForm(initial={"msisdn": request.GET.get("msisdn", "")[:32]})
+        return render(request, "subscriber/start.html", {"form": form})
+    limits = _limits()
+    form = NumberForm(request.POST)
+    checks = [(limits["address_hour"], ratelimit.client_address(request))]
+    valid = form.is_valid()
+    if valid:
+        msisdn = form.cleaned_data["msisdn"]
+        checks += [(limits["number_minute"], msisdn), (limits["number_day"], msisdn)]
+    refusal = ratelimit.hit_all(checks)  # counted whatever the number, valid or not
+    if not valid:
+        return render(request, "subscriber/start.html", {"form": form}, status=400)
+    if refusal:
+        form.add_error("msisdn", _refusal_message(refusal))
+        response = render(request, "subscriber/start.html", {"form": form}, status=429)
+        response["Retry-After"] = str(refusal.retry_after)
+        return response
+    cache.set(_verify_fail_key(msisdn), 0, timeout=settings.SMS_CODE_TTL_SECONDS)
+    sms_code_send_task.delay(msisdn, get_language())
+    request.session[SESSION_PENDING] = msisdn
+    return redirect("subscriber:verify")
+
+
+@require_http_methods(["GET", "POST"])
+def verify(request):
+    msisdn = request.session.get(SESSION_PENDING)
+    if not msisdn:
+        return redirect("subscriber:start")
+    form = CodeForm(request.POST or None)
+    status = 200
+    if request.method == "POST" and form.is_valid():
+        result = sms_code_verify(msisdn=msisdn, code=form.cleaned_data["code"])
+        period = None
+        if result == VerifyResult.OK:
+            period = HolderPeriod.objects.filter(
+                number__msisdn=msisdn, number__state=State.ACTIVE, ended_at__isnull=True).first()
+        if period is not None:
+            request.session.cycle_key()  # a new session id at sign-in: no session fixation
+            request.session.pop(SESSION_PENDING, None)
+            request.session[SESSION_SUBSCRIBER] = {"msisdn": msisdn, "period": period.pk, "seen": time.time()}
+            return redirect("subscriber:overview")
+        # Count failures in the cache for every number, so a number not in service answers the same.
+        key = _verify_fail_key(msisdn)
+        cache.add(key, 0, timeout=settings.SMS_CODE_TTL_SECONDS)
+        try:
+            failures = cache.incr(key)
+        except ValueError:
+            failures = settings.SMS_CODE_MAX_TRIES
+        if result == VerifyResult.LOCKED or failures >= settings.SMS_CODE_MAX_TRIES:
+            form.add_error("code", _("That code was wrong too many times and no longer works. Request a new code."))
+        else:
+            left = settings.SMS_CODE_MAX_TRIES - failures
+            form.add_error("code", ngettext(
+                "This code is wrong or has expired. Check the latest SMS; %(left)d try left.",
+                "This code is wrong or has expired. Check the latest SMS; %(left)d tries left.", left) % {"left": left})
+        status = 400
+    elif request.method == "POST":
+        status = 400
+    return render(request, "subscriber/verify.html", {"form": form, "msisdn": msisdn}, status=status)
+
+
+@require_POST
+def logout(request):
+    request.session.flush()
+    messages.info(request, _("You are signed out."))
+    return redirect("subscriber:start")
+
+
+def subscriber_required(view):
+    """Let in a verified subscriber whose holding is still open and who was active recently."""
+
+    @wraps(view)
+    def wrapper(request, *args, **kwargs):
+        data = request.session.get(SESSION_SUBSCRIBER)
+        now = time.time()
+        if not data:
+            return redirect("subscriber:start")
+        period = (HolderPeriod.objects.select_related("number")
+                  .filter(pk=data["period"], ended_at__isnull=True, number__state=State.ACTIVE).first())
+        if now - data["seen"] > settings.SUBSCRIBER_IDLE_SECONDS:
+            request.session.flush()
+            messages.info(request, _("You were signed out after a while without activity. Sign in again."))
+            return redirect("subscriber:start")
+        if period is None:
+            request.session.flush()
+            messages.info(request, _("Your holding of this number has ended, so you were signed out."))
+            return redirect("subscriber:start")
+        data["seen"] = now
+        request.session[SESSION_SUBSCRIBER] = data
+        request.period, request.number = period, period.number
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+# --- the renewal page ------------------------------------------------------------------------
+
+
+def _overview_context(request) -> dict:
+    return {
+        "period": request.period,
+        "number": request.number,
+        "reports": HarassmentReport.objects.filter(holder_period=request.period).order_by("-created_at")[:20],
+        **unbind.overview_context(request.period),
+    }
+
+
+@subscriber_required
+def overview(request):
+    return render(request, "subscriber/overview.html", _overview_context(request))
+
+
+# --- harassment reports ----------------------------------------------------------------------
+
+
+@subscriber_required
+@require_http_methods(["GET", "POST"])
+def report_create(request):
+    form = ReportForm(request.POST or None, request.FILES or None)
+    if request.method == "POST":
+        if form.is_valid():
+            data = form.cleaned_data
+            report = harassment_report_create(
+                period=request.period, category=data["category"], sender=data["sender"],
+                occurred_at=data["occurred_at"], description=data["description"], files=data["evidence"])
+            return redirect("subscriber:report_detail", reference=report.reference)
+        return render(request, "subscriber/report_form.html", {"form": form}, status=400)
+    return render(request, "subscriber/report_form.html", {"form": form})
+
+
+@subscriber_required
+def report_detail(request, reference: str):
+    # Only the reports of this holding: anyone else's is a 404, never a 403.
+    report = get_object_or_404(HarassmentReport, reference=reference, holder_period=request.period)
+    return render(request, "subscriber/report_detail.html", {"report": report, "files": report.evidence.all()})
+
+
+@login_required
+def evidence_file(request, pk):
+    """Stream one evidence file to a regulator (never served from the web root)."""
+    user = request.user
+    if account_role(user) not in (SUPERUSER, roles.REGULATOR):
+        return HttpResponseForbidden(_("Evidence files are for regulators only."))
+    evidence = get_object_or_404(Evidence, pk=pk)
+    storage = evidence_storage()
+    if not storage.exists(evidence.path):
+        raise Http404
+    response = FileResponse(storage.open(evidence.path, "rb"), content_type=evidence.content_type,
+                            as_attachment=True, filename=evidence.original_name)
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+# --- unbind requests -------------------------------------------------------------------------
+
+
+@subscriber_required
+@require_POST
+def unbind_create(request):
+    platform_ids = None
+    if "all" not in request.POST:
+        try:
+            platform_ids = [int(v) for v in request.POST.getlist("platforms")]
+        except ValueError:
+            platform_ids = []
+    try:
+        created = unbind.unbind_request_create(period=request.period, platform_ids=platform_ids)
+    except unbind.UnbindError as exc:
+        messages.error(request, exc.message)
+        return redirect("subscriber:overview")
+    return redirect("subscriber:request_detail", pk=created.pk)
+
+
+def _own_request(request, pk):
+    # Only the requests of this holding: anyone else's is a 404.
+    return get_object_or_404(UnbindRequest, pk=pk, holder_period=request.period)
+
+
+@subscriber_required
+def request_detail(request, pk):
+    unbind_request = _own_request(request, pk)
+    rows = unbind.request_tasks(unbind_request)
+    final = unbind_request.finished_at is not None
+    return render(request, "subscriber/request_detail.html", {
+        "unbind_request": unbind_request, "rows": rows, "final": final, "number": request.number,
+        "progress": unbind.request_progress(rows), "summary": unbind.request_summary(rows) if final else "",
+    })
+
+
+@subscriber_required
+def request_status(request, pk):
+    unbind_request = _own_request(request, pk)
+    rows = unbind.request_tasks(unbind_request)
+    final = unbind_request.finished_at is not None
+    return JsonResponse({
+        "final": final, "tasks": rows, "progress": unbind.request_progress(rows),
+        "summary": unbind.request_summary(rows) if final else "",
+    }, headers={"Cache-Control": "no-store"})

@@ -1,0 +1,377 @@
+"""Batch renewal: the sweep, one delivery attempt, retries, confirmations, release gating."""
+
+import math
+import random
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import Count, Exists, F, OuterRef, Q, Subquery
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from numbers.models import PhoneNumber, State
+from numbers.services import Actor, actor_label
+from renewal.deliveries import bodies, http
+from renewal.errors import Conflict, Invalid, NotFound
+from renewal.models import (
+    BatchChunk,
+    BatchEntry,
+    Delivery,
+    DeliveryEvent,
+    DeliveryState,
+    Platform,
+    PlatformStatus,
+    RecycleBatch,
+)
+from renewal.platforms.services import platform_secrets
+from renewal.platforms.signing import signature_header
+
+# --- API keys --------------------------------------------------------------------------------
+
+
+
+
+
+
+
+
+
+
+
+# --- platforms -------------------------------------------------------------------------------
+
+
+
+
+
+
+
+
+
+
+
+
+# --- the batch sweep -------------------------------------------------------------------------
+
+
+def numbers_due_for_renewal(now: datetime):
+    """Return frozen numbers due within the lead time whose current cycle has no batch entry."""
+    return PhoneNumber.objects.filter(
+        state=State.FROZEN, cycle__isnull=False,
+        frozen_until__lte=now + timedelta(days=settings.RENEWAL_LEAD_DAYS),
+    ).exclude(Exists(BatchEntry.objects.filter(cycle_id=OuterRef("cycle_id")))).order_by()
+
+
+def batch_sweep(*, now: datetime | None = None) -> list[int]:
+    """Make one recycle batch per range holder of the numbers due; return the new batch ids."""
+    now = now or timezone.now()
+    operators = list(numbers_due_for_renewal(now).values_list("range_holder_id", flat=True).distinct())
+    batch_ids = []
+    for operator_id in sorted(operators):
+        batch = batch_create(operator_id=operator_id, now=now)
+        if batch is not None:
+            batch_ids.append(batch.pk)
+    return batch_ids
+
+
+def _uuid_sql() -> str:
+    # Django keeps UUIDs as native uuid on PostgreSQL and as 32 hex characters on SQLite.
+    return "gen_random_uuid()" if connection.vendor == "postgresql" else "lower(hex(randomblob(16)))"
+
+
+@transaction.atomic
+def batch_create(*, operator_id: int, now: datetime) -> RecycleBatch | None:
+    """Batch the operator's due numbers in chunks and write one delivery per (live platform, chunk).
+
+    All set-based (INSERT … SELECT); the batch, its entries and its deliveries commit together,
+    and the dispatch task is enqueued after the commit.
+    """
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:  # one sweep per operator at a time
+            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [4004, operator_id])
+    due = numbers_due_for_renewal(now).filter(range_holder_id=operator_id)
+    count = due.count()
+    if not count:
+        return None
+    size = settings.RENEWAL_CHUNK_SIZE
+    batch = RecycleBatch.objects.create(operator_id=operator_id, created_at=now, size=0)
+    BatchChunk.objects.bulk_create([BatchChunk(batch=batch, seq=i) for i in range(math.ceil(count / size))])
+    due_sql, due_params = due.values("id", "cycle_id", "cancelled_at", "frozen_until").query.sql_with_params()
+    entry, chunk, delivery, platform = (m._meta.db_table for m in (BatchEntry, BatchChunk, Delivery, Platform))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {entry} (number_id, cycle_id, chunk_id, disconnected_at, release_not_before) "
+            f"SELECT d.id, d.cycle_id, c.id, d.cancelled_at, d.frozen_until FROM ("
+            f"  SELECT q.*, ROW_NUMBER() OVER (ORDER BY q.id) - 1 AS rn FROM ({due_sql}) q) d "
+            f"JOIN {chunk} c ON c.batch_id = %s AND c.seq = d.rn / %s",
+            [*due_params, batch.pk, size],
+        )
+        # The count was taken a statement earlier; make the chunks say what they really hold.
+        cursor.execute(
+            f"UPDATE {chunk} SET size = (SELECT COUNT(*) FROM {entry} e WHERE e.chunk_id = {chunk}.id) "
+            f"WHERE batch_id = %s", [batch.pk])
+        cursor.execute(f"DELETE FROM {chunk} WHERE batch_id = %s AND size = 0", [batch.pk])
+        # Pull-only platforms (no webhook URL) read their deliveries through the API: they start `sent`.
+        cursor.execute(
+            f"INSERT INTO {delivery} (id, event, platform_id, operator_id, chunk_id, state, attempts, "
+            f"  next_attempt_at, last_error, created_at, sent_at) "
+            f"SELECT {_uuid_sql()}, %s, p.id, %s, c.id, "
+            f"  CASE WHEN p.webhook_url = '' THEN %s ELSE %s END, 0, "
+            f"  CASE WHEN p.webhook_url = '' THEN NULL ELSE %s END, '', %s, "
+            f"  CASE WHEN p.webhook_url = '' THEN %s ELSE NULL END "
+            f"FROM {chunk} c CROSS JOIN {platform} p WHERE c.batch_id = %s AND p.status = %s",
+            [DeliveryEvent.BATCH.value, operator_id, DeliveryState.SENT.value, DeliveryState.PENDING.value,
+             _db_dt(now), _db_dt(now), _db_dt(now), batch.pk, PlatformStatus.LIVE.value],
+        )
+    BatchChunk.objects.filter(batch=batch).update(deliveries_total=Coalesce(
+        Subquery(Delivery.objects.filter(chunk_id=OuterRef("pk")).order_by()
+                 .values("chunk_id").annotate(n=Count("id")).values("n")), 0))
+    batch.size = BatchEntry.objects.filter(chunk__batch=batch).count()
+    batch.save(update_fields=["size"])
+    from renewal.deliveries.tasks import deliveries_dispatch_task
+
+    transaction.on_commit(lambda: deliveries_dispatch_task.delay(batch.pk))
+    return batch
+
+
+def _db_dt(value: datetime):
+    return connection.ops.adapt_datetimefield_value(value)
+
+
+# --- dispatch and the due sweep --------------------------------------------------------------
+
+
+def deliveries_claim_due(*, now: datetime | None = None, limit: int | None = None,
+                         batch_id: int | None = None) -> list:
+    """Claim up to `limit` due pending deliveries: move them a lease ahead and return their ids.
+
+    A claimed delivery is not claimed again before its lease ends, so each is enqueued once per
+    lease; one whose message is lost is due again after it.
+    """
+    now = now or timezone.now()
+    limit = limit or settings.RENEWAL_DISPATCH_CHUNK
+    with transaction.atomic():
+        due = Delivery.objects.due(now)
+        if batch_id is not None:
+            due = due.filter(chunk_id__in=BatchChunk.objects.filter(batch_id=batch_id).values("id"))
+        # Chunk by chunk: consecutive tasks then reuse the worker's cached chunk body (renewal.deliveries.bodies).
+        ids = list(due.order_by("next_attempt_at", "chunk_id").select_for_update(skip_locked=True)
+                   .values_list("id", flat=True)[:limit])
+        if ids:
+            Delivery.objects.filter(pk__in=ids).update(
+                next_attempt_at=now + timedelta(seconds=settings.RENEWAL_DUE_LEASE_SECONDS))
+    return ids
+
+
+def _backoff(attempts: int) -> timedelta:
+    """Exponential backoff with jitter: between half and all of base * 2^(attempts-1), capped."""
+    ceiling = min(settings.RENEWAL_RETRY_MAX_SECONDS, settings.RENEWAL_RETRY_BASE_SECONDS * 2 ** (attempts - 1))
+    return timedelta(seconds=random.uniform(ceiling / 2, ceiling))
+
+
+def delivery_attempt(*, delivery_id, now: datetime | None = None) -> str:
+    """Make one attempt at a pending delivery; return what happened.
+
+    Claimed with a conditional update first, so a duplicate task message does not POST twice;
+    no lock is held during the POST (platforms can take seconds).
+    """
+    now = now or timezone.now()
+    window = settings.RENEWAL_CONNECT_TIMEOUT + settings.RENEWAL_READ_TIMEOUT + 30
+    claimed = Delivery.objects.filter(pk=delivery_id, state=DeliveryState.PENDING).filter(
+        Q(claimed_until__isnull=True) | Q(claimed_until__lte=now)
+    ).update(claimed_until=now + timedelta(seconds=window))
+    if not claimed:
+        return "skipped"
+    delivery = Delivery.objects.select_related("platform").get(pk=delivery_id)
+    platform = delivery.platform
+    if platform.status != PlatformStatus.LIVE:
+        with transaction.atomic():
+            Delivery.objects.filter(pk=delivery.pk, state=DeliveryState.PENDING).cancel()
+        return "cancelled"
+    if platform.is_pull_only:
+        _record(delivery, state=DeliveryState.SENT, sent_at=now, attempts=delivery.attempts)
+        return "sent"
+    body = bodies.build([delivery])[delivery.id]
+    headers = {
+        "X-Renewal-Event": delivery.event,
+        "X-Renewal-Delivery": str(delivery.id),
+        "X-Renewal-Signature": signature_header(secrets=platform_secrets(platform), body=body),
+    }
+    answer = http.post_webhook(platform.webhook_url, body=body, headers=headers)
+    attempts = delivery.attempts + 1
+    done = timezone.now()
+    if answer.ok:
+        _record(delivery, state=DeliveryState.SENT, sent_at=done, attempts=attempts, last_error="")
+        return "sent"
+    if attempts >= settings.RENEWAL_MAX_ATTEMPTS:
+        _record(delivery, state=DeliveryState.DEAD, attempts=attempts, last_error=answer.error)
+        return "dead"
+    _record(delivery, attempts=attempts, last_error=answer.error, next_attempt_at=done + _backoff(attempts))
+    return "failed"
+
+
+def _record(delivery: Delivery, **fields) -> None:
+    # Only a delivery still pending is changed: a confirmation that arrived meanwhile wins.
+    fields.setdefault("next_attempt_at", None)
+    Delivery.objects.filter(pk=delivery.pk, state=DeliveryState.PENDING).update(claimed_until=None, **fields)
+
+
+@transaction.atomic
+def delivery_retry(*, delivery: Delivery, actor: Actor, now: datetime | None = None) -> bool:
+    """Send a dead delivery again: back to pending, attempts from zero, enqueued after commit."""
+    now = now or timezone.now()
+    changed = Delivery.objects.filter(pk=delivery.pk, state=DeliveryState.DEAD).update(
+        state=DeliveryState.PENDING, attempts=0, next_attempt_at=now, claimed_until=None,
+        last_error=f"retried by {actor_label(actor)} at {now.isoformat(timespec='seconds')}",
+    )
+    if changed:
+        from renewal.deliveries.tasks import delivery_send_task
+
+        transaction.on_commit(lambda: delivery_send_task.delay(str(delivery.pk)))
+    return bool(changed)
+
+
+@transaction.atomic
+def deliveries_retry(*, deliveries, actor: Actor, now: datetime | None = None) -> int:
+    """Send dead deliveries again, set-based: pending and due now; the due sweep enqueues them after commit."""
+    now = now or timezone.now()
+    count = Delivery.objects.filter(pk__in=deliveries.filter(state=DeliveryState.DEAD).values("pk")).update(
+        state=DeliveryState.PENDING, attempts=0, next_attempt_at=now, claimed_until=None,
+        last_error=f"retried by {actor_label(actor)} at {now.isoformat(timespec='seconds')}",
+    )
+    if count:
+        from renewal.deliveries.tasks import deliveries_due_task
+
+        transaction.on_commit(deliveries_due_task.delay)
+    return count
+
+
+# --- confirmations ---------------------------------------------------------------------------
+
+
+@transaction.atomic
+def delivery_confirm(*, platform: Platform, delivery_id, unbound, not_found, now: datetime | None = None
+                     ) -> Delivery:
+    """Confirm a batch delivery with counts (DESIGN.md): from pending, sent or dead; idempotent."""
+    now = now or timezone.now()
+    delivery = (Delivery.objects.select_for_update(of=("self",)).select_related("chunk")
+                .filter(pk=delivery_id, platform=platform).first())
+    if delivery is None:
+        raise NotFound(_("No such delivery."))
+    if delivery.event != DeliveryEvent.BATCH:
+        raise Conflict(_("This is an unbind delivery: report each task's result instead."), code="wrong_event")
+    fields = {}
+    for name, value in (("unbound", unbound), ("not_found", not_found)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            fields[name] = [_("A whole number, 0 or more.")]
+    if fields:
+        raise Invalid(_("The counts are not valid."), fields=fields)
+    if delivery.state == DeliveryState.CONFIRMED:
+        if (delivery.confirmed_unbound, delivery.confirmed_not_found) == (unbound, not_found):
+            return delivery
+        raise Conflict(
+            _("This delivery was already confirmed with unbound=%(u)d, not_found=%(n)d.")
+            % {"u": delivery.confirmed_unbound, "n": delivery.confirmed_not_found},
+            code="already_confirmed",
+        )
+    if delivery.state == DeliveryState.CANCELLED:
+        raise Conflict(_("This delivery was cancelled: the platform was switched off."), code="cancelled")
+    if unbound + not_found != delivery.chunk.size:
+        message = _("unbound + not_found must equal the %(size)d numbers of the delivery.") % {
+            "size": delivery.chunk.size}
+        raise Invalid(message, fields={"unbound": [message], "not_found": [message]})
+    delivery.state, delivery.confirmed_at = DeliveryState.CONFIRMED, now
+    delivery.confirmed_unbound, delivery.confirmed_not_found = unbound, not_found
+    delivery.claimed_until = delivery.next_attempt_at = None
+    delivery.save(update_fields=["state", "confirmed_at", "confirmed_unbound", "confirmed_not_found",
+                                 "claimed_until", "next_attempt_at"])
+    BatchChunk.objects.filter(pk=delivery.chunk_id).update(deliveries_done=F("deliveries_done") + 1)
+    return delivery
+
+
+# --- release gating (registered in numbers.hooks by RenewalConfig.ready) ---------------------
+
+
+def _complete_entries():
+    """Entries of a number's current cycle whose chunk has every delivery confirmed or cancelled."""
+    return BatchEntry.objects.filter(number_id=OuterRef("pk"), cycle_id=OuterRef("cycle_id"),
+                                     chunk__deliveries_done__gte=F("chunk__deliveries_total"))
+
+
+def renewal_releasable(queryset, now):
+    """Keep numbers whose renewal is complete, or whose grace period after the freeze has passed."""
+    grace = timedelta(days=settings.RELEASE_GRACE_DAYS)
+    return queryset.filter(Q(Exists(_complete_entries())) | Q(frozen_until__lte=now - grace))
+
+
+def _platform_names(delivery_qs) -> dict[int, list[str]]:
+    out: dict[int, list[str]] = {}
+    for chunk_id, name in delivery_qs.order_by("chunk_id", "platform__name").values_list("chunk_id",
+                                                                                         "platform__name"):
+        out.setdefault(chunk_id, []).append(name)
+    return out
+
+
+def release_event_detail(number_ids: list[int], now) -> dict[int, dict]:
+    """Say, for each number released, whether its renewal was complete and who never confirmed."""
+    entries = dict(BatchEntry.objects.filter(number_id__in=number_ids, cycle_id=F("number__cycle_id"))
+                   .values_list("number_id", "chunk_id"))
+    chunks = {c.pk: c for c in BatchChunk.objects.filter(pk__in=set(entries.values()))}
+    missing = _platform_names(Delivery.objects.open().filter(chunk_id__in=chunks))
+    details = {}
+    for number_id in number_ids:
+        chunk_id = entries.get(number_id)
+        if chunk_id is None:
+            details[number_id] = {"renewal": "not_started"}
+            continue
+        chunk = chunks[chunk_id]
+        never = missing.get(chunk_id, [])
+        details[number_id] = {
+            "renewal": "incomplete" if never else "complete",
+            "confirmed": chunk.deliveries_total - len(never), "total": chunk.deliveries_total,
+        }
+        if never:
+            details[number_id]["never_confirmed"] = never
+    return details
+
+
+def renewal_statuses(numbers) -> dict[int, dict]:
+    """Return {number id: status} for the sales pages, with a constant number of queries.
+
+    A status is {"state": "complete" | "in_progress" | "not_started" | "unknown", "confirmed": N,
+    "total": M, "never_confirmed": [platform names]}: "never_confirmed" once the number was released
+    with its renewal incomplete, "unknown" for a number that was never cancelled.
+    """
+    numbers = list(numbers)
+    with_cycle = {n.pk: n for n in numbers if n.cycle_id}
+    entries = dict(BatchEntry.objects.filter(cycle_id__in=[n.cycle_id for n in with_cycle.values()])
+                   .values_list("cycle_id", "chunk_id"))
+    chunks = {c.pk: c for c in BatchChunk.objects.filter(pk__in=set(entries.values()))}
+    confirmed = dict(Delivery.objects.filter(chunk_id__in=chunks, state=DeliveryState.CONFIRMED).order_by()
+                     .values("chunk_id").annotate(n=Count("id")).values_list("chunk_id", "n"))
+    released_chunks = [entries[n.cycle_id] for n in with_cycle.values()
+                       if n.cycle_id in entries and n.state == State.AVAILABLE]
+    never = _platform_names(Delivery.objects.open().filter(chunk_id__in=released_chunks))
+    out = {}
+    for n in numbers:
+        if not n.cycle_id:
+            out[n.pk] = {"state": "unknown"}
+            continue
+        chunk_id = entries.get(n.cycle_id)
+        if chunk_id is None:
+            out[n.pk] = {"state": "not_started", "confirmed": 0, "total": 0}
+            continue
+        chunk = chunks[chunk_id]
+        status = {"state": "complete" if chunk.is_complete else "in_progress",
+                  "confirmed": confirmed.get(chunk_id, 0), "total": chunk.deliveries_total}
+        if n.state == State.AVAILABLE and chunk_id in never:
+            status["never_confirmed"] = never[chunk_id]
+        out[n.pk] = status
+    return out
+
+
+def renewal_status(number) -> dict:
+    return renewal_statuses([number])[number.pk]
+

@@ -1,0 +1,109 @@
+"""Internet platforms: registering them, their status, their API keys and their signing secrets."""
+
+import hashlib
+import hmac
+import secrets
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from numbers.services import Actor, actor_label
+from renewal.errors import Invalid
+from renewal.models import ApiKey, Delivery, DeliveryState, Platform, PlatformStatus
+from renewal.platforms import crypto
+from renewal.platforms.webhook_urls import validate_webhook_url
+
+KEY_PREFIX = "rk_"
+
+
+_LOOKUP_LEN = 8  # characters after KEY_PREFIX kept in clear to find the key
+
+
+def _key_hash(raw: str) -> str:
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+@transaction.atomic
+def api_key_create(*, platform: Platform | None = None, operator=None, name: str, actor: Actor = None
+                   ) -> tuple[ApiKey, str]:
+    """Create a key for a platform or an operator; return it with the raw key, which is never stored."""
+    if (platform is None) == (operator is None):
+        raise Invalid(_("A key belongs to one platform or one operator."), fields={"platform": [_("Choose one.")]})
+    raw = KEY_PREFIX + secrets.token_urlsafe(32)  # 32 random bytes
+    key = ApiKey.objects.create(
+        platform=platform, operator=operator, name=(name or "").strip()[:100] or "key",
+        prefix=raw[: len(KEY_PREFIX) + _LOOKUP_LEN], key_hash=_key_hash(raw), created_by=actor_label(actor),
+    )
+    return key, raw
+
+
+def api_key_revoke(*, key: ApiKey, now: datetime | None = None) -> ApiKey:
+    ApiKey.objects.filter(pk=key.pk, revoked_at__isnull=True).update(revoked_at=now or timezone.now())
+    key.refresh_from_db()
+    return key
+
+
+def api_key_authenticate(raw: str, *, now: datetime | None = None) -> ApiKey | None:
+    """Return the active key matching `raw`, or None. Looked up by prefix, compared by SHA-256."""
+    raw = (raw or "").strip()
+    if not raw.startswith(KEY_PREFIX) or len(raw) > 100:
+        return None
+    digest = _key_hash(raw)
+    prefix = raw[: len(KEY_PREFIX) + _LOOKUP_LEN]
+    for key in ApiKey.objects.filter(prefix=prefix, revoked_at__isnull=True).select_related("platform", "operator"):
+        if hmac.compare_digest(key.key_hash, digest):
+            now = now or timezone.now()
+            if key.last_used_at is None or key.last_used_at < now - timedelta(minutes=5):
+                ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)  # at most one write per 5 minutes
+            return key
+    return None
+
+
+def platform_create(*, name: str, category: str, kind: str = "application", webhook_url: str = "",
+                    status: str = PlatformStatus.SANDBOX) -> Platform:
+    """Create a platform with a fresh signing secret, encrypted at rest."""
+    platform = Platform(name=name, category=category, kind=kind, webhook_url=validate_webhook_url(webhook_url),
+                        status=status, signing_secret_encrypted=crypto.encrypt(crypto.new_signing_secret()))
+    platform.full_clean(exclude=["signing_secret_encrypted"])
+    platform.save()
+    return platform
+
+
+def platform_secrets(platform: Platform, *, now: datetime | None = None) -> list[str]:
+    """Return the secrets that sign now, the newest first (two during a rotation's overlap)."""
+    now = now or timezone.now()
+    out = [crypto.decrypt(platform.signing_secret_encrypted)]
+    if platform.previous_secret_encrypted and platform.previous_secret_expires_at and \
+            platform.previous_secret_expires_at > now:
+        out.append(crypto.decrypt(platform.previous_secret_encrypted))
+    return out
+
+
+@transaction.atomic
+def platform_rotate_secret(*, platform: Platform, now: datetime | None = None) -> str:
+    """Give the platform a new signing secret; the old one keeps signing (second v1=) for the overlap."""
+    now = now or timezone.now()
+    platform = Platform.objects.select_for_update().get(pk=platform.pk)
+    new = crypto.new_signing_secret()
+    platform.previous_secret_encrypted = platform.signing_secret_encrypted
+    platform.previous_secret_expires_at = now + timedelta(hours=settings.RENEWAL_SECRET_OVERLAP_HOURS)
+    platform.signing_secret_encrypted = crypto.encrypt(new)
+    platform.save(update_fields=["previous_secret_encrypted", "previous_secret_expires_at",
+                                 "signing_secret_encrypted"])
+    return new
+
+
+@transaction.atomic
+def platform_set_status(*, platform: Platform, status: str) -> Platform:
+    """Change a platform's status; switched off, its unsent deliveries are cancelled (they stop blocking)."""
+    if status not in PlatformStatus.values:
+        raise Invalid(_("Unknown status."), fields={"status": [_("Choose sandbox, live or suspended.")]})
+    platform = Platform.objects.select_for_update().get(pk=platform.pk)
+    platform.status = status
+    platform.save(update_fields=["status"])
+    if status != PlatformStatus.LIVE:
+        Delivery.objects.filter(platform=platform, state__in=[DeliveryState.PENDING, DeliveryState.DEAD]).cancel()
+    return platform
