@@ -220,7 +220,7 @@ LOGGING = {
 # --- Batch renewal (renewal app, issue 4) ------------------------------------------------------
 INSTALLED_APPS += ["drf_spectacular", "drf_spectacular_sidecar"]
 REST_FRAMEWORK["DEFAULT_SCHEMA_CLASS"] = "drf_spectacular.openapi.AutoSchema"
-REST_FRAMEWORK["EXCEPTION_HANDLER"] = "renewal.api.views.exception_handler"
+REST_FRAMEWORK["EXCEPTION_HANDLER"] = "renewal.api.errors.exception_handler"
 # Errors under /api/ that no DRF view answered (unknown path, 405 of a plain view, 500) get the envelope too.
 MIDDLEWARE += ["renewal.api.middleware.ApiErrorEnvelopeMiddleware"]
 SPECTACULAR_SETTINGS = {

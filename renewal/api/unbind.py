@@ -5,8 +5,9 @@ from rest_framework import exceptions, serializers
 from rest_framework.response import Response
 
 from renewal.active import services as unbind
+from renewal.api.auth import PlatformAPIView
+from renewal.api.paging import iso
 from renewal.api.serializers import ErrorSerializer
-from renewal.api.views import PlatformAPIView, _iso
 from renewal.models import MAX_REPORTED_COUNT
 
 
@@ -50,4 +51,4 @@ class UnbindTaskResultView(PlatformAPIView):
         task = unbind.unbind_task_report(platform=self.platform, task_id=task_id, status=data.get("status"),
                                          accounts=data.get("accounts"), detail=data.get("detail"))
         return Response({"id": str(task.pk), "status": task.result, "accounts": task.accounts,
-                         "detail": task.detail, "reported_at": _iso(task.reported_at)})
+                         "detail": task.detail, "reported_at": iso(task.reported_at)})
