@@ -1,6 +1,6 @@
 """Who an account is and whose rows it sees: the one place every admin page, view and check asks.
 
-An account holds one role (DESIGN.md "Who uses it"): a superuser, or exactly one role group,
+An account holds one role (docs/security.md): a superuser, or exactly one role group,
 with a staff profile for the operator roles (sales staff, operator administrator) and without one
 for the roles that work for no operator (regulator, renewal-platform administrator). Anything
 else — a profile on a superuser or regulator, two role groups, a role group missing its profile —

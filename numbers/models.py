@@ -1,6 +1,6 @@
 """The number lifecycle: operators, outlets, numbers, holder periods, risk marks, disclosures, events.
 
-A number's *current cycle* (DESIGN.md "Number lifecycle") is identified by the
+A number's *current cycle* (docs/lifecycle.md) is identified by the
 holder period that ended last (`PhoneNumber.cycle`); the freeze of that cycle
 is the number's `cancelled_at`, `frozen_until` and `released_at`. While a
 number is active it has no cycle, and risk marks placed then belong to its
@@ -342,7 +342,7 @@ class RiskMark(models.Model):
         ordering = ["-placed_at"]
         verbose_name = _("risk mark")
         verbose_name_plural = _("risk marks")
-        # Oversight (issue 7): the regulator's dashboard and the CSV export of admin lists.
+        # Oversight: the regulator's dashboard and the CSV export of admin lists.
         permissions = [
             ("view_dashboard", _("Can view the oversight dashboard")),
             ("export_csv", _("Can export admin lists as CSV")),
@@ -410,7 +410,7 @@ class Event(models.Model):
         raise AppendOnlyError("Events are append-only.")
 
 
-# === Feed uploads (issue 3: numbers/feed.py, numbers/admin_feed.py) =========================================
+# === Feed uploads (numbers/feeds) ==============================================================================
 
 
 class PrivateStorage(FileSystemStorage):

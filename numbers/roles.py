@@ -1,4 +1,4 @@
-"""The roles of DESIGN.md ("Who uses it") as Django groups, with exactly their permissions.
+"""The roles (docs/security.md) as Django groups, with exactly their permissions.
 
 A `post_migrate` handler (numbers.apps) calls `sync_roles` after every migrate,
 so each group ends with exactly the permissions listed here, on a fresh

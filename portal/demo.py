@@ -7,9 +7,9 @@ Demo accounts exist only here; `load_demo` refuses to run when DEBUG is off.
 
 STEPS = [
     "numbers.demo",
-    "numbers.feeds.demo",  # issue 3: a processed feed upload
+    "numbers.feeds.demo",  # a processed feed upload
     "numbers.sales.demo",
-    "numbers.oversight.demo",  # sales with disclosures and declined offers for the dashboard (issue 7)
+    "numbers.oversight.demo",  # sales with disclosures and declined offers for the dashboard
     "renewal.deliveries.demo",
-    "renewal.active.demo",  # issue 5: subscriber numbers, a harassment report
+    "renewal.active.demo",  # subscriber numbers, a harassment report
 ]

@@ -217,7 +217,7 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
 }
 
-# --- Batch renewal (renewal app, issue 4) ------------------------------------------------------
+# --- Batch renewal (renewal app) --------------------------------------------------------------
 INSTALLED_APPS += ["drf_spectacular", "drf_spectacular_sidecar"]
 REST_FRAMEWORK["DEFAULT_SCHEMA_CLASS"] = "drf_spectacular.openapi.AutoSchema"
 REST_FRAMEWORK["EXCEPTION_HANDLER"] = "renewal.api.errors.exception_handler"
@@ -264,10 +264,9 @@ RENEWAL_API_RATE = env.str("RENEWAL_API_RATE", default="1200/min")
 # API requests without a valid key (none, or a bad one) per client address (TRUSTED_PROXY_COUNT decides it).
 RENEWAL_API_ANON_RATE = env.str("RENEWAL_API_ANON_RATE", default="120/min")
 
-# --- Active renewal (issue 5): SMS sign-in, limits, the subscriber session, evidence, unbind requests ---
-# SMS backend: renewal.active.sms.ConsoleBackend (prints the code), renewal.active.sms.DatabaseBackend (the test
-# outbox),
-# renewal.active.sms.HttpGatewayBackend (production: SMS_GATEWAY_URL, SMS_GATEWAY_USER, SMS_GATEWAY_PASSWORD).
+# --- Active renewal: SMS sign-in, limits, the subscriber session, evidence, unbind requests ---
+# SMS backend: renewal.active.sms.ConsoleBackend (prints the code), renewal.active.sms.DatabaseBackend (the
+# test outbox), renewal.active.sms.HttpGatewayBackend (production: SMS_GATEWAY_URL, SMS_GATEWAY_USER, SMS_GATEWAY_PASSWORD).
 SMS_BACKEND = env.str(
     "SMS_BACKEND",
     default="renewal.active.sms.DatabaseBackend" if TESTING else

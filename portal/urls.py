@@ -13,9 +13,9 @@ urlpatterns = [
     # What monitors called before live and ready were split: readiness, as it was.
     path("api/v1/health", views.health_ready, name="health"),
     path("staff/", include("numbers.sales.urls")),
-    # Active renewal (issue 5): a platform reports an unbind task's result.
+    # A platform reports an unbind task's result.
     path("api/v1/unbind-tasks/<uuid:task_id>/result", UnbindTaskResultView.as_view(), name="unbind-task-result"),
     path("api/v1/", include("renewal.api.urls")),  # the platform API (batch renewal)
-    # Active renewal (issue 5): the subscriber's pages.
+    # The subscriber's pages.
     path("renew/", include("renewal.active.urls")),
 ]

@@ -1,4 +1,4 @@
-"""The cancellation and port feed (DESIGN.md "Cancellation and port feed"), on the staging machinery.
+"""The cancellation and port feed (docs/feed.md), on the staging machinery.
 
 How it works, so that memory stays flat and nothing runs a query per line (numbers/staging.py):
 1. the rows stream into a temporary staging table, with the number and the time already parsed;
@@ -259,7 +259,7 @@ def _cancellations_chunk(stage: Stage, low: int, high: int, *, operator: Operato
         "UPDATE {s} SET outcome = 'rejected', reject = 'conflicting_lines' WHERE " + chunk + " AND " + PENDING
         + " AND number_id IN (SELECT number_id FROM {s} WHERE " + chunk + " AND " + PENDING
         + " GROUP BY number_id HAVING COUNT(*) > 1)")
-    # 3. What depends on the number's state (the order of DESIGN.md), in one statement: each UPDATE of the
+    # 3. What depends on the number's state (the order of docs/feed.md), in one statement: each UPDATE of the
     # staging table writes new row versions, so the chunk's lines are rewritten as few times as possible. The
     # open holding is read by correlated subqueries: an index lookup per line, whatever the statistics say.
     op = int(operator.pk)

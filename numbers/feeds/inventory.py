@@ -1,4 +1,4 @@
-"""The number inventory (DESIGN.md "Number inventory"): `manage.py import_numbers`, the admin upload.
+"""The number inventory (docs/feed.md): `manage.py import_numbers`, the admin upload.
 
 `inventory_import(*, operator, rows, …)` loads an operator's existing numbers with the machinery of
 numbers/staging.py: the rows stream into a staging table, set-based SQL validates them, chunks of lines

@@ -1,4 +1,4 @@
-# The cancellation-feed issue (#3): feed uploads, and the operator administrator's and regulator's rights on them.
+# Feed uploads, and the operator administrator's and regulator's rights on them.
 
 import django.db.models.deletion
 import django.utils.timezone

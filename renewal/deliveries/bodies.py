@@ -78,7 +78,7 @@ def batch_bodies(deliveries: list[Delivery]) -> dict:
     bodies = {}
     for d in deliveries:
         operator, numbers = parts[d.chunk_id]
-        # Same key order as DESIGN.md: event, delivery_id, operator, numbers.
+        # The key order of the platform guide: event, delivery_id, operator, numbers.
         bodies[d.id] = (b'{"event":"recycled_numbers.batch","delivery_id":"' + str(d.id).encode()
                         + b'","operator":' + operator + b',"numbers":' + numbers + b"}")
     return bodies
@@ -110,7 +110,7 @@ def unbind_bodies(deliveries: list[Delivery]) -> dict:
 
 
 def unbind_body(delivery: Delivery) -> dict:
-    """The `unbind.request` webhook body of one delivery, parsed (DESIGN.md)."""
+    """The `unbind.request` webhook body of one delivery, parsed (docs/platform-guide.md)."""
     return json.loads(unbind_bodies([delivery])[delivery.id])
 
 

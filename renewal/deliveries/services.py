@@ -254,7 +254,7 @@ def deliveries_retry(*, deliveries, actor: Actor, now: datetime | None = None) -
 @transaction.atomic
 def delivery_confirm(*, platform: Platform, delivery_id, unbound, not_found, now: datetime | None = None
                      ) -> Delivery:
-    """Confirm a batch delivery with counts (DESIGN.md): from pending, sent or dead; idempotent."""
+    """Confirm a batch delivery with counts (docs/platform-guide.md): from pending, sent or dead; idempotent."""
     now = now or timezone.now()
     delivery = (Delivery.objects.select_for_update(of=("self",)).select_related("chunk")
                 .filter(pk=delivery_id, platform=platform).first())

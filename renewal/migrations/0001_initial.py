@@ -1,4 +1,4 @@
-# Batch renewal (#4): platforms, keys, recycle batches and deliveries (the one outbox); then the roles.
+# Batch renewal: platforms, keys, recycle batches and deliveries (the one outbox); then the roles.
 
 import django.db.models.deletion
 import uuid

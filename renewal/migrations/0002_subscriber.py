@@ -1,4 +1,4 @@
-# Active renewal (issue 5): SMS codes, the test SMS outbox, harassment reports and evidence, unbind requests.
+# Active renewal: SMS codes, the test SMS outbox, harassment reports and evidence, unbind requests.
 import uuid
 
 import django.db.models.deletion

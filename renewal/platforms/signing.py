@@ -1,4 +1,4 @@
-"""Webhook signatures (DESIGN.md "Webhook signing").
+"""Webhook signatures (docs/platform-guide.md, "Webhook signatures").
 
 `X-Renewal-Signature: t=<unix seconds>,v1=<hex>[,v1=<hex>]`: lowercase
 HMAC-SHA256, keyed with the UTF-8 secret, over `"<t>.<raw body>"`. During a

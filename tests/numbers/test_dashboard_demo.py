@@ -1,4 +1,4 @@
-"""The done-when of issue 7 on the demo data: the regulator sees live figures and suspends a number."""
+"""On the demo data, the regulator sees live figures on the dashboard and suspends a number."""
 
 import io
 

@@ -1,4 +1,4 @@
-"""The cancellation and port feed (DESIGN.md "Cancellation and port feed"), through import_cancellations."""
+"""The cancellation and port feed (docs/feed.md), through import_cancellations."""
 
 from datetime import timedelta
 from zoneinfo import ZoneInfo

@@ -1,4 +1,4 @@
-"""Whatever marks are placed and lifted, the freeze and the suspension follow DESIGN.md's arithmetic."""
+"""Whatever marks are placed and lifted, the freeze and the suspension follow the freeze arithmetic of docs/lifecycle.md."""
 
 from datetime import timedelta
 

@@ -1,4 +1,4 @@
-"""The number inventory (DESIGN.md "Number inventory"), through import_numbers."""
+"""The number inventory (docs/feed.md), through import_numbers."""
 
 from datetime import timedelta
 

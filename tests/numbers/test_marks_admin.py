@@ -1,4 +1,4 @@
-"""Risk marks through admin: placed on one number or a list, lifted; the lifecycle moves as DESIGN.md says."""
+"""Risk marks through admin: placed on one number or a list, lifted; the lifecycle moves as docs/lifecycle.md says."""
 
 from datetime import timedelta
 
