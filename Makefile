@@ -56,8 +56,17 @@ bench: $(BIN)/.installed
 bench-smoke: $(BIN)/.installed
 	DATABASE_URL=$(BENCH_DATABASE_URL) CELERY_BROKER_URL=$(BENCH_BROKER_URL) $(BIN)/python bench/run_all.py --smoke
 
+# Static checks: style, the import contracts (.importlinter), types (mypy.ini), migrations in step with the models,
+# and no duplicated code. The app `numbers` shadows a standard-library module: tools that import it run from the
+# repository's root after portal.stdlib_numbers has moved the standard one aside (docs/architecture.md).
+PRODUCT_PY = $$(git ls-files 'numbers/*.py' 'renewal/*.py' 'portal/*.py' | grep -v /migrations/)
 lint: $(BIN)/.installed
 	$(BIN)/ruff check .
+	DEBUG=true $(BIN)/python -c "import sys; sys.path.insert(0, '.'); import portal.stdlib_numbers; \
+		from importlinter.cli import lint_imports_command; sys.argv = ['lint-imports']; lint_imports_command()"
+	DEBUG=true $(BIN)/python -m mypy numbers renewal portal
+	DEBUG=true $(BIN)/python manage.py makemigrations --check --dry-run
+	DEBUG=true $(BIN)/pylint --disable=all --enable=duplicate-code --min-similarity-lines=8 --score=n $(PRODUCT_PY)
 
 clean:
 	rm -rf var .pytest_cache

@@ -266,7 +266,8 @@ RENEWAL_API_ANON_RATE = env.str("RENEWAL_API_ANON_RATE", default="120/min")
 
 # --- Active renewal: SMS sign-in, limits, the subscriber session, evidence, unbind requests ---
 # SMS backend: renewal.active.sms.ConsoleBackend (prints the code), renewal.active.sms.DatabaseBackend (the
-# test outbox), renewal.active.sms.HttpGatewayBackend (production: SMS_GATEWAY_URL, SMS_GATEWAY_USER, SMS_GATEWAY_PASSWORD).
+# test outbox), renewal.active.sms.HttpGatewayBackend (production: SMS_GATEWAY_URL, SMS_GATEWAY_USER,
+# SMS_GATEWAY_PASSWORD).
 SMS_BACKEND = env.str(
     "SMS_BACKEND",
     default="renewal.active.sms.DatabaseBackend" if TESTING else
@@ -310,3 +311,15 @@ CELERY_TASK_ROUTES = {
     "renewal.sms.sms_code_send_task": {"queue": "interactive"},
     "renewal.unbind.unbind_coalesce_task": {"queue": "interactive"},
 }
+
+# The demo data of `make run` (manage.py load_demo), one step per feature, in this order. Each step is a module
+# with `load(stdout) -> list[tuple[str, str, str]]` that adds its data and returns (who, path, login) lines for
+# the printed summary. Demo accounts exist only there; load_demo refuses to run when DEBUG is off.
+DEMO_STEPS = [
+    "numbers.demo",
+    "numbers.feeds.demo",  # a processed feed upload
+    "numbers.sales.demo",
+    "numbers.oversight.demo",  # sales with disclosures and declined offers for the dashboard
+    "renewal.deliveries.demo",
+    "renewal.active.demo",  # subscriber numbers, a harassment report
+]

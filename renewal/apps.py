@@ -15,3 +15,7 @@ class RenewalConfig(AppConfig):
         # far its renewal has come (numbers never imports renewal).
         hooks.register(releasable_filter=services.renewal_releasable, status=services.renewal_status,
                        statuses=services.renewal_statuses, release_event_detail=services.release_event_detail)
+        # The app's Celery tasks are registered in every process: the services enqueue them by name
+        # (renewal.deliveries.queue), so tests run them inline and web processes send them to the broker.
+        import renewal.active.tasks  # noqa: F401
+        import renewal.deliveries.tasks  # noqa: F401

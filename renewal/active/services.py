@@ -21,7 +21,7 @@ from django.utils.translation import ngettext, pgettext
 
 from numbers.errors import DomainError
 from numbers.models import HolderPeriod, State
-from renewal.deliveries.unbind import unbind_deliveries_confirm
+from renewal.deliveries.services import unbind_deliveries_confirm
 from renewal.models import (
     MAX_REPORTED_COUNT,
     REPORTABLE_RESULTS,

@@ -5,6 +5,8 @@ renewal.api.errors', paging renewal.api.paging's.
 """
 
 
+import json
+
 from django.db.models import F, OuterRef, Q, Subquery
 from django.http import StreamingHttpResponse
 from django.utils import timezone
@@ -22,7 +24,7 @@ from renewal.api.serializers import (
     ErrorSerializer,
     RecycledNumberPageSerializer,
 )
-from renewal.deliveries import bodies, services
+from renewal.deliveries import services
 from renewal.models import BatchEntry, Delivery, DeliveryState
 
 # --- endpoints -------------------------------------------------------------------------------
@@ -66,18 +68,22 @@ class DeliveryListView(PlatformAPIView):
         return response
 
 
+def _json(value) -> bytes:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+
+
 def _stream_deliveries(page: list[Delivery], next_cursor: str | None):
     """Write the page piece by piece: a body can hold 1,000 numbers, a page 1,000 bodies."""
     yield b'{"results":['
     for start in range(0, len(page), 20):
         group = page[start:start + 20]
-        built = bodies.build(group)
+        built = services.delivery_bodies(group)
         for i, d in enumerate(group):
-            meta = bodies.dumps({"id": str(d.id), "event": d.event, "state": d.state, "attempts": d.attempts,
+            meta = _json({"id": str(d.id), "event": d.event, "state": d.state, "attempts": d.attempts,
                                  "created_at": iso(d.created_at), "sent_at": iso(d.sent_at),
                                  "confirmed_at": iso(d.confirmed_at)})
             yield (b"," if start or i else b"") + meta[:-1] + b',"body":' + built[d.id] + b"}"
-    yield b'],"next_cursor":' + bodies.dumps(next_cursor) + b"}"
+    yield b'],"next_cursor":' + _json(next_cursor) + b"}"
 
 
 class DeliveryConfirmView(PlatformAPIView):

@@ -1,4 +1,7 @@
-"""Batch renewal: the sweep, one delivery attempt, retries, confirmations, release gating."""
+"""The outbox's public surface: the batch sweep, delivery attempts, retries, confirmations, release gating.
+
+What other features use of the outbox is here; its other modules (bodies, http, unbind) are internal.
+"""
 
 import math
 import random
@@ -13,7 +16,11 @@ from django.utils.translation import gettext as _
 
 from numbers.models import PhoneNumber, State
 from numbers.services import Actor, actor_label
-from renewal.deliveries import bodies, http
+from renewal.deliveries import bodies, http, queue
+
+# What other features use of the outbox's internals, re-exported as its public surface.
+from renewal.deliveries.unbind import unbind_coalesce as unbind_coalesce
+from renewal.deliveries.unbind import unbind_deliveries_confirm as unbind_deliveries_confirm
 from renewal.errors import Conflict, Invalid, NotFound
 from renewal.models import (
     BatchChunk,
@@ -130,9 +137,7 @@ def batch_create(*, operator_id: int, now: datetime) -> RecycleBatch | None:
                  .values("chunk_id").annotate(n=Count("id")).values("n")), 0))
     batch.size = BatchEntry.objects.filter(chunk__batch=batch).count()
     batch.save(update_fields=["size"])
-    from renewal.deliveries.tasks import deliveries_dispatch_task
-
-    transaction.on_commit(lambda: deliveries_dispatch_task.delay(batch.pk))
+    queue.after_commit(queue.DISPATCH, batch.pk)
     return batch
 
 
@@ -227,9 +232,7 @@ def delivery_retry(*, delivery: Delivery, actor: Actor, now: datetime | None = N
         last_error=f"retried by {actor_label(actor)} at {now.isoformat(timespec='seconds')}",
     )
     if changed:
-        from renewal.deliveries.tasks import delivery_send_task
-
-        transaction.on_commit(lambda: delivery_send_task.delay(str(delivery.pk)))
+        queue.after_commit(queue.SEND, str(delivery.pk))
     return bool(changed)
 
 
@@ -242,9 +245,7 @@ def deliveries_retry(*, deliveries, actor: Actor, now: datetime | None = None) -
         last_error=f"retried by {actor_label(actor)} at {now.isoformat(timespec='seconds')}",
     )
     if count:
-        from renewal.deliveries.tasks import deliveries_due_task
-
-        transaction.on_commit(deliveries_due_task.delay)
+        queue.after_commit(queue.DUE)
     return count
 
 
@@ -375,3 +376,7 @@ def renewal_statuses(numbers) -> dict[int, dict]:
 def renewal_status(number) -> dict:
     return renewal_statuses([number])[number.pk]
 
+
+def delivery_bodies(deliveries: list[Delivery]) -> dict:
+    """Return {delivery id: body bytes}: exactly what each delivery's webhook carries."""
+    return bodies.build(deliveries)

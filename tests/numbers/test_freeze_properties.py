@@ -1,4 +1,4 @@
-"""Whatever marks are placed and lifted, the freeze and the suspension follow the freeze arithmetic of docs/lifecycle.md."""
+"""Whatever marks are placed and lifted, the freeze and the suspension follow docs/lifecycle.md's arithmetic."""
 
 from datetime import timedelta
 

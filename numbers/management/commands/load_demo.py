@@ -3,8 +3,6 @@ import importlib
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from portal.demo import STEPS
-
 
 class Command(BaseCommand):
     help = "Load the demo data of `make run` (development only) and print each role's URL and login."
@@ -16,7 +14,7 @@ class Command(BaseCommand):
         if not settings.DEBUG:
             raise CommandError("Demo data and demo accounts are for development only: set DEBUG=true to load them.")
         lines = []
-        for step in STEPS:
+        for step in settings.DEMO_STEPS:
             lines.extend(importlib.import_module(step).load(self.stdout))
         self.stdout.write("")
         self.stdout.write(self.style.SUCCESS("The portal is ready. Sign in as:"))

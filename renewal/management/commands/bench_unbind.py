@@ -19,13 +19,13 @@ from datetime import timedelta
 from pathlib import Path
 
 import requests
+from celery import current_app as celery_app
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 from django.utils import timezone
 
 from numbers.models import HolderPeriod, Operator, PhoneNumber, State
-from portal.celery import app as celery_app
 from renewal.active import services as unbind
 from renewal.deliveries import unbind as coalescer
 from renewal.deliveries.tasks import delivery_send_task, unbind_coalesce_task
