@@ -55,7 +55,9 @@ def account_role(user) -> str | None:
     (role,) = groups
     if (role in OPERATOR_ROLES) != (profile is not None):
         return MIXED
-    if role == roles.SALES_STAFF and (profile.outlet_id is None or profile.outlet.operator_id != profile.operator_id):
+    # A sales staff role has a profile (checked just above).
+    if role == roles.SALES_STAFF and profile is not None and (
+            profile.outlet_id is None or profile.outlet is None or profile.outlet.operator_id != profile.operator_id):
         return MIXED
     return role
 
@@ -75,7 +77,7 @@ def scope_queryset(queryset: QuerySet, user, lookups: tuple[str, ...]) -> QueryS
     scope = operator_scope(user)
     if scope == ALL_OPERATORS:
         return queryset
-    if scope is None or not lookups:
+    if not isinstance(scope, Operator) or not lookups:
         return queryset.none()
     condition = Q()
     for lookup in lookups:

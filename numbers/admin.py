@@ -10,16 +10,19 @@ Who sees what (docs/security.md has the whole matrix):
 * the event log is read-only for everyone, superusers included.
 """
 
+from typing import ClassVar
+
 from django import forms
 from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import UserChangeForm, UserCreationForm
 from django.core.exceptions import ValidationError
+from django.db.models import Model
 from django.utils.translation import gettext_lazy as _
 
 from numbers import access, roles
-from numbers.admin_base import NoWritesMixin, NumberSearchMixin, OperatorScopedAdmin, ReadOnlyAdmin
+from numbers.admin_base import NoWritesMixin, NumberSearchMixin, OperatorScopedAdmin, ReadOnlyAdmin, TabularInline
 from numbers.exports import CsvExportMixin
 from numbers.models import (
     DeclinedOffer,
@@ -167,9 +170,9 @@ admin.site.register(User, PortalUserAdmin)
 # --- numbers and their history (read-only) -----------------------------------------------------
 
 
-class EventInline(NoWritesMixin, admin.TabularInline):
-    model = Event
-    fields = ["at", "kind", "from_state", "to_state", "actor", "reason", "detail"]
+class EventInline(NoWritesMixin, TabularInline):
+    model: type[Model] = Event  # RiskMarkInline shows another model the same way
+    fields: ClassVar[tuple[str, ...]] = ("at", "kind", "from_state", "to_state", "actor", "reason", "detail")
     readonly_fields = fields
     extra = 0
     can_delete = False
@@ -178,7 +181,7 @@ class EventInline(NoWritesMixin, admin.TabularInline):
 
 class RiskMarkInline(EventInline):
     model = RiskMark
-    fields = ["effect", "extra_days", "category", "authority", "reference", "placed_at", "lifted_at", "ended_at"]
+    fields = ("effect", "extra_days", "category", "authority", "reference", "placed_at", "lifted_at", "ended_at")
     readonly_fields = fields
     ordering = ["-placed_at"]
     show_change_link = True

@@ -54,7 +54,7 @@ def _user(username: str, role: str, *, operator=None, outlet=None, superuser=Fal
 
 
 def _numbers(rng: random.Random, prefixes: list[str], count: int, taken: set[str]) -> list[str]:
-    out = []
+    out: list[str] = []
     while len(out) < count:
         msisdn = f"+86{rng.choice(prefixes)}{rng.randrange(10**8):08d}"
         if msisdn not in taken:
@@ -90,8 +90,8 @@ def _inventory(rng: random.Random, operator: Operator, msisdns: list[str], now) 
     """Never-used, active, frozen at every stage of the freeze, and released numbers, loaded by import_numbers."""
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / f"{operator.code}-inventory.csv"
-        with open(path, "w", encoding="utf-8", newline="") as out:
-            writer = csv.writer(out)
+        with open(path, "w", encoding="utf-8", newline="") as csv_file:
+            writer = csv.writer(csv_file)
             writer.writerow(["msisdn", "state", "holder_since", "cancelled_at"])
             for msisdn in msisdns:
                 roll = rng.random()

@@ -80,7 +80,8 @@ class StaffProfile(models.Model):
     def clean(self) -> None:
         if self.user_id is not None:
             self.check_one_role(self.user)
-        if self.outlet_id is not None and self.operator_id is not None and self.outlet.operator_id != self.operator_id:
+        if (self.outlet_id is not None and self.operator_id is not None and self.outlet is not None
+                and self.outlet.operator_id != self.operator_id):
             raise ValidationError({"outlet": _("The outlet belongs to another operator.")}, code="wrong_operator")
 
     @staticmethod

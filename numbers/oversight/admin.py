@@ -56,7 +56,7 @@ class PlaceReport:
 
 def read_lines(text: str) -> list[tuple[int, str]]:
     """Return (line number, first column) of each line that holds something; a header line is skipped."""
-    out = []
+    out: list[tuple[int, str]] = []
     for number, line in enumerate(text.splitlines(), start=1):
         cell = _SPLIT.split(line, maxsplit=1)[0].strip().strip('"').strip()
         if not cell or cell.startswith("#"):

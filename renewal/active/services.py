@@ -104,7 +104,7 @@ def unbind_request_create(*, period: HolderPeriod, platform_ids: list[int] | Non
 
 
 def _validate_result(status, accounts, detail) -> dict:
-    fields = {}
+    fields: dict[str, list[str]] = {}
     if status not in REPORTABLE_RESULTS:
         fields["status"] = [_("Must be one of: unbound, nothing_bound, rejected.")]
     if accounts is None:
@@ -190,7 +190,7 @@ def task_status(task: UnbindTask) -> str:
     """waiting, sent, or the final result."""
     if task.result:
         return task.result
-    if task.delivery_id and task.delivery.sent_at is not None:
+    if task.delivery is not None and task.delivery.sent_at is not None:
         return "sent"
     return "waiting"
 
@@ -224,7 +224,7 @@ def request_tasks(request: UnbindRequest) -> list[dict]:
 
 
 def request_summary(rows: list[dict]) -> str:
-    counts = {}
+    counts: dict[str, int] = {}
     for row in rows:
         counts[row["status"]] = counts.get(row["status"], 0) + 1
     parts = [

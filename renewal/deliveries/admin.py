@@ -56,9 +56,9 @@ class DeliveryAdmin(ReadOnly):
     list_filter = ["state", "event", "operator"]
     search_fields = ["=id", "platform__name"]
     list_select_related = ["platform", "operator"]
-    readonly_fields = ["id", "event", "platform", "operator", "chunk", "state", "attempts", "next_attempt_at",
+    readonly_fields = ("id", "event", "platform", "operator", "chunk", "state", "attempts", "next_attempt_at",
                        "last_error", "created_at", "sent_at", "confirmed_at", "confirmed_unbound",
-                       "confirmed_not_found"]
+                       "confirmed_not_found")
     fields = readonly_fields
     actions = ["retry"]
     show_full_result_count = False

@@ -74,9 +74,11 @@ def _chunk_parts(chunk_ids: list[int]) -> dict[int, tuple[bytes, bytes]]:
 
 
 def batch_bodies(deliveries: list[Delivery]) -> dict:
-    parts = _chunk_parts(sorted({d.chunk_id for d in deliveries}))
+    # A batch delivery always carries a chunk (the delivery_chunk_iff_batch constraint).
+    parts = _chunk_parts(sorted({d.chunk_id for d in deliveries if d.chunk_id is not None}))
     bodies = {}
     for d in deliveries:
+        assert d.chunk_id is not None
         operator, numbers = parts[d.chunk_id]
         # The key order of the platform guide: event, delivery_id, operator, numbers.
         bodies[d.id] = (b'{"event":"recycled_numbers.batch","delivery_id":"' + str(d.id).encode()

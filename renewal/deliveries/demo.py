@@ -128,7 +128,7 @@ def _due_numbers(rng: random.Random, operator: Operator) -> None:
     """Frozen numbers whose freeze ends within the lead time; a fifth already past it (released once confirmed)."""
     now = timezone.now()
     taken = set(PhoneNumber.objects.filter(msisdn__startswith="+86147").values_list("msisdn", flat=True))
-    numbers = []
+    numbers: list[PhoneNumber] = []
     while len(numbers) < DEMO_BATCH_NUMBERS:
         msisdn = f"+86147{rng.randrange(10**8):08d}"
         if msisdn in taken:

@@ -44,7 +44,7 @@ def check_destination(url: str) -> None:
     except socket.gaierror as exc:
         raise WebhookRefused(f"cannot resolve {parts.hostname}: {exc}") from exc
     for info in infos:
-        reason = address_refusal(info[4][0])
+        reason = address_refusal(str(info[4][0]))  # an IPv4 or IPv6 address: a str already
         if reason:
             raise WebhookRefused(f"{parts.hostname} resolves to {reason}")
 

@@ -3,6 +3,7 @@
 import math
 import random
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -278,16 +279,18 @@ def delivery_confirm(*, platform: Platform, delivery_id, unbound, not_found, now
         )
     if delivery.state == DeliveryState.CANCELLED:
         raise Conflict(_("This delivery was cancelled: the platform was switched off."), code="cancelled")
-    if unbound + not_found != delivery.chunk.size:
+    chunk = delivery.chunk
+    assert chunk is not None  # a batch delivery carries a chunk (the delivery_chunk_iff_batch constraint)
+    if unbound + not_found != chunk.size:
         message = _("unbound + not_found must equal the %(size)d numbers of the delivery.") % {
-            "size": delivery.chunk.size}
+            "size": chunk.size}
         raise Invalid(message, fields={"unbound": [message], "not_found": [message]})
     delivery.state, delivery.confirmed_at = DeliveryState.CONFIRMED, now
     delivery.confirmed_unbound, delivery.confirmed_not_found = unbound, not_found
     delivery.claimed_until = delivery.next_attempt_at = None
     delivery.save(update_fields=["state", "confirmed_at", "confirmed_unbound", "confirmed_not_found",
                                  "claimed_until", "next_attempt_at"])
-    BatchChunk.objects.filter(pk=delivery.chunk_id).update(deliveries_done=F("deliveries_done") + 1)
+    BatchChunk.objects.filter(pk=chunk.pk).update(deliveries_done=F("deliveries_done") + 1)
     return delivery
 
 
@@ -320,7 +323,7 @@ def release_event_detail(number_ids: list[int], now) -> dict[int, dict]:
                    .values_list("number_id", "chunk_id"))
     chunks = {c.pk: c for c in BatchChunk.objects.filter(pk__in=set(entries.values()))}
     missing = _platform_names(Delivery.objects.open().filter(chunk_id__in=chunks))
-    details = {}
+    details: dict[int, dict[str, Any]] = {}
     for number_id in number_ids:
         chunk_id = entries.get(number_id)
         if chunk_id is None:
@@ -354,7 +357,7 @@ def renewal_statuses(numbers) -> dict[int, dict]:
     released_chunks = [entries[n.cycle_id] for n in with_cycle.values()
                        if n.cycle_id in entries and n.state == State.AVAILABLE]
     never = _platform_names(Delivery.objects.open().filter(chunk_id__in=released_chunks))
-    out = {}
+    out: dict[int, dict[str, Any]] = {}
     for n in numbers:
         if not n.cycle_id:
             out[n.pk] = {"state": "unknown"}
@@ -364,7 +367,7 @@ def renewal_statuses(numbers) -> dict[int, dict]:
             out[n.pk] = {"state": "not_started", "confirmed": 0, "total": 0}
             continue
         chunk = chunks[chunk_id]
-        status = {"state": "complete" if chunk.is_complete else "in_progress",
+        status: dict[str, Any] = {"state": "complete" if chunk.is_complete else "in_progress",
                   "confirmed": confirmed.get(chunk_id, 0), "total": chunk.deliveries_total}
         if n.state == State.AVAILABLE and chunk_id in never:
             status["never_confirmed"] = never[chunk_id]
