@@ -13,7 +13,7 @@ import logging
 import re
 from collections.abc import Iterable, Iterator
 from datetime import datetime, tzinfo
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.contrib import messages
 from django.contrib.admin.options import IncorrectLookupParameters
@@ -24,7 +24,13 @@ from django.urls import URLPattern, path, reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from numbers.admin_base import ModelAdminMixin
+if TYPE_CHECKING:
+    from django.contrib.admin import ModelAdmin
+
+    # What the mixin's methods call on `self` and `super()`; at run time it is a plain class.
+    _ModelAdminMixin = ModelAdmin[Any]
+else:
+    _ModelAdminMixin = object
 
 logger = logging.getLogger("numbers.exports")
 
@@ -80,7 +86,7 @@ def csv_lines(header: list[str], rows: Iterable[tuple[Any, ...]], *, batch: int 
         yield "".join(pending)
 
 
-class CsvExportMixin(ModelAdminMixin):
+class CsvExportMixin(_ModelAdminMixin):
     """Adds `export.csv` to a ModelAdmin: the changelist as filtered and searched, as CSV.
 
     `csv_fields` lists (column header, lookup) pairs; lookups may follow foreign keys
@@ -116,7 +122,8 @@ class CsvExportMixin(ModelAdminMixin):
             self.get_list_select_related(request), self.list_per_page, self.list_max_show_all,
             self.list_editable, self, self.get_sortable_by(request), self.search_help_text,
         )
-        return cl.queryset
+        queryset: QuerySet[Any] = cl.queryset
+        return queryset
 
     def export_csv_view(self, request: HttpRequest) -> HttpResponseBase:
         if not self.has_export_permission(request):

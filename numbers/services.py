@@ -1,5 +1,7 @@
 """Every transition of a number, each in one transaction, under a row lock, writing its event."""
 
+from __future__ import annotations
+
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -98,7 +100,7 @@ def events_insert_select(
     ]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        return cursor.rowcount
+        return int(cursor.rowcount)
 
 
 def _lock(number: PhoneNumber) -> PhoneNumber:
@@ -138,7 +140,7 @@ class DisclosureInput:
 
 @transaction.atomic
 def number_allocate(
-    *, number: PhoneNumber, outlet: Outlet, staff: "User", customer_ref: str,
+    *, number: PhoneNumber, outlet: Outlet, staff: User, customer_ref: str,
     disclosure: DisclosureInput | None, now: datetime | None = None,
 ) -> HolderPeriod:
     """Give an available number to a new holder; a secondary number needs the disclosure."""
@@ -184,7 +186,7 @@ def number_allocate(
 
 @transaction.atomic
 def number_offer_decline(
-    *, number: PhoneNumber, outlet: Outlet, staff: "User", reason: str = "", now: datetime | None = None,
+    *, number: PhoneNumber, outlet: Outlet, staff: User, reason: str = "", now: datetime | None = None,
 ) -> DeclinedOffer:
     """Record that a customer chose not to take an offered number; it stays available."""
     now = now or timezone.now()
@@ -399,7 +401,7 @@ def _release(ids: list[int], now: datetime) -> None:
     )
 
 
-def sales_staff_create(*, user: "User", outlet: Outlet) -> StaffProfile:
+def sales_staff_create(*, user: User, outlet: Outlet) -> StaffProfile:
     """Save a new account as sales staff of `outlet`: the user, its staff profile and its group together."""
     with transaction.atomic():
         user.is_staff = False  # sales staff work on the outlet pages, never in admin

@@ -21,7 +21,8 @@ from django.urls import path, reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from numbers.admin_base import NumberSearchMixin, OperatorScopedAdmin, scope_queryset
+from numbers.access import scope_queryset
+from numbers.admin_base import NumberSearchMixin, OperatorScopedAdmin
 from numbers.errors import DomainError
 from numbers.exports import CsvExportMixin
 from numbers.models import MarkCategory, MarkEffect, PhoneNumber, RiskMark
