@@ -11,7 +11,7 @@ import os
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
-from typing import Any
+from typing import IO, Any
 
 from django.db import models
 from django.utils import timezone
@@ -38,7 +38,7 @@ FEEDS: dict[str, tuple[Callable[..., FeedSummary], Callable[[Any], Iterator[Any]
 }
 
 
-def check_header(kind: str, file) -> None:
+def check_header(kind: str, file: IO[bytes]) -> None:
     """Raise FeedFileError unless the binary `file` starts with the header row of the `kind` feed."""
     reader = FEEDS[kind][1]
     first = file.readline(4096)
