@@ -267,7 +267,8 @@ RENEWAL_API_ANON_RATE = env.str("RENEWAL_API_ANON_RATE", default="120/min")
 
 # --- Active renewal: SMS sign-in, limits, the subscriber session, evidence, unbind requests ---
 # SMS backend: renewal.active.sms.ConsoleBackend (prints the code), renewal.active.sms.DatabaseBackend (the
-# test outbox), renewal.active.sms.HttpGatewayBackend (production: SMS_GATEWAY_URL, SMS_GATEWAY_USER, SMS_GATEWAY_PASSWORD).
+# test outbox), renewal.active.sms.HttpGatewayBackend (production: SMS_GATEWAY_URL, SMS_GATEWAY_USER,
+# SMS_GATEWAY_PASSWORD).
 SMS_BACKEND = env.str(
     "SMS_BACKEND",
     default="renewal.active.sms.DatabaseBackend" if TESTING else
