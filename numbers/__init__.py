@@ -14,13 +14,15 @@ import importlib.util
 import os
 import sys
 import sysconfig
+import types
 
 
-def _load_stdlib_numbers():
+def _load_stdlib_numbers() -> types.ModuleType:
     module = sys.modules.get("_stdlib_numbers")
     if module is None:
         path = os.path.join(sysconfig.get_paths()["stdlib"], "numbers.py")
         spec = importlib.util.spec_from_file_location("_stdlib_numbers", path)
+        assert spec is not None and spec.loader is not None  # a .py file path always has a spec and a loader
         module = importlib.util.module_from_spec(spec)
         sys.modules["_stdlib_numbers"] = module
         spec.loader.exec_module(module)

@@ -10,11 +10,28 @@ superusers see it. Both fail closed.
 
 from __future__ import annotations
 
-from django.db.models import Count, Q, QuerySet
+from typing import TYPE_CHECKING, TypeAlias, TypeVar
+
+from django.db.models import Count, Model, Q, QuerySet
+from django.http import HttpRequest
 
 from numbers import roles
 from numbers.models import Operator, StaffProfile
 from numbers.roles import OPERATOR_ROLES, OPERATORLESS_ROLES
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AnonymousUser, User
+
+    # Whoever made a request: request.user.
+    AnyUser: TypeAlias = User | AnonymousUser
+
+_M = TypeVar("_M", bound=Model)
+
+
+class AuthenticatedHttpRequest(HttpRequest):
+    """For type checking: a request past a sign-in check (an admin page or action), made by an account."""
+
+    user: User
 
 ALL_OPERATORS = "all"
 SUPERUSER = "superuser"
@@ -22,25 +39,26 @@ ORPHAN = "orphan"
 MIXED = "mixed"
 
 
-def user_roles(user) -> frozenset[str]:
+def user_roles(user: AnyUser) -> frozenset[str]:
     """Return the user's role-group names, cached on the user object for the request."""
-    cached = getattr(user, "_portal_roles", None)
+    cached: frozenset[str] | None = getattr(user, "_portal_roles", None)
     if cached is None:
         cached = frozenset()
         if user.is_authenticated:
             cached = frozenset(user.groups.filter(name__in=roles.ROLES).values_list("name", flat=True))
-        user._portal_roles = cached
+        # An attribute the user model does not declare: set by name.
+        setattr(user, "_portal_roles", cached)  # noqa: B010
     return cached
 
 
-def _profile(user) -> StaffProfile | None:
+def _profile(user: User) -> StaffProfile | None:
     try:
         return user.staff_profile
     except StaffProfile.DoesNotExist:
         return None
 
 
-def account_role(user) -> str | None:
+def account_role(user: AnyUser) -> str | None:
     """Return the account's one role (a role name, SUPERUSER, ORPHAN or MIXED), or None if signed out."""
     if not (user.is_authenticated and user.is_active):
         return None
@@ -55,27 +73,29 @@ def account_role(user) -> str | None:
     (role,) = groups
     if (role in OPERATOR_ROLES) != (profile is not None):
         return MIXED
-    if role == roles.SALES_STAFF and (profile.outlet_id is None or profile.outlet.operator_id != profile.operator_id):
+    # A sales staff role has a profile (checked just above).
+    if role == roles.SALES_STAFF and profile is not None and (
+            profile.outlet_id is None or profile.outlet is None or profile.outlet.operator_id != profile.operator_id):
         return MIXED
     return role
 
 
-def operator_scope(user) -> Operator | str | None:
+def operator_scope(user: AnyUser) -> Operator | str | None:
     """Return whose rows the user sees: ALL_OPERATORS, one Operator, or None (nothing)."""
     role = account_role(user)
     if role in (SUPERUSER, roles.REGULATOR, roles.PLATFORM_ADMIN):
         return ALL_OPERATORS
-    if role in OPERATOR_ROLES:
+    if role in OPERATOR_ROLES and user.is_authenticated:  # an operator role is a signed-in account's
         return user.staff_profile.operator
     return None
 
 
-def scope_queryset(queryset: QuerySet, user, lookups: tuple[str, ...]) -> QuerySet:
+def scope_queryset(queryset: QuerySet[_M], user: AnyUser, lookups: tuple[str, ...]) -> QuerySet[_M]:
     """Filter rows to the user's scope: `lookups` name the paths to the rows' operator (any one matches)."""
     scope = operator_scope(user)
     if scope == ALL_OPERATORS:
         return queryset
-    if scope is None or not lookups:
+    if not isinstance(scope, Operator) or not lookups:
         return queryset.none()
     condition = Q()
     for lookup in lookups:
@@ -89,13 +109,13 @@ def sales_staff_of(operator: Operator) -> Q:
              groups__name=roles.SALES_STAFF)
 
 
-def managed_users(queryset: QuerySet, user) -> QuerySet:
+def managed_users(queryset: QuerySet[User], user: AnyUser) -> QuerySet[User]:
     """Return the accounts `user` may see and manage in admin: all for a superuser, its own sales staff for an
     operator administrator (never itself, a peer, another role or an orphan), none for anyone else."""
     role = account_role(user)
     if role == SUPERUSER:
         return queryset
-    if role != roles.OPERATOR_ADMIN:
+    if role != roles.OPERATOR_ADMIN or not user.is_authenticated:  # a role is a signed-in account's
         return queryset.none()
     operator = user.staff_profile.operator
     # An account also in another role group is mixed: it belongs to the superusers.
@@ -104,7 +124,7 @@ def managed_users(queryset: QuerySet, user) -> QuerySet:
             .exclude(pk=user.pk).distinct())
 
 
-def mixed_accounts(queryset: QuerySet) -> QuerySet:
+def mixed_accounts(queryset: QuerySet[User]) -> QuerySet[User]:
     """Return the active accounts that hold more than one role (for the system check)."""
     with_profile = Q(staff_profile__isnull=False)
     operatorless = Q(groups__name__in=OPERATORLESS_ROLES)

@@ -10,16 +10,22 @@ Who sees what (docs/security.md has the whole matrix):
 * the event log is read-only for everyone, superusers included.
 """
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, ClassVar
+
 from django import forms
 from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import UserChangeForm, UserCreationForm
 from django.core.exceptions import ValidationError
+from django.db.models import ForeignKey, Model, QuerySet
+from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
 from numbers import access, roles
-from numbers.admin_base import NoWritesMixin, NumberSearchMixin, OperatorScopedAdmin, ReadOnlyAdmin
+from numbers.admin_base import NoWritesMixin, NumberSearchMixin, OperatorScopedAdmin, ReadOnlyAdmin, TabularInline
 from numbers.exports import CsvExportMixin
 from numbers.models import (
     DeclinedOffer,
@@ -34,6 +40,17 @@ from numbers.models import (
 )
 from numbers.services import sales_staff_create
 from numbers.signals import ONE_ROLE
+
+if TYPE_CHECKING:
+    from django.contrib.admin.options import _FieldsetSpec
+    from django.contrib.auth.models import User as AuthUser
+
+    # Generic in the stubs only: Django's classes cannot be subscripted at run time.
+    _UserCreationForm = UserCreationForm[AuthUser]
+    _UserChangeForm = UserChangeForm[AuthUser]
+    _UserAdmin = DjangoUserAdmin[AuthUser]
+else:
+    _UserCreationForm, _UserChangeForm, _UserAdmin = UserCreationForm, UserChangeForm, DjangoUserAdmin
 
 # --- operators, outlets, staff -----------------------------------------------------------------
 
@@ -56,7 +73,7 @@ class OutletAdmin(OperatorScopedAdmin):
 User = get_user_model()
 
 
-def _profile_candidates(user):
+def _profile_candidates(user: access.AnyUser) -> QuerySet[AuthUser]:
     """Accounts a staff profile may be attached to by `user`: never a superuser's or an operator-less role's."""
     if access.account_role(user) != access.SUPERUSER:
         return access.managed_users(User.objects.all(), user)
@@ -73,29 +90,31 @@ class StaffProfileAdmin(OperatorScopedAdmin):
     list_select_related = ["user", "operator", "outlet__operator"]
     operator_lookups = ("operator",)
 
-    def get_queryset(self, request):
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
         queryset = super().get_queryset(request)
         if access.account_role(request.user) != roles.OPERATOR_ADMIN:
             return queryset
         # Of its operator's profiles, an operator administrator sees its sales staff's: not its peers'.
         return queryset.filter(user__in=access.managed_users(User.objects.all(), request.user))
 
-    def has_add_permission(self, request):
+    def has_add_permission(self, request: HttpRequest) -> bool:
         # Sales staff come with their profile from the one staff form; other profiles are the superusers'.
         return access.account_role(request.user) == access.SUPERUSER and super().has_add_permission(request)
 
-    def get_readonly_fields(self, request, obj=None):
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
         if access.account_role(request.user) == access.SUPERUSER:
             return ()
         return ("user", "operator")
 
-    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+    def formfield_for_foreignkey(
+        self, db_field: ForeignKey[Any, Any], request: HttpRequest, **kwargs: Any
+    ) -> forms.ModelChoiceField[Model] | None:
         if db_field.name == "user":
             kwargs["queryset"] = _profile_candidates(request.user)
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
 
-class SalesStaffCreationForm(UserCreationForm):
+class SalesStaffCreationForm(_UserCreationForm):
     """One form for a new clerk: the account, its staff profile (the operator's outlet) and its group."""
 
     outlet = forms.ModelChoiceField(queryset=Outlet.objects.none(), label=_("outlet"),
@@ -107,14 +126,17 @@ class SalesStaffCreationForm(UserCreationForm):
 
     operator: Operator | None = None
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["outlet"].queryset = Outlet.objects.filter(operator=self.operator)
+        outlet = self.fields["outlet"]
+        assert isinstance(outlet, forms.ModelChoiceField)
+        outlet.queryset = Outlet.objects.filter(operator=self.operator)
 
 
-class PortalUserChangeForm(UserChangeForm):
-    def clean(self):
+class PortalUserChangeForm(_UserChangeForm):
+    def clean(self) -> dict[str, Any]:
         data = super().clean()
+        assert data is not None  # a ModelForm's clean() returns its cleaned data
         if self.instance.pk and StaffProfile.objects.filter(user=self.instance).exists():
             groups = data.get("groups")
             operatorless = groups is not None and any(g.name in roles.OPERATORLESS_ROLES for g in groups)
@@ -123,36 +145,40 @@ class PortalUserChangeForm(UserChangeForm):
         return data
 
 
-class PortalUserAdmin(DjangoUserAdmin):
+class PortalUserAdmin(_UserAdmin):
     """Django's user admin for superusers; an operator administrator sees and manages its own sales staff only."""
 
     form = PortalUserChangeForm
-    staff_add_fieldsets = ((None, {"classes": ("wide",), "fields": ("username", "password1", "password2",
-                                                                      "outlet")}),)
-    staff_fieldsets = (
+    staff_add_fieldsets: _FieldsetSpec = (
+        (None, {"classes": ("wide",), "fields": ("username", "password1", "password2", "outlet")}),
+    )
+    staff_fieldsets: _FieldsetSpec = (
         (None, {"fields": ("username", "password")}),
         (_("Personal info"), {"fields": ("first_name", "last_name", "email")}),
         (_("Status"), {"fields": ("is_active",)}),
     )
 
-    def _is_superuser(self, request) -> bool:
+    def _is_superuser(self, request: HttpRequest) -> bool:
         return access.account_role(request.user) == access.SUPERUSER
 
-    def get_queryset(self, request):
+    def get_queryset(self, request: HttpRequest) -> QuerySet[AuthUser]:
         return access.managed_users(super().get_queryset(request), request.user)
 
-    def get_fieldsets(self, request, obj=None):
+    def get_fieldsets(self, request: HttpRequest, obj: AuthUser | None = None) -> _FieldsetSpec:
         if self._is_superuser(request):
             return super().get_fieldsets(request, obj)
         return self.staff_add_fieldsets if obj is None else self.staff_fieldsets
 
-    def get_form(self, request, obj=None, **kwargs):
+    def get_form(
+        self, request: HttpRequest, obj: AuthUser | None = None, change: bool = False, **kwargs: Any
+    ) -> type[forms.ModelForm[AuthUser]]:
         if obj is None and not self._is_superuser(request):
             operator = access.operator_scope(request.user)
             kwargs["form"] = type("SalesStaffCreationForm", (SalesStaffCreationForm,), {"operator": operator})
-        return super().get_form(request, obj, **kwargs)
+        # `change` as ModelAdmin.get_form takes it (Django's UserAdmin leaves it in **kwargs).
+        return super().get_form(request, obj, change=change, **kwargs)
 
-    def save_model(self, request, obj, form, change):
+    def save_model(self, request: HttpRequest, obj: AuthUser, form: Any, change: Any) -> None:
         if change or self._is_superuser(request):
             super().save_model(request, obj, form, change)
         else:
@@ -167,9 +193,9 @@ admin.site.register(User, PortalUserAdmin)
 # --- numbers and their history (read-only) -----------------------------------------------------
 
 
-class EventInline(NoWritesMixin, admin.TabularInline):
-    model = Event
-    fields = ["at", "kind", "from_state", "to_state", "actor", "reason", "detail"]
+class EventInline(NoWritesMixin, TabularInline):
+    model: type[Model] = Event  # RiskMarkInline shows another model the same way
+    fields: ClassVar[tuple[str, ...]] = ("at", "kind", "from_state", "to_state", "actor", "reason", "detail")
     readonly_fields = fields
     extra = 0
     can_delete = False
@@ -178,7 +204,7 @@ class EventInline(NoWritesMixin, admin.TabularInline):
 
 class RiskMarkInline(EventInline):
     model = RiskMark
-    fields = ["effect", "extra_days", "category", "authority", "reference", "placed_at", "lifted_at", "ended_at"]
+    fields = ("effect", "extra_days", "category", "authority", "reference", "placed_at", "lifted_at", "ended_at")
     readonly_fields = fields
     ordering = ["-placed_at"]
     show_change_link = True

@@ -7,7 +7,7 @@ class NumbersConfig(AppConfig):
     verbose_name = _("Number lifecycle")
     default_auto_field = "django.db.models.BigAutoField"
 
-    def ready(self):
+    def ready(self) -> None:
         from django.db.models.signals import post_migrate
 
         from numbers import checks, roles, signals

@@ -8,14 +8,24 @@ sections of every feature explicitly.
 SQLite the same linear interpolation computed with window functions.
 """
 
+from __future__ import annotations
+
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Never
 
 from django.core.exceptions import EmptyResultSet
 from django.db import connections
+from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import F, FloatField, Func, QuerySet, Value
+from django.db.models.expressions import Combinable
+from django.db.models.sql.compiler import SQLCompiler
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
+
+if TYPE_CHECKING:
+    # A str or a lazy translation (gettext_lazy): titles and names are rendered with str().
+    from django_stubs_ext import StrOrPromise
 
 DAY = 86400.0
 
@@ -26,23 +36,30 @@ class DurationSeconds(Func):
     output_field = FloatField()
     arity = 2
 
-    def __init__(self, end, start, **extra):
+    def __init__(self, end: Combinable, start: Combinable, **extra: Any) -> None:
         super().__init__(end, start, **extra)
 
-    def _parts(self, compiler):
+    def _parts(self, compiler: SQLCompiler) -> tuple[str, str, tuple[str | int, ...]]:
         end_sql, end_params = compiler.compile(self.source_expressions[0])
         start_sql, start_params = compiler.compile(self.source_expressions[1])
-        return end_sql, start_sql, [*end_params, *start_params]
+        return end_sql, start_sql, (*end_params, *start_params)
 
-    def as_postgresql(self, compiler, connection, **extra):
+    def as_postgresql(
+        self, compiler: SQLCompiler, connection: BaseDatabaseWrapper, **extra: Any
+    ) -> tuple[str, tuple[str | int, ...]]:
         end, start, params = self._parts(compiler)
         return f"(EXTRACT(EPOCH FROM ({end} - {start})))::double precision", params
 
-    def as_sqlite(self, compiler, connection, **extra):
+    def as_sqlite(
+        self, compiler: SQLCompiler, connection: BaseDatabaseWrapper, **extra: Any
+    ) -> tuple[str, tuple[str | int, ...]]:
         end, start, params = self._parts(compiler)
         return f"((julianday({end}) - julianday({start})) * 86400.0)", params
 
-    def as_sql(self, compiler, connection, **extra):
+    def as_sql(
+        self, compiler: SQLCompiler, connection: BaseDatabaseWrapper, function: str | None = None,
+        template: str | None = None, arg_joiner: str | None = None, **extra: Any,
+    ) -> Never:
         raise NotImplementedError(f"DurationSeconds supports PostgreSQL and SQLite, not {connection.vendor}")
 
 
@@ -61,7 +78,7 @@ def _fraction_sql(fraction: float) -> str:
 
 
 def percentiles(
-    queryset: QuerySet, *, value, group_by: str | None = None, fractions: Sequence[float] = (0.5, 0.95)
+    queryset: QuerySet[Any], *, value: Combinable, group_by: str | None = None, fractions: Sequence[float] = (0.5, 0.95)
 ) -> list[PercentileRow]:
     """Return, per group, the count and the continuous percentiles of `value` (NULLs ignored), in the database.
 
@@ -82,17 +99,17 @@ def percentiles(
         sql = (f"SELECT g, COUNT(*), {cols} FROM ({inner_sql}) AS t(g, v) "
                "WHERE v IS NOT NULL GROUP BY g ORDER BY g")
     elif connection.vendor == "sqlite":
-        cols = []
+        sums = []
         for f in fs:
             pos = f"({f} * (n - 1))"
             lo = f"CAST({pos} AS INTEGER)"
-            cols.append(f"SUM(CASE WHEN rn = {lo} THEN v * (1 - ({pos} - {lo})) "
+            sums.append(f"SUM(CASE WHEN rn = {lo} THEN v * (1 - ({pos} - {lo})) "
                         f"WHEN rn = {lo} + 1 THEN v * ({pos} - {lo}) ELSE 0 END)")
         sql = (
             f"WITH t(g, v) AS ({inner_sql}), "
             "r AS (SELECT g, v, ROW_NUMBER() OVER (PARTITION BY g ORDER BY v) - 1 AS rn, "
             "COUNT(*) OVER (PARTITION BY g) AS n FROM t WHERE v IS NOT NULL) "
-            f"SELECT g, MAX(n), {', '.join(cols)} FROM r GROUP BY g ORDER BY g"
+            f"SELECT g, MAX(n), {', '.join(sums)} FROM r GROUP BY g ORDER BY g"
         )
     else:
         raise NotImplementedError(f"percentiles() supports PostgreSQL and SQLite, not {connection.vendor}")
@@ -112,7 +129,8 @@ def _fmt(value: float) -> str:
     return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.1f}"
 
 
-def bar_chart(*, title: str, labels: Sequence[str], series: Sequence[tuple[str, Sequence[float]]],
+def bar_chart(*, title: StrOrPromise, labels: Sequence[StrOrPromise],
+              series: Sequence[tuple[StrOrPromise, Sequence[float]]],
               stacked: bool = True, unit: str = "") -> SafeString:
     """Return a horizontal bar chart as inline SVG: one row per label, series stacked or side by side."""
     label_w, bar_w, gap = 170, 460, 8
@@ -164,9 +182,9 @@ def bar_chart(*, title: str, labels: Sequence[str], series: Sequence[tuple[str, 
 @dataclass(frozen=True)
 class Section:
     key: str
-    title: str
+    title: StrOrPromise
     template: str
-    compute: Callable[[], dict]
+    compute: Callable[[], dict[str, Any]]
 
 
 def rate(part: int, whole: int) -> float | None:

@@ -1,11 +1,15 @@
+from collections.abc import Sequence
+from typing import Any
+
+from django.apps import AppConfig
 from django.conf import settings
 from django.core import checks
 
 from numbers.models import LEGAL_FREEZE_DAYS
 
 
-def check_freeze_days(app_configs, **kwargs):
-    errors = []
+def check_freeze_days(app_configs: Sequence[AppConfig] | None, **kwargs: Any) -> list[checks.CheckMessage]:
+    errors: list[checks.CheckMessage] = []
     days = settings.MIN_FREEZE_DAYS
     if not isinstance(days, int) or days < LEGAL_FREEZE_DAYS:
         errors.append(
@@ -24,7 +28,9 @@ def check_freeze_days(app_configs, **kwargs):
     return errors
 
 
-def check_one_role_per_account(app_configs, databases=None, **kwargs):
+def check_one_role_per_account(
+    app_configs: Sequence[AppConfig] | None, databases: Sequence[str] | None = None, **kwargs: Any
+) -> list[checks.CheckMessage]:
     """Name every account that holds more than one role: such an account sees nothing until a superuser fixes it.
 
     It reads the database, so, like Django's own database checks, it runs when databases are named:

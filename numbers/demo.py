@@ -1,15 +1,19 @@
 """Demo data for the number lifecycle: 3 operators, outlets with sales staff, numbers in every state."""
 
+from __future__ import annotations
+
 import csv
 import io
 import random
 import tempfile
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.management import call_command
+from django.core.management.base import OutputWrapper
 from django.db import transaction
 from django.utils import timezone
 
@@ -25,6 +29,9 @@ from numbers.models import (
 )
 from numbers.services import risk_mark_place
 
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
+
 PASSWORD = "demo-pass-2026"
 
 OPERATORS = [
@@ -39,7 +46,8 @@ OPERATORS = [
 NUMBERS_PER_OPERATOR = 1500
 
 
-def _user(username: str, role: str, *, operator=None, outlet=None, superuser=False):
+def _user(username: str, role: str, *, operator: Operator | None = None, outlet: Outlet | None = None,
+          superuser: bool = False) -> User:
     User = get_user_model()
     user, _ = User.objects.get_or_create(username=username)
     user.is_staff = role != roles.SALES_STAFF or superuser
@@ -54,7 +62,7 @@ def _user(username: str, role: str, *, operator=None, outlet=None, superuser=Fal
 
 
 def _numbers(rng: random.Random, prefixes: list[str], count: int, taken: set[str]) -> list[str]:
-    out = []
+    out: list[str] = []
     while len(out) < count:
         msisdn = f"+86{rng.choice(prefixes)}{rng.randrange(10**8):08d}"
         if msisdn not in taken:
@@ -64,7 +72,7 @@ def _numbers(rng: random.Random, prefixes: list[str], count: int, taken: set[str
 
 
 @transaction.atomic
-def load(stdout) -> list[tuple[str, str, str]]:
+def load(stdout: OutputWrapper) -> list[tuple[str, str, str]]:
     if PhoneNumber.objects.exists():
         stdout.write("numbers: demo numbers already loaded")
         return _logins()
@@ -86,12 +94,12 @@ def load(stdout) -> list[tuple[str, str, str]]:
     return _logins()
 
 
-def _inventory(rng: random.Random, operator: Operator, msisdns: list[str], now) -> None:
+def _inventory(rng: random.Random, operator: Operator, msisdns: list[str], now: datetime) -> None:
     """Never-used, active, frozen at every stage of the freeze, and released numbers, loaded by import_numbers."""
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / f"{operator.code}-inventory.csv"
-        with open(path, "w", encoding="utf-8", newline="") as out:
-            writer = csv.writer(out)
+        with open(path, "w", encoding="utf-8", newline="") as csv_file:
+            writer = csv.writer(csv_file)
             writer.writerow(["msisdn", "state", "holder_since", "cancelled_at"])
             for msisdn in msisdns:
                 roll = rng.random()
@@ -113,7 +121,7 @@ def _inventory(rng: random.Random, operator: Operator, msisdns: list[str], now) 
             raise RuntimeError(f"the demo inventory of {operator.code} was rejected:\n{out.getvalue()}") from exc
 
 
-def _marks(rng: random.Random, now) -> None:
+def _marks(rng: random.Random, now: datetime) -> None:
     """Some numbers held back by regulators: suspended, and freezes extended."""
     regulator = get_user_model().objects.get(username="regulator")
     frozen = list(PhoneNumber.objects.filter(state=State.FROZEN).order_by("id")[:60])

@@ -3,8 +3,10 @@
 
 class DomainError(Exception):
     code = "domain_error"
+    # What is wrong with each field of the input, when the error is about the input (the API shows them).
+    fields: dict[str, list[str]] | None = None
 
-    def __init__(self, message: str, *, code: str | None = None):
+    def __init__(self, message: str, *, code: str | None = None) -> None:
         super().__init__(message)
         self.message = message
         if code:

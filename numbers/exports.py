@@ -5,20 +5,32 @@ and go out through a StreamingHttpResponse, so memory stays flat whether the lis
 rows or a million. Every export is logged (who, which list, which filters).
 """
 
+from __future__ import annotations
+
 import csv
 import json
 import logging
 import re
 from collections.abc import Iterable, Iterator
-from datetime import datetime
+from datetime import datetime, tzinfo
+from typing import TYPE_CHECKING, Any
 
 from django.contrib import messages
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.core.exceptions import PermissionDenied
-from django.http import HttpResponseRedirect, StreamingHttpResponse
-from django.urls import path, reverse
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse, HttpResponseBase, HttpResponseRedirect, StreamingHttpResponse
+from django.urls import URLPattern, path, reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+
+if TYPE_CHECKING:
+    from django.contrib.admin import ModelAdmin
+
+    # What the mixin's methods call on `self` and `super()`; at run time it is a plain class.
+    _ModelAdminMixin = ModelAdmin[Any]
+else:
+    _ModelAdminMixin = object
 
 logger = logging.getLogger("numbers.exports")
 
@@ -36,7 +48,7 @@ class _Echo:
         return value
 
 
-def csv_cell(value, tz=None) -> str:
+def csv_cell(value: object, tz: tzinfo | None = None) -> str:
     """Return a value as CSV text: local ISO times, true/false, JSON, and formulas defused."""
     if isinstance(value, str):
         text = value
@@ -58,7 +70,7 @@ def csv_cell(value, tz=None) -> str:
     return text
 
 
-def csv_lines(header: list[str], rows: Iterable[tuple], *, batch: int = 500) -> Iterator[str]:
+def csv_lines(header: list[str], rows: Iterable[tuple[Any, ...]], *, batch: int = 500) -> Iterator[str]:
     """Yield the CSV text, a few hundred rows per piece (one write per row would cost the server more)."""
     writer = csv.writer(_Echo())
     tz = timezone.get_current_timezone()  # once, not per cell
@@ -74,7 +86,7 @@ def csv_lines(header: list[str], rows: Iterable[tuple], *, batch: int = 500) -> 
         yield "".join(pending)
 
 
-class CsvExportMixin:
+class CsvExportMixin(_ModelAdminMixin):
     """Adds `export.csv` to a ModelAdmin: the changelist as filtered and searched, as CSV.
 
     `csv_fields` lists (column header, lookup) pairs; lookups may follow foreign keys
@@ -84,21 +96,21 @@ class CsvExportMixin:
     csv_fields: list[tuple[str, str]] = []
     change_list_template = "admin/numbers/export_change_list.html"
 
-    def get_urls(self):
+    def get_urls(self) -> list[URLPattern]:
         name = f"{self.opts.app_label}_{self.opts.model_name}_export_csv"
         return [
             path("export.csv", self.admin_site.admin_view(self.export_csv_view), name=name),
             *super().get_urls(),
         ]
 
-    def has_export_permission(self, request) -> bool:
+    def has_export_permission(self, request: HttpRequest) -> bool:
         return self.has_view_permission(request) and request.user.has_perm(EXPORT_PERMISSION)
 
-    def changelist_view(self, request, extra_context=None):
+    def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
         extra_context = {**(extra_context or {}), "can_export_csv": self.has_export_permission(request)}
         return super().changelist_view(request, extra_context)
 
-    def export_queryset(self, request):
+    def export_queryset(self, request: HttpRequest) -> QuerySet[Any]:
         """Return the changelist's queryset (filters, search, ordering, operator scope), without paging it."""
         ChangeList = self.get_changelist(request)
         # The export needs the filtered queryset only: skip the count and the page the changelist computes.
@@ -110,9 +122,10 @@ class CsvExportMixin:
             self.get_list_select_related(request), self.list_per_page, self.list_max_show_all,
             self.list_editable, self, self.get_sortable_by(request), self.search_help_text,
         )
-        return cl.queryset
+        queryset: QuerySet[Any] = cl.queryset
+        return queryset
 
-    def export_csv_view(self, request):
+    def export_csv_view(self, request: HttpRequest) -> HttpResponseBase:
         if not self.has_export_permission(request):
             raise PermissionDenied
         changelist_url = reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_changelist")

@@ -5,42 +5,53 @@ here in `RenewalConfig.ready()`. Until then the defaults apply: a number whose
 freeze is over is releasable, and its renewal status is unknown.
 """
 
-from collections.abc import Callable
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
 from django.db.models import QuerySet
 
+if TYPE_CHECKING:
+    from numbers.models import PhoneNumber
 
-def _releasable_default(queryset: QuerySet, now) -> QuerySet:
+# A number's renewal status (the keys are described at `renewal_statuses` below).
+Status = dict[str, Any]
+
+
+def _releasable_default(queryset: QuerySet[PhoneNumber], now: datetime) -> QuerySet[PhoneNumber]:
     return queryset
 
 
-def _renewal_status_default(number) -> dict:
+def _renewal_status_default(number: PhoneNumber) -> Status:
     return {"state": "unknown"}
 
 
-def _release_detail_default(number_ids: list[int], now) -> dict[int, dict]:
+def _release_detail_default(number_ids: list[int], now: datetime) -> dict[int, dict[str, Any]]:
     return {}
 
 
-def _renewal_statuses_default(numbers) -> dict[int, dict]:
+def _renewal_statuses_default(numbers: Iterable[PhoneNumber]) -> dict[int, Status]:
     # Only the one-number hook was registered (or none): ask it per number. The renewal app should
     # register `statuses=` too, so that a page of the number book costs a fixed number of queries.
     return {number.pk: renewal_status(number) for number in numbers}
 
 
-releasable: Callable[[QuerySet, object], QuerySet] = _releasable_default
-renewal_status: Callable[[object], dict] = _renewal_status_default
+releasable: Callable[[QuerySet[PhoneNumber], datetime], QuerySet[PhoneNumber]] = _releasable_default
+renewal_status: Callable[[PhoneNumber], Status] = _renewal_status_default
 # The same answer for many numbers at once: {number id: status}. A status is a dict with the keys
 # "state" ("complete" | "in_progress" | "not_started" | "unknown") and, when known, "confirmed" (N),
 # "total" (M) and "never_confirmed" (platform names); docs/sales.md shows how the sales pages render it.
-renewal_statuses: Callable[[object], dict[int, dict]] = _renewal_statuses_default
+renewal_statuses: Callable[[Iterable[PhoneNumber]], dict[int, Status]] = _renewal_statuses_default
 # Extra detail for the release event of each number (e.g. the platforms that never confirmed).
-release_detail: Callable[[list[int], object], dict[int, dict]] = _release_detail_default
+release_detail: Callable[[list[int], datetime], dict[int, dict[str, Any]]] = _release_detail_default
 
 
-def register(*, releasable_filter: Callable[[QuerySet, object], QuerySet], status: Callable[[object], dict],
-             statuses: Callable[[object], dict[int, dict]],
-             release_event_detail: Callable[[list[int], object], dict[int, dict]]) -> None:
+def register(*, releasable_filter: Callable[[QuerySet[PhoneNumber], datetime], QuerySet[PhoneNumber]],
+             status: Callable[[PhoneNumber], Status],
+             statuses: Callable[[Iterable[PhoneNumber]], dict[int, Status]],
+             release_event_detail: Callable[[list[int], datetime], dict[int, dict[str, Any]]]) -> None:
     """Plug the renewal app's answers in (called once, by RenewalConfig.ready)."""
     global releasable, renewal_status, renewal_statuses, release_detail
     releasable, renewal_status, renewal_statuses = releasable_filter, status, statuses

@@ -7,9 +7,12 @@ number is active it has no cycle, and risk marks placed then belong to its
 open holder period: the period that will identify the next cycle.
 """
 
+from __future__ import annotations
+
 import os
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any, Never
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -20,6 +23,9 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from numbers.roles import OPERATORLESS_ROLES
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
 
 # The legal floor of a freeze. MIN_FREEZE_DAYS may raise it, never lower it (numbers.checks).
 LEGAL_FREEZE_DAYS = 90
@@ -72,7 +78,7 @@ class StaffProfile(models.Model):
     def __str__(self) -> str:
         return f"{self.user} @ {self.outlet or self.operator}"
 
-    def save(self, *args, **kwargs) -> None:
+    def save(self, *args: Any, **kwargs: Any) -> None:
         # Whatever page, command or API saves a profile: an account holds one role.
         self.check_one_role(self.user)
         super().save(*args, **kwargs)
@@ -80,11 +86,12 @@ class StaffProfile(models.Model):
     def clean(self) -> None:
         if self.user_id is not None:
             self.check_one_role(self.user)
-        if self.outlet_id is not None and self.operator_id is not None and self.outlet.operator_id != self.operator_id:
+        if (self.outlet_id is not None and self.operator_id is not None and self.outlet is not None
+                and self.outlet.operator_id != self.operator_id):
             raise ValidationError({"outlet": _("The outlet belongs to another operator.")}, code="wrong_operator")
 
     @staticmethod
-    def check_one_role(user) -> None:
+    def check_one_role(user: User) -> None:
         """Refuse a staff profile on a superuser or on an account whose role works for no operator."""
         if user.is_superuser:
             raise ValidationError(_("A superuser cannot have a staff profile: an account holds one role."),
@@ -101,8 +108,8 @@ class State(models.TextChoices):
     SUSPENDED = "suspended", _("suspended")
 
 
-class PhoneNumberQuerySet(models.QuerySet):
-    def releasable(self, now):
+class PhoneNumberQuerySet(models.QuerySet["PhoneNumber"]):
+    def releasable(self, now: datetime) -> PhoneNumberQuerySet:
         """Return frozen numbers whose freeze is over, by the marks and by the current MIN_FREEZE_DAYS."""
         return self.filter(
             state=State.FROZEN,
@@ -304,8 +311,8 @@ class MarkEffect(models.TextChoices):
     SUSPEND = "suspend", _("suspend")
 
 
-class RiskMarkQuerySet(models.QuerySet):
-    def in_force(self):
+class RiskMarkQuerySet(models.QuerySet["RiskMark"]):
+    def in_force(self) -> RiskMarkQuerySet:
         return self.filter(lifted_at__isnull=True, ended_at__isnull=True)
 
 
@@ -401,12 +408,12 @@ class Event(models.Model):
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M} {self.number_id} {self.kind}"
 
-    def save(self, *args, **kwargs):
+    def save(self, *args: Any, **kwargs: Any) -> None:
         if self.pk is not None and not kwargs.get("force_insert"):
             raise AppendOnlyError("Events are append-only.")
         super().save(*args, **kwargs)
 
-    def delete(self, *args, **kwargs):
+    def delete(self, *args: Any, **kwargs: Any) -> Never:
         raise AppendOnlyError("Events are append-only.")
 
 
@@ -417,18 +424,19 @@ class PrivateStorage(FileSystemStorage):
     """Files under PRIVATE_FILES_ROOT: outside the web root, never given a URL, served only by checked views."""
 
     @property
-    def base_location(self):
+    def base_location(self) -> str:
         return str(settings.PRIVATE_FILES_ROOT)
 
     @property
-    def location(self):
+    def location(self) -> str:
         return os.path.abspath(self.base_location)
 
+    # The stubs say str, but FileSystemStorage itself allows None: it then refuses to make a URL.
     @property
-    def base_url(self):
+    def base_url(self) -> None:  # type: ignore[override]
         return None
 
-    def url(self, name):
+    def url(self, name: str | None) -> Never:
         raise ValueError("Private files have no URL.")
 
 
@@ -436,7 +444,7 @@ def private_storage() -> PrivateStorage:
     return PrivateStorage()
 
 
-def _feed_file_name(instance, filename: str) -> str:
+def _feed_file_name(instance: FeedUpload, filename: str) -> str:
     # Never the uploader's name on disk: it could hold a path or a customer's data.
     return f"feeds/{timezone.now():%Y/%m}/{uuid.uuid4().hex}.csv"
 

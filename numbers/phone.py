@@ -1,10 +1,17 @@
 """Parse and format phone numbers (E.164 on the wire, national input accepted)."""
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 import phonenumbers
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
 
 _LENGTH_REASONS = {
     phonenumbers.ValidationResult.TOO_SHORT: gettext_lazy("too short"),
@@ -28,7 +35,7 @@ class InvalidMsisdn(ValidationError):
         super().__init__(message, code=self.code)
 
 
-def _invalid(raw: str, reason=None) -> InvalidMsisdn:
+def _invalid(raw: str, reason: StrOrPromise | None = None) -> InvalidMsisdn:
     shown = raw[:40]
     if reason is None:
         return InvalidMsisdn(_("“%(value)s” is not a phone number.") % {"value": shown})

@@ -20,16 +20,17 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.cache import cache
+from django.http import HttpRequest
 from django.utils.translation import ngettext
 
 
-def client_address(request) -> str:
+def client_address(request: HttpRequest) -> str:
     """Return the connection's address, or the X-Forwarded-For entry added by the first of N trusted proxies."""
-    remote = request.META.get("REMOTE_ADDR", "") or "unknown"
-    proxies = settings.TRUSTED_PROXY_COUNT
+    remote: str = request.META.get("REMOTE_ADDR", "") or "unknown"
+    proxies: int = settings.TRUSTED_PROXY_COUNT
     if proxies <= 0:
         return remote
-    forwarded = [a.strip() for a in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if a.strip()]
+    forwarded: list[str] = [a.strip() for a in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if a.strip()]
     if len(forwarded) < proxies:
         # Fewer entries than trusted proxies: the request did not come through them all.
         return remote
@@ -91,7 +92,7 @@ def _digest(value: str) -> str:
 
 
 class LoginLimiter:
-    def __init__(self, request):
+    def __init__(self, request: HttpRequest) -> None:
         self.window = settings.STAFF_LOGIN_WINDOW_SECONDS
         self.address_key = f"{LOGIN_PREFIX}:addr:{_digest(client_address(request))}"
 

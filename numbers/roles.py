@@ -7,6 +7,17 @@ user's operator or outlet, numbers.access), so a permission alone never widens
 what someone sees. docs/security.md has the whole matrix.
 """
 
+from __future__ import annotations
+
+import types
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from django.apps import AppConfig
+    from django.apps.registry import Apps
+    from django.db.backends.base.schema import BaseDatabaseSchemaEditor
+
 SALES_STAFF = "sales staff"
 OPERATOR_ADMIN = "operator administrator"
 PLATFORM_ADMIN = "renewal-platform administrator"
@@ -21,7 +32,7 @@ _NUMBER_MODELS = ("operator", "outlet", "staffprofile", "phonenumber", "holderpe
                   "declinedoffer", "riskmark", "event")
 
 
-def _view(app: str, models) -> set[str]:
+def _view(app: str, models: Iterable[str]) -> set[str]:
     return {f"{app}.view_{m}" for m in models}
 
 
@@ -63,14 +74,14 @@ ROLE_PERMISSIONS[REGULATOR] |= _view("renewal", _RENEWAL_MODELS)
 ROLE_PERMISSIONS[OPERATOR_ADMIN] |= {"renewal.view_delivery", "renewal.view_recyclebatch", "renewal.retry_delivery"}
 
 
-def sync_roles(apps, schema_editor=None) -> None:
+def sync_roles(apps: Apps, schema_editor: BaseDatabaseSchemaEditor | None = None) -> None:
     """Create the groups and give each exactly the permissions of ROLE_PERMISSIONS that exist."""
     from django.contrib.auth.management import create_permissions
 
     for app_config in apps.get_app_configs():
-        # Historical app configs have no models module, and create_permissions skips those.
+        # Historical app configs have no models module, and create_permissions skips those: give them a stand-in.
         original = getattr(app_config, "models_module", None)
-        app_config.models_module = original or True
+        app_config.models_module = original or types.ModuleType(f"{app_config.name}.models")
         create_permissions(app_config, apps=apps, verbosity=0)
         app_config.models_module = original
     Group = apps.get_model("auth", "Group")
@@ -86,7 +97,7 @@ def sync_roles(apps, schema_editor=None) -> None:
         group.permissions.set(perms)
 
 
-def sync_roles_after_migrate(sender, apps=None, **kwargs) -> None:
+def sync_roles_after_migrate(sender: AppConfig, apps: Apps | None = None, **kwargs: Any) -> None:
     """post_migrate handler; a flush (transactional tests) sends the signal without the migration state."""
     from django.apps import apps as installed_apps
 

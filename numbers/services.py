@@ -1,11 +1,14 @@
 """Every transition of a number, each in one transaction, under a row lock, writing its event."""
 
+from __future__ import annotations
+
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser, Group
+from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.db.models import Max
@@ -31,7 +34,12 @@ from numbers.models import (
     State,
 )
 
-Actor = AbstractBaseUser | str | None
+if TYPE_CHECKING:
+    # The model of settings.AUTH_USER_MODEL, as the stubs resolve it; at run time code asks get_user_model().
+    from django.contrib.auth.models import User
+
+# Who acted: a staff account, the name of the system part that acted, or None for the system itself.
+Actor: TypeAlias = "User | str | None"
 
 # A mark may extend a freeze by at most ten years.
 MAX_EXTRA_DAYS = 3650
@@ -67,7 +75,7 @@ def validate_customer_ref(value: str) -> str:
 
 def event_write(
     *, number: PhoneNumber, kind: str, from_state: str, to_state: str, actor: Actor,
-    at: datetime, reason: str = "", detail: dict | None = None,
+    at: datetime, reason: str = "", detail: dict[str, Any] | None = None,
 ) -> Event:
     return Event.objects.create(
         number=number, kind=kind, from_state=from_state, to_state=to_state, actor=actor_label(actor),
@@ -76,8 +84,8 @@ def event_write(
 
 
 def events_insert_select(
-    *, ids_sql: str, ids_params: list, kind: str, from_state: str, to_state: str, actor: Actor,
-    at: datetime, reason: str = "", detail: dict | None = None,
+    *, ids_sql: str, ids_params: list[Any], kind: str, from_state: str, to_state: str, actor: Actor,
+    at: datetime, reason: str = "", detail: dict[str, Any] | None = None,
 ) -> int:
     """Write one event per number id that `ids_sql` selects (column `id`), in one INSERT … SELECT."""
     detail_field = Event._meta.get_field("detail")
@@ -92,7 +100,7 @@ def events_insert_select(
     ]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        return cursor.rowcount
+        return int(cursor.rowcount)
 
 
 def _lock(number: PhoneNumber) -> PhoneNumber:
@@ -104,13 +112,13 @@ def _open_period(number: PhoneNumber) -> HolderPeriod:
 
 
 def _state_label(state: str) -> str:
-    return State(state).label if state in State.values else state
+    return str(State(state).label) if state in State.values else state
 
 
 # --- facts shown to people -------------------------------------------------------------------
 
 
-def number_facts(number: PhoneNumber) -> dict:
+def number_facts(number: PhoneNumber) -> dict[str, Any]:
     """Return what a customer is told about a number before taking it."""
     return {
         "msisdn": number.msisdn,
@@ -132,7 +140,7 @@ class DisclosureInput:
 
 @transaction.atomic
 def number_allocate(
-    *, number: PhoneNumber, outlet: Outlet, staff: AbstractBaseUser, customer_ref: str,
+    *, number: PhoneNumber, outlet: Outlet, staff: User, customer_ref: str,
     disclosure: DisclosureInput | None, now: datetime | None = None,
 ) -> HolderPeriod:
     """Give an available number to a new holder; a secondary number needs the disclosure."""
@@ -178,7 +186,7 @@ def number_allocate(
 
 @transaction.atomic
 def number_offer_decline(
-    *, number: PhoneNumber, outlet: Outlet, staff: AbstractBaseUser, reason: str = "", now: datetime | None = None,
+    *, number: PhoneNumber, outlet: Outlet, staff: User, reason: str = "", now: datetime | None = None,
 ) -> DeclinedOffer:
     """Record that a customer chose not to take an offered number; it stays available."""
     now = now or timezone.now()
@@ -214,9 +222,10 @@ def _apply_marks(number: PhoneNumber, now: datetime) -> None:
     extra = marks.filter(effect=MarkEffect.EXTEND).aggregate(m=Max("extra_days"))["m"] or 0
     suspended = marks.filter(effect=MarkEffect.SUSPEND).exists()
     if number.cycle_id:
+        assert number.cancelled_at is not None  # a number with a cycle was cancelled
         number.frozen_until = number.cancelled_at + timedelta(days=settings.MIN_FREEZE_DAYS + extra)
     base = number.suspended_from if number.state == State.SUSPENDED else number.state
-    if base == State.AVAILABLE and number.cycle_id and number.frozen_until > now:
+    if base == State.AVAILABLE and number.cycle_id and number.frozen_until is not None and number.frozen_until > now:
         base, number.released_at = State.FROZEN, None  # an extended freeze takes a released number back
     if suspended:
         number.state, number.suspended_from = State.SUSPENDED, base
@@ -248,6 +257,7 @@ def number_cancel(
     number.state, number.suspended_from = State.FROZEN, ""
     _apply_marks(number, now)
     number.save()
+    assert number.frozen_until is not None  # _apply_marks froze it: the number has a cycle now
     detail = {"operator": operator.code, "frozen_until": number.frozen_until.isoformat()}
     if snapped_from != number.range_holder_id:
         detail["returned_to"] = number.range_holder.code
@@ -306,6 +316,7 @@ def risk_mark_place(
     else:
         raise ValidationError(_("Choose an effect: extend the freeze or suspend."), code="effect")
     number = _lock(number)
+    cycle: HolderPeriod | None
     if number.state == State.ACTIVE:
         cycle = _open_period(number)
     else:
@@ -390,7 +401,7 @@ def _release(ids: list[int], now: datetime) -> None:
     )
 
 
-def sales_staff_create(*, user, outlet: Outlet) -> StaffProfile:
+def sales_staff_create(*, user: User, outlet: Outlet) -> StaffProfile:
     """Save a new account as sales staff of `outlet`: the user, its staff profile and its group together."""
     with transaction.atomic():
         user.is_staff = False  # sales staff work on the outlet pages, never in admin

@@ -1,23 +1,35 @@
 """Guards that keep an account to one role, whatever page, command or API saves it."""
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
+from django.db.models import Model
 from django.db.models.signals import m2m_changed, pre_save
 from django.utils.translation import gettext_lazy as _
 
 from numbers.models import StaffProfile
 from numbers.roles import OPERATORLESS_ROLES
 
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
+
 ONE_ROLE = _("An account holds one role: an account with a staff profile cannot also be a regulator, a "
              "renewal-platform administrator or a superuser.")
 
 
-def refuse_operatorless_group_on_profile(sender, instance, action, reverse, pk_set, **kwargs) -> None:
+def refuse_operatorless_group_on_profile(
+    sender: type[Model], instance: User | Group, action: str, reverse: bool, pk_set: set[int] | None,
+    **kwargs: Any,
+) -> None:
     """Refuse adding a regulator or platform-administrator group to an account that has a staff profile."""
     if action != "pre_add" or not pk_set:
         return
     if reverse:  # group.user_set.add(users…): the instance is the group
+        assert isinstance(instance, Group)
         if instance.name in OPERATORLESS_ROLES and StaffProfile.objects.filter(user_id__in=pk_set).exists():
             raise ValidationError(ONE_ROLE, code="one_role")
         return
@@ -26,7 +38,7 @@ def refuse_operatorless_group_on_profile(sender, instance, action, reverse, pk_s
         raise ValidationError(ONE_ROLE, code="one_role")
 
 
-def refuse_superuser_with_profile(sender, instance, **kwargs) -> None:
+def refuse_superuser_with_profile(sender: type[User], instance: User, **kwargs: Any) -> None:
     if instance.is_superuser and instance.pk and StaffProfile.objects.filter(user_id=instance.pk).exists():
         raise ValidationError(ONE_ROLE, code="one_role")
 

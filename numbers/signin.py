@@ -1,25 +1,37 @@
 """Password sign-in, limited per account and per client address: the staff pages' and the admin's alike."""
 
+from typing import TYPE_CHECKING, Any
+
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth import authenticate, get_user_model
+from django.contrib.auth.forms import AuthenticationForm
 from django.core.exceptions import ValidationError
+from django.http import HttpRequest
 from django.utils.translation import gettext as _
 
 from numbers.ratelimit import LoginLimiter
 
+if TYPE_CHECKING:
+    # What the mixin's methods call on `self` and `super()`; at run time it is a plain class.
+    _LoginFormMixin = AuthenticationForm
+else:
+    _LoginFormMixin = object
 
-class LimitedLoginMixin:
+
+class LimitedLoginMixin(_LoginFormMixin):
     """A password sign-in limited per account and per client address (numbers.ratelimit.LoginLimiter)."""
 
-    def __init__(self, request=None, *args, **kwargs):
+    def __init__(self, request: HttpRequest | None = None, *args: Any, **kwargs: Any) -> None:
         super().__init__(request, *args, **kwargs)
         self.limiter = LoginLimiter(request) if request is not None else None
 
-    def clean(self):
+    def clean(self) -> dict[str, Any]:
         username = self.cleaned_data.get("username")
         password = self.cleaned_data.get("password")
         if not username or not password:
             return self.cleaned_data
+        # The sign-in views always bind the form with the request, which the limiter counts by.
+        assert self.limiter is not None
         wait = self.limiter.blocked_for(username)
         if wait:
             # Refused before the password is checked: a locked account answers nothing about it.

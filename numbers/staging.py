@@ -9,12 +9,15 @@ What every bulk path that reads a file shares (the inventory, the cancellation f
    flat whatever the file's size.
 """
 
+from __future__ import annotations
+
 import csv
 import io
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import islice
+from typing import IO, TYPE_CHECKING, Any, Self
 from zoneinfo import ZoneInfo
 
 from django.db import connection, transaction
@@ -22,6 +25,9 @@ from django.utils.translation import gettext as _
 
 from numbers.errors import DomainError
 from numbers.exports import csv_cell
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
 
 # Numbers (cancellations) or lines (inventory) per transaction.
 CHUNK_SIZE = 10_000
@@ -68,7 +74,7 @@ class FeedSummary:
     def exit_status(self) -> int:
         return 1 if self.rejected_total else 0
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         return {"feed": self.feed, "operator": self.operator, "dry_run": self.dry_run, "lines": self.lines,
                 "applied": self.applied, "already_applied": self.already_applied, "duplicates": self.duplicates,
                 "rejected": self.rejected_total, "rejected_by_reason": dict(sorted(self.rejected.items()))}
@@ -94,12 +100,14 @@ Report = Callable[[FeedSummary, Iterator[LineOutcome]], None]
 Progress = Callable[[int, int], None]
 
 
-def open_text(file) -> io.TextIOBase:
+def open_text(file: IO[bytes]) -> io.TextIOBase:
     """Wrap a binary file for the csv module: UTF-8, a BOM accepted, newlines left to csv."""
     return io.TextIOWrapper(file, encoding="utf-8-sig", newline="")
 
 
-def read_csv(text, columns: tuple[str, ...], required: tuple[str, ...]) -> Iterator[tuple[int, dict | None, str]]:
+def read_csv(
+    text: Iterable[str], columns: tuple[str, ...], required: tuple[str, ...]
+) -> Iterator[tuple[int, dict[str, str] | None, str]]:
     reader = csv.reader(text)
     try:
         header = next(reader, None)
@@ -133,11 +141,11 @@ def read_csv(text, columns: tuple[str, ...], required: tuple[str, ...]) -> Itera
 
 
 class Reject(Exception):
-    def __init__(self, code: str, message: str = ""):
+    def __init__(self, code: str, message: str = "") -> None:
         self.code, self.message = code, message
 
 
-def parse_time(value, zone: ZoneInfo, name: str) -> datetime | None:
+def parse_time(value: object, zone: ZoneInfo, name: str) -> datetime | None:
     """Parse an ISO 8601 time; a time without an offset is in TIME_ZONE. Empty gives None."""
     if value is None or value == "":
         return None
@@ -157,15 +165,16 @@ def parse_time(value, zone: ZoneInfo, name: str) -> datetime | None:
     return parsed.astimezone(ZoneInfo("UTC"))
 
 
-def db_time(value: datetime | None):
+def db_time(value: datetime | None) -> datetime | str | None:
+    # What the backend takes as a query parameter: a datetime on PostgreSQL, text on SQLite.
     return None if value is None else connection.ops.adapt_datetimefield_value(value)
 
 
-def clean_raw(value) -> str:
+def clean_raw(value: object) -> str:
     return str(value or "").replace("\x00", "")[:MAX_RAW]
 
 
-def db_types() -> dict:
+def db_types() -> dict[str, str]:
     if connection.vendor == "postgresql":
         return {"ts": "timestamptz", "bool": "boolean", "big": "bigint", "temp": "TEMP"}
     return {"ts": "text", "bool": "integer", "big": "integer", "temp": "TEMP"}
@@ -174,12 +183,13 @@ def db_types() -> dict:
 class Stage:
     """A temporary staging table on the current connection, dropped when the import ends."""
 
-    def __init__(self, table: str, ddl: str, columns: tuple[str, ...], *, reasons: dict | None = None):
+    def __init__(self, table: str, ddl: str, columns: tuple[str, ...], *,
+                 reasons: Mapping[str, StrOrPromise] | None = None) -> None:
         # `reasons`: the message of each rejection code, for lines rejected without a message of their own.
         self.table, self.ddl, self.columns, self.reasons = table, ddl, columns, reasons or {}
         self.pg = connection.vendor == "postgresql"
 
-    def __enter__(self):
+    def __enter__(self) -> Self:
         types = db_types()
         false = "false" if self.pg else "0"
         with connection.cursor() as cursor:
@@ -191,13 +201,13 @@ class Stage:
                 cursor.execute("SET jit = off")
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: object) -> None:
         with connection.cursor() as cursor:
             cursor.execute(f"DROP TABLE IF EXISTS {self.table}")
             if self.pg:
                 cursor.execute("RESET jit")
 
-    def load(self, values: Iterable[tuple]) -> int:
+    def load(self, values: Iterable[tuple[Any, ...]]) -> int:
         """Stream the values into the table; return how many rows."""
         count = 0
         cols = ", ".join(self.columns)
@@ -206,7 +216,7 @@ class Stage:
             if self.pg:
                 with cursor.copy(f"COPY {self.table} ({cols}) FROM STDIN") as copy:
                     # COPY's text format written by hand, in blocks: several times faster than write_row.
-                    block = []
+                    block: list[str] = []
                     for row in values:
                         block.append("\t".join(map(copy_field, row)))
                         if len(block) == LOAD_BATCH:
@@ -228,12 +238,12 @@ class Stage:
                 cursor.execute(f"ANALYZE {self.table}")
         return count
 
-    def execute(self, sql: str, params=()) -> int:
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
         with connection.cursor() as cursor:
             cursor.execute(sql.format(s=self.table), params)
-            return cursor.rowcount
+            return int(cursor.rowcount)
 
-    def one(self, sql: str, params=()):
+    def one(self, sql: str, params: Sequence[Any] = ()) -> Any:
         with connection.cursor() as cursor:
             cursor.execute(sql.format(s=self.table), params)
             return cursor.fetchone()[0]
@@ -283,7 +293,7 @@ class Stage:
 COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 
 
-def copy_field(value) -> str:
+def copy_field(value: object) -> str:
     """One field in COPY's text format."""
     if value is None:
         return "\\N"
@@ -352,7 +362,7 @@ def mark_duplicates(stage: Stage, by: str) -> None:
         "WHERE {s}." + by + " = d.k AND {s}.key = d.key AND {s}.line > d.first AND {s}.reject IS NULL")
 
 
-def write_report(out, *, title: str) -> Report:
+def write_report(out: IO[str], *, title: str) -> Report:
     """Return a report callback that writes the summary and every reported line to the text file `out`.
 
     Regulators open reports in spreadsheets, and the lines echo what the file said: cells are defused as the

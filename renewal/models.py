@@ -12,6 +12,7 @@ to a platform is a `Delivery` row; the row owns its retries.
 
 import secrets
 import uuid
+from datetime import datetime
 
 from django.db import models
 from django.db.models import Q
@@ -51,8 +52,8 @@ class PlatformStatus(models.TextChoices):
     SUSPENDED = "suspended", _("suspended")
 
 
-class PlatformQuerySet(models.QuerySet):
-    def live(self):
+class PlatformQuerySet(models.QuerySet["Platform"]):
+    def live(self) -> "PlatformQuerySet":
         return self.filter(status=PlatformStatus.LIVE)
 
 
@@ -223,12 +224,12 @@ FINAL_STATES = (DeliveryState.CONFIRMED, DeliveryState.CANCELLED)
 MAX_REPORTED_COUNT = 1_000_000
 
 
-class DeliveryQuerySet(models.QuerySet):
-    def due(self, now):
+class DeliveryQuerySet(models.QuerySet["Delivery"]):
+    def due(self, now: datetime) -> "DeliveryQuerySet":
         """Return pending deliveries whose next attempt is due."""
         return self.filter(state=DeliveryState.PENDING, next_attempt_at__lte=now)
 
-    def open(self):
+    def open(self) -> "DeliveryQuerySet":
         """Return deliveries not yet confirmed or cancelled."""
         return self.exclude(state__in=FINAL_STATES)
 
@@ -401,8 +402,8 @@ class Evidence(models.Model):
         return self.original_name
 
 
-class UnbindRequestQuerySet(models.QuerySet):
-    def running(self):
+class UnbindRequestQuerySet(models.QuerySet["UnbindRequest"]):
+    def running(self) -> "UnbindRequestQuerySet":
         return self.filter(finished_at__isnull=True)
 
 

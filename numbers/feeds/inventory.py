@@ -192,7 +192,7 @@ def _inventory_apply(stage: Stage, applied: str, *, operator: Operator, actor: A
         stage.execute("UPDATE {s} SET number_id = (SELECT n.id FROM numbers_phonenumber AS n "
                       "WHERE n.msisdn = {s}.msisdn) WHERE " + applied)
     low, high = _bounds(stage, applied)
-    if low is None:
+    if low is None or high is None:  # MIN and MAX are NULL together: nothing applied
         return
     false = "false" if connection.vendor == "postgresql" else "0"
     # The holding of an active number; the ended holding (start unknown unless given) of a frozen or released one.

@@ -9,7 +9,9 @@ iterable of parsed rows (`CancellationRow`, `InventoryRow`): `read_cancellations
 import io
 import os
 import uuid
+from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
+from typing import IO, Any
 
 from django.db import models
 from django.utils import timezone
@@ -29,11 +31,14 @@ __all__ = ["REASONS", "CancellationRow", "FeedFileError", "FeedSummary", "Invent
 UPLOAD_LEASE = timedelta(minutes=10)
 
 
-FEEDS = {"cancellations": (cancellations_import, read_cancellations),
-         "inventory": (inventory_import, read_inventory)}
+# kind -> (the import service, the reader of the file's rows)
+FEEDS: dict[str, tuple[Callable[..., FeedSummary], Callable[[Any], Iterator[Any]]]] = {
+    "cancellations": (cancellations_import, read_cancellations),
+    "inventory": (inventory_import, read_inventory),
+}
 
 
-def check_header(kind: str, file) -> None:
+def check_header(kind: str, file: IO[bytes]) -> None:
     """Raise FeedFileError unless the binary `file` starts with the header row of the `kind` feed."""
     reader = FEEDS[kind][1]
     first = file.readline(4096)

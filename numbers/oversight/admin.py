@@ -21,7 +21,8 @@ from django.urls import path, reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from numbers.admin_base import NumberSearchMixin, OperatorScopedAdmin, scope_queryset
+from numbers.access import scope_queryset
+from numbers.admin_base import NumberSearchMixin, OperatorScopedAdmin
 from numbers.errors import DomainError
 from numbers.exports import CsvExportMixin
 from numbers.models import MarkCategory, MarkEffect, PhoneNumber, RiskMark
@@ -56,7 +57,7 @@ class PlaceReport:
 
 def read_lines(text: str) -> list[tuple[int, str]]:
     """Return (line number, first column) of each line that holds something; a header line is skipped."""
-    out = []
+    out: list[tuple[int, str]] = []
     for number, line in enumerate(text.splitlines(), start=1):
         cell = _SPLIT.split(line, maxsplit=1)[0].strip().strip('"').strip()
         if not cell or cell.startswith("#"):

@@ -4,6 +4,8 @@ The page (portal.dashboard) lists these after nothing and before the renewal app
 Section type, the percentiles and the charts.
 """
 
+from collections.abc import Mapping
+from typing import Any
 
 from django.db.models import Count, F, Q
 from django.utils.translation import gettext as _
@@ -23,7 +25,7 @@ from numbers.models import (
 )
 
 
-def numbers_by_state() -> dict:
+def numbers_by_state() -> dict[str, Any]:
     """Numbers of each operator (range holder) by state, with how many are secondary; one grouped scan."""
     states = list(State)
     codes = dict(Operator.objects.values_list("pk", "code"))
@@ -48,7 +50,7 @@ def numbers_by_state() -> dict:
     return {"states": [s.label for s in states], "rows": table, "totals": totals, "chart": chart}
 
 
-def disclosure_by_outlet() -> dict:
+def disclosure_by_outlet() -> dict[str, Any]:
     """Per outlet: allocations, secondary numbers sold and how many with a disclosure, declined offers."""
     sold = {
         r["outlet"]: r for r in HolderPeriod.objects.filter(outlet__isnull=False).order_by().values("outlet").annotate(
@@ -65,7 +67,8 @@ def disclosure_by_outlet() -> dict:
         "operator__code", "code")
     rows = []
     for outlet in outlets:
-        s, d = sold.get(outlet.pk, {}), declined.get(outlet.pk, {})
+        s: Mapping[str, Any] = sold.get(outlet.pk, {})
+        d: Mapping[str, Any] = declined.get(outlet.pk, {})
         secondary, disclosed = s.get("secondary", 0), s.get("disclosed", 0)
         declined_secondary = d.get("declined_secondary", 0)
         rows.append({
@@ -89,7 +92,7 @@ def disclosure_by_outlet() -> dict:
     return {"rows": rows, "totals": totals, "chart": chart}
 
 
-def risk_marks_in_force() -> dict:
+def risk_marks_in_force() -> dict[str, Any]:
     """Marks in force by category and effect, and the numbers they hold back now."""
     counts = {(r["category"], r["effect"]): r["n"] for r in
               RiskMark.objects.in_force().order_by().values("category", "effect").annotate(n=Count("pk"))}
@@ -110,14 +113,14 @@ def risk_marks_in_force() -> dict:
     return {"effects": [e.label for e in effects], "rows": rows, "totals": totals, "held": held, "chart": chart}
 
 
-def freeze_durations() -> dict:
+def freeze_durations() -> dict[str, Any]:
     """Days from cancellation to release of the numbers released since (median and 95th percentile)."""
     result = percentiles(
         PhoneNumber.objects.filter(released_at__isnull=False, cancelled_at__isnull=False),
         value=DurationSeconds(F("released_at"), F("cancelled_at")), group_by="range_holder__code",
     )
-    rows = [{"operator": r.group, "count": r.count, "median": round(r.values[0.5] / DAY, 1),
-             "p95": round(r.values[0.95] / DAY, 1)} for r in result]
+    rows: list[dict[str, Any]] = [{"operator": r.group, "count": r.count, "median": round(r.values[0.5] / DAY, 1),
+                                   "p95": round(r.values[0.95] / DAY, 1)} for r in result]
     chart = bar_chart(title=_("Days from cancellation to release"), labels=[r["operator"] for r in rows],
                       series=[(_("median"), [r["median"] for r in rows]), (_("95th percentile"),
                                                                            [r["p95"] for r in rows])],

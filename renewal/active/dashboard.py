@@ -4,9 +4,11 @@
 * harassment reports by category per week (the last 12 weeks).
 """
 
+from collections.abc import Mapping
 from datetime import datetime, time, timedelta
+from typing import Any
 
-from django.db.models import Count, Q
+from django.db.models import Count, Q, QuerySet
 from django.db.models.functions import TruncWeek
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -23,11 +25,13 @@ UNBIND_OUTCOMES = [UnbindResult.UNBOUND, UnbindResult.NOTHING_BOUND, UnbindResul
                    UnbindResult.PENDING]
 
 
-def unbind_outcomes() -> dict:
+def unbind_outcomes() -> dict[str, Any]:
     """Per platform: unbind requests (one task each) by outcome."""
     counts = {f"o{i}": Count("pk", filter=Q(result=o)) for i, o in enumerate(UNBIND_OUTCOMES)}
-    grouped = (UnbindTask.objects.order_by().values("platform__name").annotate(requests=Count("pk"), **counts)
-               .order_by("platform__name"))
+    # Rows with keys of the outcomes' counts too, which the stubs cannot see in **counts.
+    grouped: QuerySet[UnbindTask, Mapping[str, Any]] = (
+        UnbindTask.objects.order_by().values("platform__name").annotate(requests=Count("pk"), **counts)
+        .order_by("platform__name"))
     rows = [{"platform": r["platform__name"], "requests": r["requests"],
              "counts": [r[f"o{i}"] for i in range(len(UNBIND_OUTCOMES))]} for r in grouped]
     totals = {"requests": sum(r["requests"] for r in rows),
@@ -38,7 +42,7 @@ def unbind_outcomes() -> dict:
     return {"outcomes": [str(label) for label in labels], "rows": rows, "totals": totals, "chart": chart}
 
 
-def harassment_by_week(now=None) -> dict:
+def harassment_by_week(now=None) -> dict[str, Any]:
     """Harassment reports per week (weeks start on Monday, in TIME_ZONE) and category, the last 12 weeks."""
     today = timezone.localdate(now or timezone.now())
     first = today - timedelta(days=today.weekday() + 7 * (HARASSMENT_WEEKS - 1))
@@ -51,7 +55,8 @@ def harassment_by_week(now=None) -> dict:
         counts[key] = counts.get(key, 0) + n
     weeks = [first + timedelta(weeks=i) for i in range(HARASSMENT_WEEKS)]
     categories = list(HarassmentCategory)
-    rows = [{"week": w, "counts": [counts.get((w, c.value), 0) for c in categories]} for w in weeks]
+    rows: list[dict[str, Any]] = [{"week": w, "counts": [counts.get((w, c.value), 0) for c in categories]}
+                                  for w in weeks]
     for r in rows:
         r["total"] = sum(r["counts"])
     totals = {"counts": [sum(r["counts"][i] for r in rows) for i in range(len(categories))],

@@ -9,12 +9,14 @@ become one delivery per platform.
 """
 
 import logging
-from datetime import timedelta
+import uuid
+from datetime import datetime, timedelta
 from itertools import groupby
+from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Count, Exists, OuterRef, Q
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext, pgettext
@@ -52,7 +54,9 @@ class AlreadyReported(DomainError):
 
 
 @transaction.atomic
-def unbind_request_create(*, period: HolderPeriod, platform_ids: list[int] | None = None, now=None) -> UnbindRequest:
+def unbind_request_create(
+    *, period: HolderPeriod, platform_ids: list[int] | None = None, now: datetime | None = None
+) -> UnbindRequest:
     """Create a request with one task per chosen live platform (all of them when `platform_ids` is None)."""
     now = now or timezone.now()
     # The period's row lock serialises two clicks of the same subscriber.
@@ -103,8 +107,9 @@ def unbind_request_create(*, period: HolderPeriod, platform_ids: list[int] | Non
 # --- results ----------------------------------------------------------------------------------
 
 
-def _validate_result(status, accounts, detail) -> dict:
-    fields = {}
+def _validate_result(status: object, accounts: object, detail: object) -> dict[str, Any]:
+    # The values come as the platform sent them (any JSON): checked here, one message per field.
+    fields: dict[str, list[str]] = {}
     if status not in REPORTABLE_RESULTS:
         fields["status"] = [_("Must be one of: unbound, nothing_bound, rejected.")]
     if accounts is None:
@@ -123,10 +128,14 @@ def _validate_result(status, accounts, detail) -> dict:
         err = DomainError(_("The result is not valid."), code="validation_error")
         err.fields = fields
         raise err
+    assert isinstance(detail, str)  # checked above
     return {"status": status, "accounts": accounts, "detail": detail.strip()}
 
 
-def unbind_task_report(*, platform: Platform, task_id, status, accounts=None, detail=None, now=None) -> UnbindTask:
+def unbind_task_report(
+    *, platform: Platform, task_id: uuid.UUID | str, status: object, accounts: object = None, detail: object = None,
+    now: datetime | None = None,
+) -> UnbindTask:
     """Record a platform's result for its task; the same result again changes nothing, a different one is a 409.
 
     Only the task's row is locked, so platforms answering for one request never wait for each other.
@@ -152,7 +161,7 @@ def unbind_task_report(*, platform: Platform, task_id, status, accounts=None, de
     return task
 
 
-def _finish(*, request_id, delivery_id, now) -> None:
+def _finish(*, request_id: uuid.UUID, delivery_id: uuid.UUID | None, now: datetime) -> None:
     """Finish the request and confirm the delivery if nothing in them is open any more (conditional updates)."""
     with transaction.atomic():  # one commit for both
         _finish_requests(UnbindRequest.objects.filter(pk=request_id), now)
@@ -160,7 +169,7 @@ def _finish(*, request_id, delivery_id, now) -> None:
             unbind_deliveries_confirm(Delivery.objects.filter(pk=delivery_id), now)
 
 
-def _finish_requests(requests, now) -> int:
+def _finish_requests(requests: QuerySet[UnbindRequest], now: datetime) -> int:
     return (requests.filter(finished_at__isnull=True)
             .exclude(Exists(UnbindTask.objects.filter(request=OuterRef("pk"), result=UnbindResult.PENDING)))
             .update(finished_at=now))
@@ -168,7 +177,7 @@ def _finish_requests(requests, now) -> int:
 
 
 
-def unbind_deadline_sweep(*, now=None) -> int:
+def unbind_deadline_sweep(*, now: datetime | None = None) -> int:
     """Make tasks past their deadline `no_answer`, then finish requests and confirm deliveries that are done.
 
     Each statement is its own transaction, so no lock is held across them.
@@ -190,7 +199,7 @@ def task_status(task: UnbindTask) -> str:
     """waiting, sent, or the final result."""
     if task.result:
         return task.result
-    if task.delivery_id and task.delivery.sent_at is not None:
+    if task.delivery is not None and task.delivery.sent_at is not None:
         return "sent"
     return "waiting"
 
@@ -206,7 +215,7 @@ def status_labels() -> dict[str, str]:
     }
 
 
-def request_tasks(request: UnbindRequest) -> list[dict]:
+def request_tasks(request: UnbindRequest) -> list[dict[str, str]]:
     labels = status_labels()
     rows = []
     for task in request.tasks.select_related("platform", "delivery").order_by("platform__category",
@@ -223,8 +232,8 @@ def request_tasks(request: UnbindRequest) -> list[dict]:
     return rows
 
 
-def request_summary(rows: list[dict]) -> str:
-    counts = {}
+def request_summary(rows: list[dict[str, str]]) -> str:
+    counts: dict[str, int] = {}
     for row in rows:
         counts[row["status"]] = counts.get(row["status"], 0) + 1
     parts = [
@@ -238,12 +247,12 @@ def request_summary(rows: list[dict]) -> str:
     return _("Finished: %(parts)s.") % {"parts": text}
 
 
-def request_progress(rows: list[dict]) -> str:
+def request_progress(rows: list[dict[str, str]]) -> str:
     done = sum(1 for r in rows if r["status"] not in ("waiting", "sent"))
     return _("%(done)d of %(total)d platforms have answered.") % {"done": done, "total": len(rows)}
 
 
-def overview_context(period) -> dict:
+def overview_context(period: HolderPeriod) -> dict[str, Any]:
     platforms = list(Platform.objects.live().order_by("category", "name"))
     groups = [(category, list(items)) for category, items in
               groupby(platforms, key=lambda p: p.get_category_display())]

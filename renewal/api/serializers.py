@@ -8,7 +8,9 @@ from renewal.models import MAX_REPORTED_COUNT, DeliveryEvent, DeliveryState
 class ErrorDetailSerializer(serializers.Serializer):
     code = serializers.CharField()
     message = serializers.CharField()
-    fields = serializers.DictField(child=serializers.ListField(child=serializers.CharField()), required=False)
+    # The stubs see Serializer.fields overridden; DRF's metaclass takes declared fields out of the class body.
+    fields = serializers.DictField(  # type: ignore[assignment]
+        child=serializers.ListField(child=serializers.CharField()), required=False)
 
 
 class ErrorSerializer(serializers.Serializer):

@@ -5,25 +5,28 @@ sent (compact JSON, snake_case). Both events share one outbox, one signer and on
 """
 
 import json
+import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
+from datetime import datetime
 from threading import Lock
+from typing import Any
 
 from django.utils import timezone
 
 from renewal.models import BatchChunk, BatchEntry, Delivery, DeliveryEvent, Platform, PlatformKind, UnbindTask
 
 
-def dumps(value) -> bytes:
+def dumps(value: object) -> bytes:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
 
 
-def build(deliveries: Iterable[Delivery]) -> dict:
+def build(deliveries: Iterable[Delivery]) -> dict[uuid.UUID, bytes]:
     """Return {delivery id: body bytes} for deliveries of any event."""
     by_event: dict[str, list[Delivery]] = {}
     for delivery in deliveries:
         by_event.setdefault(delivery.event, []).append(delivery)
-    bodies = {}
+    bodies: dict[uuid.UUID, bytes] = {}
     for event, group in by_event.items():
         bodies.update(BUILDERS[event](group))
     return bodies
@@ -50,7 +53,7 @@ def _chunk_parts(chunk_ids: list[int]) -> dict[int, tuple[bytes, bytes]]:
             else:
                 missing.append(chunk_id)
     if missing:
-        rows: dict[int, list] = {c: [] for c in missing}
+        rows: dict[int, list[dict[str, str]]] = {c: [] for c in missing}
         operators = dict(BatchChunk.objects.filter(pk__in=missing).values_list("pk", "batch__operator__code"))
         entries = (
             BatchEntry.objects.filter(chunk_id__in=missing)
@@ -73,10 +76,12 @@ def _chunk_parts(chunk_ids: list[int]) -> dict[int, tuple[bytes, bytes]]:
     return parts
 
 
-def batch_bodies(deliveries: list[Delivery]) -> dict:
-    parts = _chunk_parts(sorted({d.chunk_id for d in deliveries}))
-    bodies = {}
+def batch_bodies(deliveries: list[Delivery]) -> dict[uuid.UUID, bytes]:
+    # A batch delivery always carries a chunk (the delivery_chunk_iff_batch constraint).
+    parts = _chunk_parts(sorted({d.chunk_id for d in deliveries if d.chunk_id is not None}))
+    bodies: dict[uuid.UUID, bytes] = {}
     for d in deliveries:
+        assert d.chunk_id is not None
         operator, numbers = parts[d.chunk_id]
         # The key order of the platform guide: event, delivery_id, operator, numbers.
         bodies[d.id] = (b'{"event":"recycled_numbers.batch","delivery_id":"' + str(d.id).encode()
@@ -86,17 +91,17 @@ def batch_bodies(deliveries: list[Delivery]) -> dict:
 
 
 
-def unbind_bodies(deliveries: list[Delivery]) -> dict:
+def unbind_bodies(deliveries: list[Delivery]) -> dict[uuid.UUID, bytes]:
     """Return {delivery id: body bytes} of `unbind.request` deliveries, with one query for all their tasks."""
     ids = [d.id for d in deliveries]
     tags = set(Platform.objects.filter(pk__in={d.platform_id for d in deliveries}, kind=PlatformKind.TAG_PROVIDER)
                .values_list("pk", flat=True))
-    tasks: dict = {i: [] for i in ids}
+    tasks: dict[uuid.UUID, list[tuple[uuid.UUID, str, datetime]]] = {i: [] for i in ids}
     rows = (UnbindTask.objects.filter(delivery_id__in=ids).order_by("delivery_id", "created_at", "id")
             .values_list("delivery_id", "pk", "request__number__msisdn", "request__bound_before"))
     for delivery_id, pk, msisdn, before in rows.iterator(chunk_size=2000):
         tasks[delivery_id].append((pk, msisdn, before))
-    out = {}
+    out: dict[uuid.UUID, bytes] = {}
     for d in deliveries:
         kinds = ["tag"] if d.platform_id in tags else ["account"]
         out[d.id] = dumps({
@@ -109,12 +114,13 @@ def unbind_bodies(deliveries: list[Delivery]) -> dict:
     return out
 
 
-def unbind_body(delivery: Delivery) -> dict:
+def unbind_body(delivery: Delivery) -> dict[str, Any]:
     """The `unbind.request` webhook body of one delivery, parsed (docs/platform-guide.md)."""
-    return json.loads(unbind_bodies([delivery])[delivery.id])
+    body: dict[str, Any] = json.loads(unbind_bodies([delivery])[delivery.id])
+    return body
 
 
-BUILDERS: dict[str, Callable[[list[Delivery]], dict]] = {
+BUILDERS: dict[str, Callable[[list[Delivery]], dict[uuid.UUID, bytes]]] = {
     DeliveryEvent.BATCH: batch_bodies,
     DeliveryEvent.UNBIND: unbind_bodies,
 }

@@ -10,6 +10,7 @@ import os
 import random
 from datetime import timedelta
 
+from django.core.management.base import OutputWrapper
 from django.db import transaction
 from django.utils import timezone
 
@@ -97,7 +98,7 @@ TAG_PROVIDERS = ["腾讯手机管家 Tencent Mobile Manager", "360手机卫士 3
 
 
 @transaction.atomic
-def load(stdout) -> list[tuple[str, str, str]]:
+def load(stdout: OutputWrapper) -> list[tuple[str, str, str]]:
     if Platform.objects.exists():
         stdout.write("renewal: demo platforms already loaded")
         return _logins(None)
@@ -128,7 +129,7 @@ def _due_numbers(rng: random.Random, operator: Operator) -> None:
     """Frozen numbers whose freeze ends within the lead time; a fifth already past it (released once confirmed)."""
     now = timezone.now()
     taken = set(PhoneNumber.objects.filter(msisdn__startswith="+86147").values_list("msisdn", flat=True))
-    numbers = []
+    numbers: list[PhoneNumber] = []
     while len(numbers) < DEMO_BATCH_NUMBERS:
         msisdn = f"+86147{rng.randrange(10**8):08d}"
         if msisdn in taken:

@@ -8,6 +8,7 @@ cannot reach inside); no redirects. The rules themselves are renewal.platforms.w
 import os
 import socket
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import requests
@@ -44,13 +45,20 @@ def check_destination(url: str) -> None:
     except socket.gaierror as exc:
         raise WebhookRefused(f"cannot resolve {parts.hostname}: {exc}") from exc
     for info in infos:
-        reason = address_refusal(info[4][0])
+        reason = address_refusal(str(info[4][0]))  # an IPv4 or IPv6 address: a str already
         if reason:
             raise WebhookRefused(f"{parts.hostname} resolves to {reason}")
 
 
-class _PeerCheck:
-    def _new_conn(self):
+if TYPE_CHECKING:
+    # What the mixin's method calls on `super()`; at run time it is a plain class.
+    _ConnectionMixin = HTTPConnection
+else:
+    _ConnectionMixin = object
+
+
+class _PeerCheck(_ConnectionMixin):
+    def _new_conn(self) -> socket.socket:
         sock = super()._new_conn()
         try:
             peer = sock.getpeername()[0]
@@ -80,7 +88,7 @@ class _SafeHTTPSPool(HTTPSConnectionPool):
 
 
 class _SafeAdapter(HTTPAdapter):
-    def init_poolmanager(self, *args, **kwargs):
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
         super().init_poolmanager(*args, **kwargs)
         self.poolmanager.pool_classes_by_scheme = {"http": _SafeHTTPPool, "https": _SafeHTTPSPool}
 
@@ -109,7 +117,7 @@ class Answer:
     status: int | None = None
 
 
-def post_webhook(url: str, *, body: bytes, headers: dict) -> Answer:
+def post_webhook(url: str, *, body: bytes, headers: dict[str, str]) -> Answer:
     """POST once; return whether the platform answered 2xx, or why not. Follows no redirect."""
     try:
         check_destination(url)

@@ -3,13 +3,18 @@
 What other features use of the outbox is here; its other modules (bodies, http, unbind) are internal.
 """
 
+from __future__ import annotations
+
 import math
 import random
+import uuid
+from collections.abc import Iterable
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Count, Exists, F, OuterRef, Q, Subquery
+from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -63,7 +68,7 @@ from renewal.platforms.signing import signature_header
 # --- the batch sweep -------------------------------------------------------------------------
 
 
-def numbers_due_for_renewal(now: datetime):
+def numbers_due_for_renewal(now: datetime) -> QuerySet[PhoneNumber]:
     """Return frozen numbers due within the lead time whose current cycle has no batch entry."""
     return PhoneNumber.objects.filter(
         state=State.FROZEN, cycle__isnull=False,
@@ -141,7 +146,8 @@ def batch_create(*, operator_id: int, now: datetime) -> RecycleBatch | None:
     return batch
 
 
-def _db_dt(value: datetime):
+def _db_dt(value: datetime) -> datetime | str | None:
+    # A datetime on PostgreSQL, text on SQLite.
     return connection.ops.adapt_datetimefield_value(value)
 
 
@@ -149,7 +155,7 @@ def _db_dt(value: datetime):
 
 
 def deliveries_claim_due(*, now: datetime | None = None, limit: int | None = None,
-                         batch_id: int | None = None) -> list:
+                         batch_id: int | None = None) -> list[uuid.UUID]:
     """Claim up to `limit` due pending deliveries: move them a lease ahead and return their ids.
 
     A claimed delivery is not claimed again before its lease ends, so each is enqueued once per
@@ -176,7 +182,7 @@ def _backoff(attempts: int) -> timedelta:
     return timedelta(seconds=random.uniform(ceiling / 2, ceiling))
 
 
-def delivery_attempt(*, delivery_id, now: datetime | None = None) -> str:
+def delivery_attempt(*, delivery_id: uuid.UUID | str, now: datetime | None = None) -> str:
     """Make one attempt at a pending delivery; return what happened.
 
     Claimed with a conditional update first, so a duplicate task message does not POST twice;
@@ -217,7 +223,7 @@ def delivery_attempt(*, delivery_id, now: datetime | None = None) -> str:
     return "failed"
 
 
-def _record(delivery: Delivery, **fields) -> None:
+def _record(delivery: Delivery, **fields: Any) -> None:
     # Only a delivery still pending is changed: a confirmation that arrived meanwhile wins.
     fields.setdefault("next_attempt_at", None)
     Delivery.objects.filter(pk=delivery.pk, state=DeliveryState.PENDING).update(claimed_until=None, **fields)
@@ -237,7 +243,7 @@ def delivery_retry(*, delivery: Delivery, actor: Actor, now: datetime | None = N
 
 
 @transaction.atomic
-def deliveries_retry(*, deliveries, actor: Actor, now: datetime | None = None) -> int:
+def deliveries_retry(*, deliveries: QuerySet[Delivery], actor: Actor, now: datetime | None = None) -> int:
     """Send dead deliveries again, set-based: pending and due now; the due sweep enqueues them after commit."""
     now = now or timezone.now()
     count = Delivery.objects.filter(pk__in=deliveries.filter(state=DeliveryState.DEAD).values("pk")).update(
@@ -253,8 +259,8 @@ def deliveries_retry(*, deliveries, actor: Actor, now: datetime | None = None) -
 
 
 @transaction.atomic
-def delivery_confirm(*, platform: Platform, delivery_id, unbound, not_found, now: datetime | None = None
-                     ) -> Delivery:
+def delivery_confirm(*, platform: Platform, delivery_id: uuid.UUID | str, unbound: int, not_found: int,
+                     now: datetime | None = None) -> Delivery:
     """Confirm a batch delivery with counts (docs/platform-guide.md): from pending, sent or dead; idempotent."""
     now = now or timezone.now()
     delivery = (Delivery.objects.select_for_update(of=("self",)).select_related("chunk")
@@ -263,7 +269,7 @@ def delivery_confirm(*, platform: Platform, delivery_id, unbound, not_found, now
         raise NotFound(_("No such delivery."))
     if delivery.event != DeliveryEvent.BATCH:
         raise Conflict(_("This is an unbind delivery: report each task's result instead."), code="wrong_event")
-    fields = {}
+    fields: dict[str, list[str]] = {}
     for name, value in (("unbound", unbound), ("not_found", not_found)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
             fields[name] = [_("A whole number, 0 or more.")]
@@ -279,35 +285,37 @@ def delivery_confirm(*, platform: Platform, delivery_id, unbound, not_found, now
         )
     if delivery.state == DeliveryState.CANCELLED:
         raise Conflict(_("This delivery was cancelled: the platform was switched off."), code="cancelled")
-    if unbound + not_found != delivery.chunk.size:
+    chunk = delivery.chunk
+    assert chunk is not None  # a batch delivery carries a chunk (the delivery_chunk_iff_batch constraint)
+    if unbound + not_found != chunk.size:
         message = _("unbound + not_found must equal the %(size)d numbers of the delivery.") % {
-            "size": delivery.chunk.size}
+            "size": chunk.size}
         raise Invalid(message, fields={"unbound": [message], "not_found": [message]})
     delivery.state, delivery.confirmed_at = DeliveryState.CONFIRMED, now
     delivery.confirmed_unbound, delivery.confirmed_not_found = unbound, not_found
     delivery.claimed_until = delivery.next_attempt_at = None
     delivery.save(update_fields=["state", "confirmed_at", "confirmed_unbound", "confirmed_not_found",
                                  "claimed_until", "next_attempt_at"])
-    BatchChunk.objects.filter(pk=delivery.chunk_id).update(deliveries_done=F("deliveries_done") + 1)
+    BatchChunk.objects.filter(pk=chunk.pk).update(deliveries_done=F("deliveries_done") + 1)
     return delivery
 
 
 # --- release gating (registered in numbers.hooks by RenewalConfig.ready) ---------------------
 
 
-def _complete_entries():
+def _complete_entries() -> QuerySet[BatchEntry]:
     """Entries of a number's current cycle whose chunk has every delivery confirmed or cancelled."""
     return BatchEntry.objects.filter(number_id=OuterRef("pk"), cycle_id=OuterRef("cycle_id"),
                                      chunk__deliveries_done__gte=F("chunk__deliveries_total"))
 
 
-def renewal_releasable(queryset, now):
+def renewal_releasable(queryset: QuerySet[PhoneNumber], now: datetime) -> QuerySet[PhoneNumber]:
     """Keep numbers whose renewal is complete, or whose grace period after the freeze has passed."""
     grace = timedelta(days=settings.RELEASE_GRACE_DAYS)
     return queryset.filter(Q(Exists(_complete_entries())) | Q(frozen_until__lte=now - grace))
 
 
-def _platform_names(delivery_qs) -> dict[int, list[str]]:
+def _platform_names(delivery_qs: QuerySet[Delivery]) -> dict[int, list[str]]:
     out: dict[int, list[str]] = {}
     for chunk_id, name in delivery_qs.order_by("chunk_id", "platform__name").values_list("chunk_id",
                                                                                          "platform__name"):
@@ -315,13 +323,13 @@ def _platform_names(delivery_qs) -> dict[int, list[str]]:
     return out
 
 
-def release_event_detail(number_ids: list[int], now) -> dict[int, dict]:
+def release_event_detail(number_ids: list[int], now: datetime) -> dict[int, dict[str, Any]]:
     """Say, for each number released, whether its renewal was complete and who never confirmed."""
     entries = dict(BatchEntry.objects.filter(number_id__in=number_ids, cycle_id=F("number__cycle_id"))
                    .values_list("number_id", "chunk_id"))
     chunks = {c.pk: c for c in BatchChunk.objects.filter(pk__in=set(entries.values()))}
     missing = _platform_names(Delivery.objects.open().filter(chunk_id__in=chunks))
-    details = {}
+    details: dict[int, dict[str, Any]] = {}
     for number_id in number_ids:
         chunk_id = entries.get(number_id)
         if chunk_id is None:
@@ -338,7 +346,7 @@ def release_event_detail(number_ids: list[int], now) -> dict[int, dict]:
     return details
 
 
-def renewal_statuses(numbers) -> dict[int, dict]:
+def renewal_statuses(numbers: Iterable[PhoneNumber]) -> dict[int, dict[str, Any]]:
     """Return {number id: status} for the sales pages, with a constant number of queries.
 
     A status is {"state": "complete" | "in_progress" | "not_started" | "unknown", "confirmed": N,
@@ -355,7 +363,7 @@ def renewal_statuses(numbers) -> dict[int, dict]:
     released_chunks = [entries[n.cycle_id] for n in with_cycle.values()
                        if n.cycle_id in entries and n.state == State.AVAILABLE]
     never = _platform_names(Delivery.objects.open().filter(chunk_id__in=released_chunks))
-    out = {}
+    out: dict[int, dict[str, Any]] = {}
     for n in numbers:
         if not n.cycle_id:
             out[n.pk] = {"state": "unknown"}
@@ -365,7 +373,7 @@ def renewal_statuses(numbers) -> dict[int, dict]:
             out[n.pk] = {"state": "not_started", "confirmed": 0, "total": 0}
             continue
         chunk = chunks[chunk_id]
-        status = {"state": "complete" if chunk.is_complete else "in_progress",
+        status: dict[str, Any] = {"state": "complete" if chunk.is_complete else "in_progress",
                   "confirmed": confirmed.get(chunk_id, 0), "total": chunk.deliveries_total}
         if n.state == State.AVAILABLE and chunk_id in never:
             status["never_confirmed"] = never[chunk_id]
@@ -373,7 +381,7 @@ def renewal_statuses(numbers) -> dict[int, dict]:
     return out
 
 
-def renewal_status(number) -> dict:
+def renewal_status(number: PhoneNumber) -> dict[str, Any]:
     return renewal_statuses([number])[number.pk]
 
 

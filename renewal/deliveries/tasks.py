@@ -51,5 +51,5 @@ def unbind_coalesce_task() -> int:
     ids = unbind_coalesce()
     for delivery_id in Delivery.objects.filter(pk__in=ids, state=DeliveryState.PENDING).values_list("pk", flat=True):
         # The same sender as every delivery, on the queue of work a person is waiting for.
-        delivery_send_task.apply_async(args=[str(delivery_id)], queue="interactive")
+        delivery_send_task.apply_async(args=(str(delivery_id),), queue="interactive")
     return len(ids)

@@ -6,11 +6,12 @@ unassigned tasks with a conditional UPDATE into ONE `unbind.request` delivery of
 signs and retries it. So N requests within one window become one delivery per platform.
 """
 
-from datetime import timedelta
+import uuid
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, OuterRef, QuerySet
 from django.utils import timezone
 
 from renewal.models import Delivery, DeliveryEvent, DeliveryState, Platform, UnbindResult, UnbindTask
@@ -22,7 +23,7 @@ MAX_TASKS_PER_DELIVERY = 1000
 OPEN_FOR_DELIVERY = [UnbindResult.PENDING, UnbindResult.NO_ANSWER]
 
 
-def unbind_coalesce(*, now=None) -> list:
+def unbind_coalesce(*, now: datetime | None = None) -> list[uuid.UUID]:
     """Claim every platform's unassigned tasks into one delivery per platform (per 1,000 tasks); return their ids.
 
     Each delivery is committed with its claimed tasks before the next; the ids of those to POST
@@ -44,7 +45,7 @@ def unbind_coalesce(*, now=None) -> list:
 
 
 @transaction.atomic
-def _coalesce_one(platform: Platform, now):
+def _coalesce_one(platform: Platform, now: datetime) -> uuid.UUID | None:
     pull_only = platform.is_pull_only
     delivery = Delivery.objects.create(
         event=DeliveryEvent.UNBIND, platform=platform, created_at=now,
@@ -65,7 +66,7 @@ def _coalesce_one(platform: Platform, now):
     return delivery.pk
 
 
-def unbind_deliveries_confirm(deliveries, now) -> int:
+def unbind_deliveries_confirm(deliveries: QuerySet[Delivery], now: datetime) -> int:
     """Confirm unbind deliveries every task of which has a platform result."""
     unanswered = UnbindTask.objects.filter(delivery=OuterRef("pk"), result__in=OPEN_FOR_DELIVERY)
     return (deliveries.filter(event=DeliveryEvent.UNBIND,

@@ -10,6 +10,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from numbers.models import Operator
 from numbers.services import Actor, actor_label
 from renewal.errors import Invalid
 from renewal.models import ApiKey, Delivery, DeliveryState, Platform, PlatformStatus
@@ -27,8 +28,8 @@ def _key_hash(raw: str) -> str:
 
 
 @transaction.atomic
-def api_key_create(*, platform: Platform | None = None, operator=None, name: str, actor: Actor = None
-                   ) -> tuple[ApiKey, str]:
+def api_key_create(*, platform: Platform | None = None, operator: Operator | None = None, name: str,
+                   actor: Actor = None) -> tuple[ApiKey, str]:
     """Create a key for a platform or an operator; return it with the raw key, which is never stored."""
     if (platform is None) == (operator is None):
         raise Invalid(_("A key belongs to one platform or one operator."), fields={"platform": [_("Choose one.")]})

@@ -164,11 +164,13 @@ class Simulator:
 
     def _poller(self) -> None:
         """Read pull-only platforms' `sent` deliveries through the API, like a platform without a webhook."""
+        assert self.api_url is not None  # the poller runs only with an API address
+        query: dict[str, str | int] = {"state": "sent", "limit": 100}
         while not self._stopping:
             for platform in self.pull:
                 try:
                     response = self._session().get(
-                        self.api_url + "/api/v1/deliveries", params={"state": "sent", "limit": 100},
+                        self.api_url + "/api/v1/deliveries", params=query,
                         headers={"Authorization": f"Bearer {platform.api_key}"}, timeout=(3, 60))
                     items = response.json().get("results", []) if response.status_code == 200 else []
                 except (requests.RequestException, ValueError):
@@ -211,6 +213,7 @@ class Simulator:
         return self._local.session
 
     def _post(self, platform: SimPlatform, path: str, payload: dict, tries: int) -> None:
+        assert self.api_url is not None  # answers are scheduled only with an API address
         try:
             response = self._session().post(self.api_url + path, json=payload, timeout=(3, 30),
                                             headers={"Authorization": f"Bearer {platform.api_key}"})

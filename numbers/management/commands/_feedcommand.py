@@ -1,17 +1,19 @@
 """What import_numbers and import_cancellations share: arguments, exit statuses 0/1/2, the report."""
 
 import sys
+from collections.abc import Callable, Iterator
+from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
-from numbers.feeds.services import FeedFileError, open_text, write_report
+from numbers.feeds.services import FeedFileError, FeedSummary, open_text, write_report
 from numbers.models import Operator
 
 
 class FeedCommand(BaseCommand):
     feed_name = ""
-    importer = None  # the feed service
-    reader = None  # file -> rows
+    importer: Callable[..., FeedSummary]  # the feed service
+    reader: Callable[[Any], Iterator[Any]]  # file -> rows
 
     def add_arguments(self, parser):
         parser.add_argument("file", help="The CSV file (UTF-8, a BOM is accepted); - reads standard input.")
