@@ -385,6 +385,6 @@ def renewal_status(number: PhoneNumber) -> dict[str, Any]:
     return renewal_statuses([number])[number.pk]
 
 
-def delivery_bodies(deliveries: list[Delivery]) -> dict:
+def delivery_bodies(deliveries: list[Delivery]) -> dict[uuid.UUID, bytes]:
     """Return {delivery id: body bytes}: exactly what each delivery's webhook carries."""
     return bodies.build(deliveries)
