@@ -67,8 +67,9 @@ def test_concurrent_claims_enqueue_each_delivery_once(require_postgres, operator
     make_frozen_numbers(operator, 100)
     from unittest import mock
 
-    with mock.patch("renewal.deliveries.tasks.deliveries_dispatch_task.delay"):
+    with mock.patch("renewal.deliveries.queue.after_commit") as enqueue:  # no dispatch: every delivery stays due
         services.batch_sweep()
+    enqueue.assert_called()
     claim = lambda: services.deliveries_claim_due(limit=200)  # noqa: E731
     results, errors = _together(claim, claim, claim)
     assert errors == []
