@@ -131,7 +131,7 @@ def _fresh_cache():
 @pytest.fixture
 def world(db):
     """Two operators (CMCC, CUCC), each with an outlet, staff and numbers in every state."""
-    from tests.numbers.factories_oversight import operator_world
+    from tests.numbers.helpers_oversight import operator_world
 
     return {"CMCC": operator_world(OperatorFactory(code="CMCC", name="China Mobile"), tag="cm"),
             "CUCC": operator_world(OperatorFactory(code="CUCC", name="China Unicom"), tag="cu")}
@@ -143,7 +143,7 @@ def renewal_world(world):
     from numbers.models import HolderPeriod
     from renewal.active.reports import harassment_report_create
     from renewal.deliveries.services import batch_sweep
-    from tests.renewal.factories_renewal import make_frozen_numbers, make_key, make_platform
+    from tests.renewal.helpers_renewal import make_frozen_numbers, make_key, make_platform
 
     make_key(make_platform(name="Alipay", category="payment"))
     numbers = make_frozen_numbers(world["CMCC"].operator, 3)

@@ -8,7 +8,7 @@ from numbers import hooks
 from numbers.models import DeclinedOffer, Disclosure, Event, EventKind, HolderPeriod, PhoneNumber
 from numbers.services import DisclosureInput, number_allocate
 from tests.factories import PhoneNumberFactory
-from tests.numbers.factories_staff import sales_clerk, secondary_number, signed_in
+from tests.numbers.helpers_staff import sales_clerk, secondary_number, signed_in
 
 BOOK = reverse("staff:book")
 

@@ -5,7 +5,7 @@ from django.core.management import call_command
 
 from renewal.platforms import services
 from renewal.simulator.server import SimPlatform, Simulator
-from tests.renewal.factories_renewal import free_port
+from tests.renewal.helpers_renewal import free_port
 
 
 @pytest.fixture

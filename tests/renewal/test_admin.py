@@ -10,7 +10,7 @@ from renewal.deliveries import services
 from renewal.models import ApiKey, Delivery, DeliveryState, Platform
 from renewal.platforms import services as platform_services
 from tests.factories import staff_user
-from tests.renewal.factories_renewal import make_frozen_numbers, make_platform
+from tests.renewal.helpers_renewal import make_frozen_numbers, make_platform
 
 pytestmark = pytest.mark.django_db
 

@@ -9,7 +9,7 @@ from django.test import override_settings
 from renewal.deliveries import services
 from renewal.models import Delivery, DeliveryEvent, DeliveryState
 from renewal.platforms import services as platform_services
-from tests.renewal.factories_renewal import make_frozen_numbers, make_key, make_platform
+from tests.renewal.helpers_renewal import make_frozen_numbers, make_key, make_platform
 
 pytestmark = pytest.mark.django_db
 

@@ -1,5 +1,5 @@
 """The platform API against hostile input: cursors, integers out of range, deeply nested JSON, anonymous floods."""
-# ruff: noqa: F811  (fixtures imported from tests/renewal/factories_subscriber.py are redefined as arguments)
+# ruff: noqa: F811  (fixtures imported from tests/renewal/helpers_subscriber.py are redefined as arguments)
 
 import base64
 import json
@@ -11,8 +11,8 @@ from renewal.active import services as unbind
 from renewal.deliveries import services
 from renewal.deliveries import unbind as coalescer
 from renewal.models import Delivery, DeliveryEvent
-from tests.renewal.factories_renewal import make_frozen_numbers, make_key, make_platform
-from tests.renewal.factories_subscriber import holder  # noqa: F401
+from tests.renewal.helpers_renewal import make_frozen_numbers, make_key, make_platform
+from tests.renewal.helpers_subscriber import holder  # noqa: F401
 
 pytestmark = pytest.mark.django_db
 

@@ -7,7 +7,7 @@ from django.db import connection
 
 from renewal.deliveries import services
 from renewal.models import BatchChunk, BatchEntry, Delivery, RecycleBatch
-from tests.renewal.factories_renewal import make_frozen_numbers, make_platform
+from tests.renewal.helpers_renewal import make_frozen_numbers, make_platform
 
 
 def _together(*calls):

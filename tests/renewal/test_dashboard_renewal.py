@@ -22,7 +22,7 @@ from renewal.models import (
     UnbindRequest,
     UnbindTask,
 )
-from tests.renewal.factories_subscriber import allocated, make_platform
+from tests.renewal.helpers_subscriber import allocated, make_platform
 
 DASHBOARD = reverse("admin:dashboard")
 H = timedelta(hours=1)
@@ -143,8 +143,8 @@ def test_figures_follow_the_services(operator, outlet, clerk):
     """Built through the services: a pushed batch to two pull-only platforms, one confirming after 6 hours."""
     from renewal.active import services as unbind
     from renewal.deliveries import services
-    from tests.renewal.factories_renewal import make_frozen_numbers
-    from tests.renewal.factories_renewal import make_platform as create_platform
+    from tests.renewal.helpers_renewal import make_frozen_numbers
+    from tests.renewal.helpers_renewal import make_platform as create_platform
 
     # given
     start = timezone.now() - timedelta(days=1)

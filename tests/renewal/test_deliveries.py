@@ -11,7 +11,7 @@ from renewal.deliveries.tasks import deliveries_due_task, delivery_send_task
 from renewal.models import Delivery, DeliveryState, PlatformStatus
 from renewal.platforms import services as platform_services
 from renewal.platforms.signing import verify
-from tests.renewal.factories_renewal import make_frozen_numbers, make_platform
+from tests.renewal.helpers_renewal import make_frozen_numbers, make_platform
 
 pytestmark = pytest.mark.django_db
 

@@ -9,7 +9,7 @@ from numbers.services import release_sweep
 from renewal.deliveries import services
 from renewal.models import Delivery
 from renewal.platforms import services as platform_services
-from tests.renewal.factories_renewal import make_frozen_numbers, make_platform
+from tests.renewal.helpers_renewal import make_frozen_numbers, make_platform
 
 pytestmark = pytest.mark.django_db
 

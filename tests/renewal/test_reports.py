@@ -1,5 +1,5 @@
 """Harassment reports: evidence checked by content and size, stored outside the web root, for regulators only."""
-# ruff: noqa: F811  (fixtures imported from tests/renewal/factories_subscriber.py are redefined as arguments)
+# ruff: noqa: F811  (fixtures imported from tests/renewal/helpers_subscriber.py are redefined as arguments)
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -8,7 +8,7 @@ from django.test import Client
 from numbers import roles
 from renewal.models import Evidence, HarassmentReport
 from tests.factories import staff_user
-from tests.renewal.factories_subscriber import allocated, holder, sign_in  # noqa: F401
+from tests.renewal.helpers_subscriber import allocated, holder, sign_in  # noqa: F401
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 PDF = b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"

@@ -3,7 +3,7 @@ from django.utils import timezone
 
 from renewal.platforms import crypto, services
 from renewal.platforms.signing import InvalidSignature, signature, signature_header, verify
-from tests.renewal.factories_renewal import make_platform
+from tests.renewal.helpers_renewal import make_platform
 
 VECTOR_SECRET = "whsec_3f9a1c7e5b2d4f60a8c1e3b5d7f90a2c"
 VECTOR_BODY = (b'{"event":"recycled_numbers.batch","delivery_id":"0b6f1c2e-3d4a-4b5c-8d6e-7f8091a2b3c4",'

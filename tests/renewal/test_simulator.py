@@ -11,7 +11,7 @@ from django.core.management import CommandError, call_command
 from renewal.models import ApiKey, Platform
 from renewal.platforms.signing import signature_header
 from renewal.simulator.server import SimPlatform, Simulator
-from tests.renewal.factories_renewal import free_port
+from tests.renewal.helpers_renewal import free_port
 
 BODY = json.dumps({"event": "recycled_numbers.batch", "delivery_id": "d-1", "operator": "CMCC",
                    "numbers": [{"msisdn": "+8613800138000"}]}).encode()

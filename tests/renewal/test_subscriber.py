@@ -1,5 +1,5 @@
 """Sign-in by SMS code: the neutral answer, codes, limits, and the verified session."""
-# ruff: noqa: F811  (fixtures imported from tests/renewal/factories_subscriber.py are redefined as arguments)
+# ruff: noqa: F811  (fixtures imported from tests/renewal/helpers_subscriber.py are redefined as arguments)
 
 import re
 import time
@@ -14,7 +14,7 @@ from numbers.models import State
 from renewal.active.sms import VerifyResult, code_hmac, sms_code_issue, sms_code_verify
 from renewal.models import SmsCode, SmsMessage
 from tests.factories import PhoneNumberFactory
-from tests.renewal.factories_subscriber import allocated, close_period, holder, last_code, sign_in  # noqa: F401
+from tests.renewal.helpers_subscriber import allocated, close_period, holder, last_code, sign_in  # noqa: F401
 
 
 @pytest.fixture

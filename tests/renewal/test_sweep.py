@@ -7,7 +7,7 @@ from numbers.services import DisclosureInput, number_allocate, number_cancel
 from renewal.deliveries import services
 from renewal.models import BatchChunk, BatchEntry, Delivery, DeliveryState, PlatformStatus, RecycleBatch
 from tests.factories import OutletFactory, staff_user
-from tests.renewal.factories_renewal import make_frozen_numbers, make_platform
+from tests.renewal.helpers_renewal import make_frozen_numbers, make_platform
 
 pytestmark = pytest.mark.django_db
 

@@ -1,5 +1,5 @@
 """Unbind requests: one task per live platform, coalesced into one delivery per platform, results, deadline."""
-# ruff: noqa: F811  (fixtures imported from tests/renewal/factories_subscriber.py are redefined as arguments)
+# ruff: noqa: F811  (fixtures imported from tests/renewal/helpers_subscriber.py are redefined as arguments)
 
 from datetime import timedelta
 
@@ -12,7 +12,7 @@ from renewal.active import services as unbind
 from renewal.deliveries import bodies
 from renewal.deliveries import unbind as coalescer
 from renewal.models import Delivery, DeliveryEvent, DeliveryState, UnbindRequest, UnbindTask
-from tests.renewal.factories_subscriber import (  # noqa: F401
+from tests.renewal.helpers_subscriber import (  # noqa: F401
     allocated,
     holder,
     make_platform,

@@ -1,5 +1,5 @@
 """Row locks and compare-and-swap claims of unbind requests, on PostgreSQL with real concurrent transactions."""
-# ruff: noqa: F811  (fixtures imported from tests/renewal/factories_subscriber.py are redefined as arguments)
+# ruff: noqa: F811  (fixtures imported from tests/renewal/helpers_subscriber.py are redefined as arguments)
 
 import threading
 
@@ -9,7 +9,7 @@ from django.db import connection
 from renewal.active import services as unbind
 from renewal.deliveries import unbind as coalescer
 from renewal.models import Delivery, DeliveryEvent, UnbindRequest, UnbindTask
-from tests.renewal.factories_subscriber import allocated, holder, make_platform, roles_back  # noqa: F401
+from tests.renewal.helpers_subscriber import allocated, holder, make_platform, roles_back  # noqa: F401
 
 pytestmark = pytest.mark.services
 

@@ -9,7 +9,7 @@ from django.core.exceptions import ValidationError
 from django.test import override_settings
 
 from renewal.deliveries import http as clients
-from tests.renewal.factories_renewal import free_port
+from tests.renewal.helpers_renewal import free_port
 
 PRIVATE = ["http://10.0.0.5/hook", "http://192.168.1.10/hook", "http://172.16.0.1/hook", "http://169.254.169.254/",
            "http://[fe80::1]/hook", "http://[fd00::1]/hook", "http://100.64.0.1/hook", "http://0.0.0.0/hook",

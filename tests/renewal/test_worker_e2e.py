@@ -11,7 +11,7 @@ from portal.celery import app as celery_app
 from renewal.deliveries import services
 from renewal.deliveries.tasks import deliveries_due_task
 from renewal.models import Delivery, DeliveryState
-from tests.renewal.factories_renewal import free_port, make_frozen_numbers, make_key, make_platform
+from tests.renewal.helpers_renewal import free_port, make_frozen_numbers, make_key, make_platform
 
 BASE_DIR = Path(__file__).resolve().parents[2]
 
