@@ -9,9 +9,9 @@ from numbers.feeds.services import InventoryRow, inventory_import
 from numbers.models import Event, EventKind, HolderPeriod, PhoneNumber, State
 from numbers.services import number_allocate, number_cancel
 from tests.factories import PhoneNumberFactory, run_at_once
-from tests.numbers.helpers_feed import FORMULAS, csv_field, report_rows, run, write_csv
-from tests.numbers.test_feed import HEADER as FEED_HEADER
-from tests.numbers.test_feed import local, snapshot
+from tests.numbers.feeds.helpers_feed import FORMULAS, csv_field, report_rows, run, write_csv
+from tests.numbers.feeds.test_feed import HEADER as FEED_HEADER
+from tests.numbers.feeds.test_feed import local, snapshot
 
 HEADER = "msisdn,state,holder_since,cancelled_at"
 

@@ -10,7 +10,7 @@ from django.utils import timezone
 from numbers import hooks
 from numbers.sales import selectors
 from tests.factories import PhoneNumberFactory
-from tests.numbers.helpers_staff import frozen_number, secondary_number, signed_in, suspended_number
+from tests.numbers.sales.helpers_staff import frozen_number, secondary_number, signed_in, suspended_number
 
 BOOK = reverse("staff:book")
 

@@ -9,7 +9,7 @@ from django.urls import reverse
 
 from numbers.models import HolderPeriod, PhoneNumber
 from numbers.sales import selectors, views
-from tests.numbers.helpers_staff import sales_clerk, secondary_number
+from tests.numbers.sales.helpers_staff import sales_clerk, secondary_number
 
 # Transactional tests flush the tables, the roles (groups) included; tests.factories.role_group remakes them.
 pytestmark = pytest.mark.services

@@ -13,7 +13,7 @@ from renewal.deliveries.tasks import deliveries_due_task
 from renewal.models import Delivery, DeliveryState
 from tests.renewal.helpers_renewal import free_port, make_frozen_numbers, make_key, make_platform
 
-BASE_DIR = Path(__file__).resolve().parents[2]
+BASE_DIR = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture

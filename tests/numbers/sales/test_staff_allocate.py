@@ -8,7 +8,7 @@ from numbers import hooks
 from numbers.models import DeclinedOffer, Disclosure, Event, EventKind, HolderPeriod, PhoneNumber
 from numbers.services import DisclosureInput, number_allocate
 from tests.factories import PhoneNumberFactory
-from tests.numbers.helpers_staff import sales_clerk, secondary_number, signed_in
+from tests.numbers.sales.helpers_staff import sales_clerk, secondary_number, signed_in
 
 BOOK = reverse("staff:book")
 
@@ -228,7 +228,7 @@ def test_the_receipt_survives_the_holders_cancellation_without_the_customer_ref(
 def test_the_print_stylesheet_keeps_the_receipt_on_one_page():
     from pathlib import Path
 
-    css = (Path(__file__).resolve().parents[2] / "static/portal/staff.css").read_text()
+    css = (Path(__file__).resolve().parents[3] / "static/portal/staff.css").read_text()
     printed = css[css.index("@media print"):]
     assert "@page" in printed and "break-inside: avoid" in printed and ".staff-nav" in printed
 

@@ -20,7 +20,7 @@ from numbers.services import (
     risk_mark_place,
 )
 from tests.factories import OperatorFactory, OutletFactory, PhoneNumberFactory, run_at_once, staff_user
-from tests.numbers.helpers_feed import FORMULAS, csv_field, report_rows, run, write_csv
+from tests.numbers.feeds.helpers_feed import FORMULAS, csv_field, report_rows, run, write_csv
 
 HEADER = "msisdn,cancelled_at,reason,to_operator"
 SHANGHAI = ZoneInfo("Asia/Shanghai")

@@ -1,7 +1,7 @@
 """Benchmark: the dashboard's sections over a large number table (PostgreSQL), aggregated in the database.
 
     BENCH_DASHBOARD_ROWS=1000000 DATABASE_URL=postgres://… \
-        .venv/bin/pytest -s -m bench tests/numbers/test_dashboard_bench.py
+        .venv/bin/pytest -s -m bench tests/numbers/oversight/test_dashboard_bench.py
 
 Loads N/10 numbers, times every section (the baseline), loads the rest up to N, times them again,
 and prints both with the ratio. No timing is asserted; the figures are for reading.

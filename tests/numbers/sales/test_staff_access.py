@@ -9,7 +9,7 @@ from django.urls import reverse
 from numbers import ratelimit, roles
 from numbers.models import StaffProfile
 from tests.factories import OutletFactory, PhoneNumberFactory, UserFactory, staff_user
-from tests.numbers.helpers_staff import PASSWORD, sales_clerk, secondary_number, signed_in
+from tests.numbers.sales.helpers_staff import PASSWORD, sales_clerk, secondary_number, signed_in
 
 LOGIN = reverse("staff:login")
 BOOK = reverse("staff:book")

@@ -1,6 +1,7 @@
 """Benchmark: placing risk marks from a list through admin (one locked transition per line).
 
-    BENCH_MARKS=2000 DATABASE_URL=postgres://… .venv/bin/pytest -s -m bench tests/numbers/test_marks_admin_bench.py
+    BENCH_MARKS=2000 DATABASE_URL=postgres://… \
+        .venv/bin/pytest -s -m bench tests/numbers/oversight/test_marks_admin_bench.py
 
 Times a list of N/10 numbers (the baseline) and then of N, and prints lines/s and the ratio.
 """
