@@ -3,9 +3,11 @@ import json
 import pytest
 from django.core.management import call_command
 
+from renewal.deliveries import services as delivery_services
+from renewal.models import Delivery, DeliveryState
 from renewal.platforms import services
 from renewal.simulator.server import SimPlatform, Simulator
-from tests.renewal.helpers_renewal import free_port
+from tests.renewal.helpers_renewal import free_port, make_frozen_numbers, make_platform
 
 
 @pytest.fixture
@@ -48,3 +50,15 @@ def simulator():
     yield start
     for sim in started:
         sim.stop()
+
+
+@pytest.fixture
+def dead(operator, other_operator, django_capture_on_commit_callbacks):
+    """A platform with a webhook and its deliveries of two operators' batches, all dead after a 503."""
+    platform = make_platform(webhook_url="https://hooks.example.com/x")
+    make_frozen_numbers(operator, 2)
+    make_frozen_numbers(other_operator, 2)
+    with django_capture_on_commit_callbacks(execute=False):
+        delivery_services.batch_sweep()
+    Delivery.objects.update(state=DeliveryState.DEAD, last_error="HTTP 503: down", next_attempt_at=None)
+    return platform
