@@ -6,15 +6,16 @@ from datetime import timedelta
 from django.utils import timezone
 
 from numbers.models import HolderPeriod, PhoneNumber, State
-from renewal.models import PlatformStatus
+from renewal.models import Platform, PlatformStatus
 from renewal.platforms import services
 from tests.factories import next_msisdn
 
 _names = iter(range(10**6))
 
 
-def make_platform(*, webhook_url: str = "", status: str = PlatformStatus.LIVE, name: str | None = None,
-                  category: str = "payment", kind: str = "application"):
+def make_platform(name: str | None = None, *, category: str = "payment", kind: str = "application",
+                  status: str = PlatformStatus.LIVE, webhook_url: str = "") -> Platform:
+    """Create a platform through the service, with a real signing secret: live and pull-only unless told."""
     return services.platform_create(name=name or f"Platform {next(_names)}", category=category, kind=kind,
                                     webhook_url=webhook_url, status=status)
 

@@ -8,18 +8,14 @@ from django.utils import timezone
 
 from numbers.models import HolderPeriod
 from numbers.services import number_allocate
-from renewal.models import Platform, SmsMessage
+from renewal.models import SmsMessage
 from tests.factories import PhoneNumberFactory
+from tests.renewal.helpers_renewal import make_platform
 
 PLATFORMS = [
     ("Alipay", "payment", "application"), ("WeChat", "social", "application"), ("Taobao", "e-commerce", "application"),
     ("Gov Service", "government", "application"), ("Tag Co", "number_tags", "tag_provider"),
 ]
-
-
-def make_platform(name: str, *, category="payment", kind="application", status="live", webhook_url="") -> Platform:
-    return Platform.objects.create(name=name, category=category, kind=kind, status=status, webhook_url=webhook_url,
-                                   signing_secret_encrypted="not-used-by-these-tests")
 
 
 @pytest.fixture

@@ -12,10 +12,10 @@ from renewal.active import services as unbind
 from renewal.deliveries import bodies
 from renewal.deliveries import unbind as coalescer
 from renewal.models import Delivery, DeliveryEvent, DeliveryState, UnbindRequest, UnbindTask
+from tests.renewal.helpers_renewal import make_platform
 from tests.renewal.helpers_subscriber import (  # noqa: F401
     allocated,
     holder,
-    make_platform,
     platforms,
     sign_in,
 )

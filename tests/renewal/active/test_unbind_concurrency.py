@@ -9,7 +9,8 @@ from django.db import connection
 from renewal.active import services as unbind
 from renewal.deliveries import unbind as coalescer
 from renewal.models import Delivery, DeliveryEvent, UnbindRequest, UnbindTask
-from tests.renewal.helpers_subscriber import allocated, holder, make_platform, roles_back  # noqa: F401
+from tests.renewal.helpers_renewal import make_platform
+from tests.renewal.helpers_subscriber import allocated, holder, roles_back  # noqa: F401
 
 pytestmark = pytest.mark.services
 

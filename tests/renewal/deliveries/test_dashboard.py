@@ -22,7 +22,8 @@ from renewal.models import (
     UnbindRequest,
     UnbindTask,
 )
-from tests.renewal.helpers_subscriber import allocated, make_platform
+from tests.renewal.helpers_renewal import make_platform
+from tests.renewal.helpers_subscriber import allocated
 
 DASHBOARD = reverse("admin:dashboard")
 H = timedelta(hours=1)
@@ -144,12 +145,11 @@ def test_figures_follow_the_services(operator, outlet, clerk):
     from renewal.active import services as unbind
     from renewal.deliveries import services
     from tests.renewal.helpers_renewal import make_frozen_numbers
-    from tests.renewal.helpers_renewal import make_platform as create_platform
 
     # given
     start = timezone.now() - timedelta(days=1)
-    quick = create_platform(name="Quick")
-    create_platform(name="Silent")
+    quick = make_platform(name="Quick")
+    make_platform(name="Silent")
     make_frozen_numbers(operator, 3, now=start)
     services.batch_sweep(now=start)
     delivery = Delivery.objects.get(platform=quick)
