@@ -112,7 +112,7 @@ def test_the_page_shows_every_section_with_chart_and_table(client, regulator, kn
     assert response.status_code == 200
     sections = {s["key"]: s["data"] for s in response.context["sections"]}
     assert list(sections) == ["numbers_by_state", "disclosure", "risk_marks", "freeze_durations",
-                              # the renewal app's (tests/renewal/deliveries/test_dashboard.py), empty here
+                              # the renewal app's (tests/renewal/{deliveries,active}/test_dashboard.py), empty here
                               "batch_confirmations", "push_to_confirmation", "unbind_outcomes", "harassment"]
     assert sections["numbers_by_state"]["totals"]["total"] == 17
     html = response.content.decode()
