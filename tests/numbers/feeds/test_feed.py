@@ -1,6 +1,7 @@
 """The cancellation and port feed (docs/feed.md), through import_cancellations."""
 
 from datetime import timedelta
+from functools import partial
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -19,7 +20,8 @@ from numbers.services import (
     release_sweep,
     risk_mark_place,
 )
-from tests.factories import OperatorFactory, OutletFactory, PhoneNumberFactory, run_at_once, staff_user
+from tests.factories import OperatorFactory, OutletFactory, PhoneNumberFactory, staff_user
+from tests.helpers_threads import run_together
 from tests.numbers.feeds.helpers_feed import FORMULAS, csv_field, report_rows, run, write_csv
 
 HEADER = "msisdn,cancelled_at,reason,to_operator"
@@ -369,7 +371,8 @@ def test_two_concurrent_imports_end_as_one(require_postgres, tmp_path, operator,
     lines = [CancellationRow(line=i + 2, msisdn=n.msisdn, cancelled_at=now - timedelta(days=1),
                              reason="port_out" if i % 3 == 0 else "cancel", to_operator="CUCC" if i % 3 == 0 else "")
              for i, n in enumerate(numbers)]
-    results = run_at_once(lambda: cancellations_import(operator=operator, rows=lines, actor="t", chunk_size=50))
+    load = partial(cancellations_import, operator=operator, rows=lines, actor="t", chunk_size=50)
+    results = run_together(load, load)
 
     assert sum(r.applied for r in results) == 300
     assert sum(r.already_applied for r in results) == 300

@@ -1,6 +1,7 @@
 """The number inventory (docs/feed.md), through import_numbers."""
 
 from datetime import timedelta
+from functools import partial
 
 import pytest
 from django.utils import timezone
@@ -8,7 +9,8 @@ from django.utils import timezone
 from numbers.feeds.services import InventoryRow, inventory_import
 from numbers.models import Event, EventKind, HolderPeriod, PhoneNumber, State
 from numbers.services import number_allocate, number_cancel
-from tests.factories import PhoneNumberFactory, run_at_once
+from tests.factories import PhoneNumberFactory
+from tests.helpers_threads import run_together
 from tests.numbers.feeds.helpers_feed import FORMULAS, csv_field, report_rows, run, write_csv
 from tests.numbers.feeds.test_feed import HEADER as FEED_HEADER
 from tests.numbers.feeds.test_feed import local, snapshot
@@ -157,7 +159,8 @@ def test_chunks_and_the_rows_entry_point(operator, now):
 def test_two_concurrent_loads_end_as_one(require_postgres, operator, now):
     rows = [InventoryRow(line=i + 2, msisdn=f"1380000{i:04d}", state="active" if i % 2 else "available",
                          holder_since=now - timedelta(days=3) if i % 2 else "") for i in range(400)]
-    results = run_at_once(lambda: inventory_import(operator=operator, rows=rows, actor="t", chunk_size=60))
+    load = partial(inventory_import, operator=operator, rows=rows, actor="t", chunk_size=60)
+    results = run_together(load, load)
 
     assert sum(r.applied for r in results) == 400 and sum(r.already_applied for r in results) == 400
     assert PhoneNumber.objects.count() == 400

@@ -1,6 +1,7 @@
 """The sales pages on PostgreSQL: two clerks racing for one number, and the number book's indexes."""
 
 import threading
+from functools import partial
 
 import pytest
 from django.db import connection
@@ -9,6 +10,7 @@ from django.urls import reverse
 
 from numbers.models import HolderPeriod, PhoneNumber
 from numbers.sales import selectors, views
+from tests.helpers_threads import run_together
 from tests.numbers.sales.helpers_staff import sales_clerk, secondary_number
 
 # Transactional tests flush the tables, the roles (groups) included; tests.factories.role_group remakes them.
@@ -40,24 +42,13 @@ def test_two_clerks_race_for_one_number_one_wins_the_other_is_told(require_postg
         return real(**kwargs)
 
     monkeypatch.setattr(views, "number_allocate", after_both_checked)
-    results, errors = {}, []
 
     def attempt(name):
-        try:
-            response = clients[name].post(reverse("staff:offer", args=[number.pk]),
-                                          {**DISCLOSED, "customer_ref": f"REF-{name}"}, follow=True)
-            results[name] = (response.redirect_chain[-1][0], response.content.decode())
-        except Exception as exc:  # noqa: BLE001 (reported below)
-            errors.append(exc)
-        finally:
-            connection.close()  # each thread has its own real connection
+        response = clients[name].post(reverse("staff:offer", args=[number.pk]),
+                                      {**DISCLOSED, "customer_ref": f"REF-{name}"}, follow=True)
+        return name, (response.redirect_chain[-1][0], response.content.decode())
 
-    threads = [threading.Thread(target=attempt, args=(name,)) for name in clients]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(30)
-    assert not errors
+    results = dict(run_together(*(partial(attempt, name) for name in clients)))
     won = [n for n, (url, _) in results.items() if url.startswith("/staff/receipts/")]
     lost = [n for n, (url, body) in results.items() if url == reverse("staff:book")
             and "This number was just taken" in body]

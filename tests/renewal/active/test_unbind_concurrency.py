@@ -1,40 +1,16 @@
 """Row locks and compare-and-swap claims of unbind requests, on PostgreSQL with real concurrent transactions."""
 # ruff: noqa: F811  (fixtures imported from tests/renewal/helpers_subscriber.py are redefined as arguments)
 
-import threading
-
 import pytest
-from django.db import connection
 
 from renewal.active import services as unbind
 from renewal.deliveries import unbind as coalescer
 from renewal.models import Delivery, DeliveryEvent, UnbindRequest, UnbindTask
+from tests.helpers_threads import returning, run_together
 from tests.renewal.helpers_renewal import make_platform
 from tests.renewal.helpers_subscriber import allocated, holder, roles_back  # noqa: F401
 
 pytestmark = pytest.mark.services
-
-
-def _together(functions):
-    """Run the functions in threads released at the same moment; return their results or exceptions."""
-    barrier = threading.Barrier(len(functions))
-    results = [None] * len(functions)
-
-    def run(i, fn):
-        try:
-            barrier.wait()
-            results[i] = fn()
-        except Exception as exc:  # noqa: BLE001
-            results[i] = exc
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(i, fn)) for i, fn in enumerate(functions)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return results
 
 
 def test_concurrent_last_answers_finish_the_request_exactly(require_postgres, roles_back, holder):
@@ -44,10 +20,9 @@ def test_concurrent_last_answers_finish_the_request_exactly(require_postgres, ro
         request = unbind.unbind_request_create(period=period)
         coalescer.unbind_coalesce()
         tasks = list(request.tasks.select_related("platform"))
-        results = _together([
+        run_together(*(
             (lambda t=t: unbind.unbind_task_report(platform=t.platform, task_id=t.pk, status="nothing_bound"))
-            for t in tasks])
-        assert not [r for r in results if isinstance(r, Exception)]
+            for t in tasks))
         request.refresh_from_db()
         assert request.finished_at is not None
     assert len(platforms) == 6
@@ -56,7 +31,8 @@ def test_concurrent_last_answers_finish_the_request_exactly(require_postgres, ro
 def test_two_clicks_at_once_make_one_request(require_postgres, roles_back, holder):
     _, period = holder
     make_platform("P")
-    results = _together([lambda: unbind.unbind_request_create(period=period) for _ in range(4)])
+    click = returning(lambda: unbind.unbind_request_create(period=period), unbind.UnbindError)
+    results = run_together(click, click, click, click)
     assert sum(isinstance(r, UnbindRequest) for r in results) == 1
     assert all(getattr(r, "code", None) == "already_running" for r in results if not isinstance(r, UnbindRequest))
     assert UnbindRequest.objects.count() == 1
@@ -66,8 +42,7 @@ def test_concurrent_coalescers_claim_each_task_once(require_postgres, roles_back
     platforms = [make_platform(f"P{i}") for i in range(3)]
     for _ in range(40):
         unbind.unbind_request_create(period=allocated(operator, outlet, clerk)[1])
-    results = _together([coalescer.unbind_coalesce for _ in range(4)])
-    assert not [r for r in results if isinstance(r, Exception)]
+    results = run_together(*[coalescer.unbind_coalesce] * 4)
     claimed = [d for r in results for d in r]
     assert len(claimed) == len(set(claimed)) == Delivery.objects.filter(event=DeliveryEvent.UNBIND).count()
     assert not UnbindTask.objects.filter(delivery__isnull=True).exists()
