@@ -1,13 +1,32 @@
-"""Helpers for the feed tests: write a CSV, run a feed command, read its report."""
+"""Helpers for the feed tests: write a CSV, run a feed command, read its report, compare the database."""
 
 import csv
 import io
 from dataclasses import dataclass
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.utils import translation
+
+from numbers.models import Event, HolderPeriod, PhoneNumber
+
+FEED_HEADER = "msisdn,cancelled_at,reason,to_operator"  # the cancellation and port feed's
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
+def local(dt) -> str:
+    """The time as an operator's file writes it: ISO 8601 with the +08:00 offset."""
+    return dt.astimezone(SHANGHAI).isoformat()
+
+
+def snapshot() -> list:
+    """The numbers, holder periods and events as they are: equal snapshots mean nothing was written."""
+    numbers = list(PhoneNumber.objects.order_by("id").values())
+    periods = list(HolderPeriod.objects.order_by("id").values())
+    events = list(Event.objects.order_by("id").values_list("id", flat=True))
+    return [numbers, periods, events]
 
 
 @dataclass

@@ -2,7 +2,6 @@
 
 from datetime import timedelta
 from functools import partial
-from zoneinfo import ZoneInfo
 
 import pytest
 from django.db import connection
@@ -22,20 +21,17 @@ from numbers.services import (
 )
 from tests.factories import OperatorFactory, OutletFactory, PhoneNumberFactory, staff_user
 from tests.helpers_threads import run_together
-from tests.numbers.feeds.helpers_feed import FORMULAS, csv_field, report_rows, run, write_csv
-
-HEADER = "msisdn,cancelled_at,reason,to_operator"
-SHANGHAI = ZoneInfo("Asia/Shanghai")
-
-
-def local(dt) -> str:
-    """The time as an operator's file writes it: ISO 8601 with the +08:00 offset."""
-    return dt.astimezone(SHANGHAI).isoformat()
-
-
-@pytest.fixture
-def now():
-    return timezone.now().replace(microsecond=0)
+from tests.numbers.feeds.helpers_feed import FEED_HEADER as HEADER
+from tests.numbers.feeds.helpers_feed import (
+    FORMULAS,
+    SHANGHAI,
+    csv_field,
+    local,
+    report_rows,
+    run,
+    snapshot,
+    write_csv,
+)
 
 
 @pytest.fixture
@@ -50,13 +46,6 @@ def held(operator, outlet, clerk, now):
         return number
 
     return make
-
-
-def snapshot() -> list:
-    numbers = list(PhoneNumber.objects.order_by("id").values())
-    periods = list(HolderPeriod.objects.order_by("id").values())
-    events = list(Event.objects.order_by("id").values_list("id", flat=True))
-    return [numbers, periods, events]
 
 
 def test_cancellation_freezes_the_number_closes_the_holding_and_writes_the_event(tmp_path, held, operator, now):

@@ -14,8 +14,8 @@ from numbers.feeds.services import feed_upload_process
 from numbers.models import EventKind, FeedStatus, FeedUpload, PhoneNumber, State
 from numbers.services import number_allocate
 from tests.factories import PhoneNumberFactory, staff_user
-from tests.numbers.feeds.helpers_feed import FORMULAS, csv_field, report_rows
-from tests.numbers.feeds.test_feed import HEADER, local
+from tests.numbers.feeds.helpers_feed import FEED_HEADER as HEADER
+from tests.numbers.feeds.helpers_feed import FORMULAS, csv_field, local, report_rows
 
 ADD = "admin:numbers_feedupload_add"
 

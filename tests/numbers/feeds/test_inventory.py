@@ -4,23 +4,24 @@ from datetime import timedelta
 from functools import partial
 
 import pytest
-from django.utils import timezone
 
 from numbers.feeds.services import InventoryRow, inventory_import
 from numbers.models import Event, EventKind, HolderPeriod, PhoneNumber, State
 from numbers.services import number_allocate, number_cancel
 from tests.factories import PhoneNumberFactory
 from tests.helpers_threads import run_together
-from tests.numbers.feeds.helpers_feed import FORMULAS, csv_field, report_rows, run, write_csv
-from tests.numbers.feeds.test_feed import HEADER as FEED_HEADER
-from tests.numbers.feeds.test_feed import local, snapshot
+from tests.numbers.feeds.helpers_feed import (
+    FEED_HEADER,
+    FORMULAS,
+    csv_field,
+    local,
+    report_rows,
+    run,
+    snapshot,
+    write_csv,
+)
 
 HEADER = "msisdn,state,holder_since,cancelled_at"
-
-
-@pytest.fixture
-def now():
-    return timezone.now().replace(microsecond=0)
 
 
 def test_loads_never_used_active_frozen_and_released_numbers(tmp_path, operator, now):

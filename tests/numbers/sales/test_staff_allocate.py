@@ -13,11 +13,6 @@ from tests.numbers.sales.helpers_staff import sales_clerk, secondary_number, sig
 BOOK = reverse("staff:book")
 
 
-@pytest.fixture(autouse=True)
-def _english(settings):
-    settings.LANGUAGE_CODE = "en"
-
-
 def _offer(number):
     return reverse("staff:offer", args=[number.pk])
 

@@ -15,11 +15,6 @@ from tests.numbers.sales.helpers_staff import frozen_number, secondary_number, s
 BOOK = reverse("staff:book")
 
 
-@pytest.fixture(autouse=True)
-def _english(settings):
-    settings.LANGUAGE_CODE = "en"
-
-
 def _listed(response) -> list[str]:
     """Return the E.164 numbers listed, in page order (from the offer links' visually hidden text)."""
     assert response.status_code == 200

@@ -4,18 +4,12 @@ disclosure is recorded, completes it, and prints the receipt."""
 import io
 import re
 
-import pytest
 from django.test import Client
 from django.urls import reverse
 
 from numbers import demo
 from numbers.models import Disclosure, PhoneNumber
 from numbers.sales import demo as demo_sales
-
-
-@pytest.fixture(autouse=True)
-def _english(settings):
-    settings.LANGUAGE_CODE = "en"
 
 
 def test_demo_clerk_sells_a_secondary_number_with_the_disclosure(db):

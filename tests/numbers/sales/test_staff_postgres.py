@@ -20,11 +20,6 @@ transactional = pytest.mark.django_db(transaction=True)
 DISCLOSED = {"action": "allocate", "method": "spoken", "confirmed": "on"}
 
 
-@pytest.fixture(autouse=True)
-def _english(settings):
-    settings.LANGUAGE_CODE = "en"
-
-
 @transactional
 def test_two_clerks_race_for_one_number_one_wins_the_other_is_told(require_postgres, clerk, outlet, monkeypatch):
     number = secondary_number(outlet=outlet, staff=clerk)
