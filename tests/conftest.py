@@ -159,6 +159,39 @@ def platform_admin(db):
     return staff_user(role=roles.PLATFORM_ADMIN, username="platform-admin")
 
 
+# --- active renewal --------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def roles_back(transactional_db):
+    """Transactional tests flush the groups the data migrations made: make them again (list this fixture first)."""
+    from django.apps import apps
+    from django.contrib.auth.models import Group
+
+    from numbers.roles import sync_roles
+
+    if Group.objects.exists():
+        return
+    # sync_roles marks live app configs as model-less; put them back as they were.
+    originals = {c.label: c.models_module for c in apps.get_app_configs()}
+    try:
+        sync_roles(apps)
+    finally:
+        for config in apps.get_app_configs():
+            config.models_module = originals[config.label]
+
+
+@pytest.fixture
+def holder(operator, outlet, clerk):
+    """An active number held for 30 days: (number, period)."""
+    from tests.renewal.helpers_subscriber import allocated
+
+    return allocated(operator, outlet, clerk)
+
+
+# --- real workers ----------------------------------------------------------------------------------
+
+
 @pytest.fixture
 def start_worker(require_postgres, require_redis, tmp_path):
     """Start real Celery worker processes on the test database and the Redis broker: `start_worker(**env)`.

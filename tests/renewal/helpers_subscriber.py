@@ -1,61 +1,23 @@
-"""Helpers and fixtures of the active-renewal tests (import the fixtures into a test module to use them)."""
+"""Helpers for the active-renewal tests: a held number, the SMS code sent, a subscriber's sign-in."""
 
 import re
 from datetime import timedelta
 
-import pytest
 from django.utils import timezone
 
 from numbers.models import HolderPeriod
 from numbers.services import number_allocate
 from renewal.models import SmsMessage
 from tests.factories import PhoneNumberFactory
-from tests.renewal.helpers_renewal import make_platform
-
-PLATFORMS = [
-    ("Alipay", "payment", "application"), ("WeChat", "social", "application"), ("Taobao", "e-commerce", "application"),
-    ("Gov Service", "government", "application"), ("Tag Co", "number_tags", "tag_provider"),
-]
-
-
-@pytest.fixture
-def roles_back(transactional_db):
-    """Transactional tests flush the groups the data migrations made: make them again (list this fixture first)."""
-    from django.apps import apps
-    from django.contrib.auth.models import Group
-
-    from numbers.roles import sync_roles
-
-    if Group.objects.exists():
-        return
-    # sync_roles marks live app configs as model-less; put them back as they were.
-    originals = {c.label: c.models_module for c in apps.get_app_configs()}
-    try:
-        sync_roles(apps)
-    finally:
-        for config in apps.get_app_configs():
-            config.models_module = originals[config.label]
-
-
-@pytest.fixture
-def platforms(db):
-    live = [make_platform(n, category=c, kind=k) for n, c, k in PLATFORMS]
-    make_platform("Sandbox App", status="sandbox")
-    return live
 
 
 def allocated(operator, outlet, clerk, *, started_days_ago=30):
+    """Allocate a new number of `operator` at `outlet`, held since `started_days_ago` days: (number, period)."""
     number = PhoneNumberFactory(range_holder=operator)
     period = number_allocate(number=number, outlet=outlet, staff=clerk, customer_ref="C-1", disclosure=None,
                              now=timezone.now() - timedelta(days=started_days_ago))
     number.refresh_from_db()
     return number, period
-
-
-@pytest.fixture
-def holder(operator, outlet, clerk):
-    """An active number held for 30 days: (number, period)."""
-    return allocated(operator, outlet, clerk)
 
 
 def last_code(msisdn: str) -> str:

@@ -1,5 +1,4 @@
 """Harassment reports: evidence checked by content and size, stored outside the web root, for regulators only."""
-# ruff: noqa: F811  (fixtures imported from tests/renewal/helpers_subscriber.py are redefined as arguments)
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -8,7 +7,7 @@ from django.test import Client
 from numbers import roles
 from renewal.models import Evidence, HarassmentReport
 from tests.factories import staff_user
-from tests.renewal.helpers_subscriber import allocated, holder, sign_in  # noqa: F401
+from tests.renewal.helpers_subscriber import allocated, sign_in
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 PDF = b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
@@ -19,11 +18,6 @@ EXE = b"MZ\x90\x00\x03\x00\x00\x00\x04\x00\x00\x00\xff\xff" + b"\x00" * 64
 def private_root(settings, tmp_path):
     settings.PRIVATE_FILES_ROOT = tmp_path / "private"
     return settings.PRIVATE_FILES_ROOT
-
-
-@pytest.fixture
-def client():
-    return Client(headers={"accept-language": "en"})
 
 
 def _stored_files(root):

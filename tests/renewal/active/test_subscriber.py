@@ -1,11 +1,9 @@
 """Sign-in by SMS code: the neutral answer, codes, limits, and the verified session."""
-# ruff: noqa: F811  (fixtures imported from tests/renewal/helpers_subscriber.py are redefined as arguments)
 
 import re
 import time
 from datetime import timedelta
 
-import pytest
 from django.test import Client
 from django.utils import timezone
 
@@ -14,12 +12,7 @@ from numbers.models import State
 from renewal.active.sms import VerifyResult, code_hmac, sms_code_issue, sms_code_verify
 from renewal.models import SmsCode, SmsMessage
 from tests.factories import PhoneNumberFactory
-from tests.renewal.helpers_subscriber import allocated, close_period, holder, last_code, sign_in  # noqa: F401
-
-
-@pytest.fixture
-def client():
-    return Client(headers={"accept-language": "en"})
+from tests.renewal.helpers_subscriber import close_period, last_code, sign_in
 
 
 def _request(client, msisdn, address="10.0.0.1", **extra):

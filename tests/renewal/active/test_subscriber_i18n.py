@@ -1,5 +1,4 @@
 """The subscriber pages in Simplified Chinese (chosen for Chinese browsers) and English, all translated."""
-# ruff: noqa: F811  (fixtures imported from tests/renewal/helpers_subscriber.py are redefined as arguments)
 
 import gettext
 import re
@@ -11,7 +10,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
 from renewal.active import services as unbind
-from tests.renewal.helpers_subscriber import holder, platforms, sign_in  # noqa: F401
+from tests.renewal.helpers_subscriber import sign_in
 
 PO = Path(settings.BASE_DIR) / "locale" / "zh_Hans" / "LC_MESSAGES" / "django.po"
 MO = PO.with_suffix(".mo")

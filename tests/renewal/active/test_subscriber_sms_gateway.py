@@ -1,5 +1,4 @@
 """The HTTP SMS gateway backend against a real local HTTP server (the edge we do not own)."""
-# ruff: noqa: F811  (fixtures imported from tests/renewal/helpers_subscriber.py are redefined as arguments)
 
 import base64
 import json
@@ -12,7 +11,6 @@ import pytest
 from renewal.active.sms import HttpGatewayBackend, SmsSendError
 from renewal.active.tasks import sms_code_send_task
 from tests.renewal.helpers_renewal import free_port
-from tests.renewal.helpers_subscriber import holder  # noqa: F401
 
 
 @pytest.fixture

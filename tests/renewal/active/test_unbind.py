@@ -1,5 +1,4 @@
 """Unbind requests: one task per live platform, coalesced into one delivery per platform, results, deadline."""
-# ruff: noqa: F811  (fixtures imported from tests/renewal/helpers_subscriber.py are redefined as arguments)
 
 from datetime import timedelta
 
@@ -13,17 +12,7 @@ from renewal.deliveries import bodies
 from renewal.deliveries import unbind as coalescer
 from renewal.models import Delivery, DeliveryEvent, DeliveryState, UnbindRequest, UnbindTask
 from tests.renewal.helpers_renewal import make_platform
-from tests.renewal.helpers_subscriber import (  # noqa: F401
-    allocated,
-    holder,
-    platforms,
-    sign_in,
-)
-
-
-@pytest.fixture
-def client():
-    return Client(headers={"accept-language": "en"})
+from tests.renewal.helpers_subscriber import allocated, sign_in
 
 
 def _unbind_all(client):

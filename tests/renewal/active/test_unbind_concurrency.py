@@ -1,5 +1,4 @@
 """Row locks and compare-and-swap claims of unbind requests, on PostgreSQL with real concurrent transactions."""
-# ruff: noqa: F811  (fixtures imported from tests/renewal/helpers_subscriber.py are redefined as arguments)
 
 import pytest
 
@@ -8,7 +7,7 @@ from renewal.deliveries import unbind as coalescer
 from renewal.models import Delivery, DeliveryEvent, UnbindRequest, UnbindTask
 from tests.helpers_threads import returning, run_together
 from tests.renewal.helpers_renewal import make_platform
-from tests.renewal.helpers_subscriber import allocated, holder, roles_back  # noqa: F401
+from tests.renewal.helpers_subscriber import allocated
 
 pytestmark = pytest.mark.services
 

@@ -1,5 +1,4 @@
 """The platform API against hostile input: cursors, integers out of range, deeply nested JSON, anonymous floods."""
-# ruff: noqa: F811  (fixtures imported from tests/renewal/helpers_subscriber.py are redefined as arguments)
 
 import base64
 import json
@@ -12,7 +11,6 @@ from renewal.deliveries import services
 from renewal.deliveries import unbind as coalescer
 from renewal.models import Delivery, DeliveryEvent
 from tests.renewal.helpers_renewal import make_frozen_numbers, make_key, make_platform
-from tests.renewal.helpers_subscriber import holder  # noqa: F401
 
 pytestmark = pytest.mark.django_db
 

@@ -1,5 +1,4 @@
 """`POST /api/v1/unbind-tasks/{id}/result` and unbind deliveries through the platform API."""
-# ruff: noqa: F811  (fixtures imported from tests/renewal/helpers_subscriber.py are redefined as arguments)
 
 import json
 from uuid import uuid4
@@ -10,7 +9,6 @@ from renewal.active import services as unbind
 from renewal.deliveries import unbind as coalescer
 from renewal.models import Delivery, DeliveryState, UnbindTask
 from tests.renewal.helpers_renewal import make_key, make_platform
-from tests.renewal.helpers_subscriber import holder  # noqa: F401
 
 pytestmark = pytest.mark.django_db
 
