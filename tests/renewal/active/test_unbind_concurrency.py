@@ -1,13 +1,12 @@
-"""Row locks and compare-and-swap claims of unbind requests, on PostgreSQL with real concurrent transactions."""
+"""Unbind requests and the platforms' answers under real concurrency (PostgreSQL, a connection per thread)."""
 
 import pytest
 
 from renewal.active import services as unbind
 from renewal.deliveries import unbind as coalescer
-from renewal.models import Delivery, DeliveryEvent, UnbindRequest, UnbindTask
+from renewal.models import UnbindRequest
 from tests.helpers_threads import returning, run_together
 from tests.renewal.helpers_renewal import make_platform
-from tests.renewal.helpers_subscriber import allocated
 
 pytestmark = pytest.mark.services
 
@@ -35,17 +34,3 @@ def test_two_clicks_at_once_make_one_request(require_postgres, roles_back, holde
     assert sum(isinstance(r, UnbindRequest) for r in results) == 1
     assert all(getattr(r, "code", None) == "already_running" for r in results if not isinstance(r, UnbindRequest))
     assert UnbindRequest.objects.count() == 1
-
-
-def test_concurrent_coalescers_claim_each_task_once(require_postgres, roles_back, operator, outlet, clerk):
-    platforms = [make_platform(f"P{i}") for i in range(3)]
-    for _ in range(40):
-        unbind.unbind_request_create(period=allocated(operator, outlet, clerk)[1])
-    results = run_together(*[coalescer.unbind_coalesce] * 4)
-    claimed = [d for r in results for d in r]
-    assert len(claimed) == len(set(claimed)) == Delivery.objects.filter(event=DeliveryEvent.UNBIND).count()
-    assert not UnbindTask.objects.filter(delivery__isnull=True).exists()
-    # no empty delivery was left behind by a coalescer that lost every race
-    for delivery in Delivery.objects.filter(event=DeliveryEvent.UNBIND):
-        assert delivery.unbind_tasks.exists()
-    assert UnbindTask.objects.count() == 40 * len(platforms)

@@ -1,11 +1,14 @@
-"""Row locks and claims under real concurrency (PostgreSQL, two connections)."""
+"""The outbox's row locks and claims under real concurrency (PostgreSQL): sweeps, confirmations, the coalescer."""
 
 import pytest
 
+from renewal.active import services as unbind
 from renewal.deliveries import services
-from renewal.models import BatchChunk, BatchEntry, Delivery, RecycleBatch
+from renewal.deliveries import unbind as coalescer
+from renewal.models import BatchChunk, BatchEntry, Delivery, DeliveryEvent, RecycleBatch, UnbindTask
 from tests.helpers_threads import run_together
 from tests.renewal.helpers_renewal import make_frozen_numbers, make_platform
+from tests.renewal.helpers_subscriber import allocated
 
 
 @pytest.mark.services
@@ -50,3 +53,18 @@ def test_concurrent_claims_enqueue_each_delivery_once(require_postgres, operator
     results = run_together(claim, claim, claim)
     claimed = [i for r in results for i in r]
     assert len(claimed) == len(set(claimed)) == 300
+
+
+@pytest.mark.services
+def test_concurrent_coalescers_claim_each_task_once(require_postgres, roles_back, operator, outlet, clerk):
+    platforms = [make_platform(f"P{i}") for i in range(3)]
+    for _ in range(40):
+        unbind.unbind_request_create(period=allocated(operator, outlet, clerk)[1])
+    results = run_together(*[coalescer.unbind_coalesce] * 4)
+    claimed = [d for r in results for d in r]
+    assert len(claimed) == len(set(claimed)) == Delivery.objects.filter(event=DeliveryEvent.UNBIND).count()
+    assert not UnbindTask.objects.filter(delivery__isnull=True).exists()
+    # no empty delivery was left behind by a coalescer that lost every race
+    for delivery in Delivery.objects.filter(event=DeliveryEvent.UNBIND):
+        assert delivery.unbind_tasks.exists()
+    assert UnbindTask.objects.count() == 40 * len(platforms)
