@@ -125,33 +125,7 @@ def _fresh_cache():
         cache.clear()
 
 
-# --- oversight -------------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def world(db):
-    """Two operators (CMCC, CUCC), each with an outlet, staff and numbers in every state."""
-    from tests.numbers.helpers_oversight import operator_world
-
-    return {"CMCC": operator_world(OperatorFactory(code="CMCC", name="China Mobile"), tag="cm"),
-            "CUCC": operator_world(OperatorFactory(code="CUCC", name="China Unicom"), tag="cu")}
-
-
-@pytest.fixture
-def renewal_world(world):
-    """The world plus a live platform with a key and a pushed batch (one chunk, one delivery) of CMCC numbers."""
-    from numbers.models import HolderPeriod
-    from renewal.active.reports import harassment_report_create
-    from renewal.deliveries.services import batch_sweep
-    from tests.renewal.helpers_renewal import make_frozen_numbers, make_key, make_platform
-
-    make_key(make_platform(name="Alipay", category="payment"))
-    numbers = make_frozen_numbers(world["CMCC"].operator, 3)
-    batch_sweep()
-    period = HolderPeriod.objects.get(number=world["CMCC"].active, ended_at__isnull=True)
-    harassment_report_create(period=period, category="debt_collection", sender="95xxx", occurred_at=timezone.now(),
-                             description="Calls for the previous holder's loan", files=[])
-    return numbers
+# --- admin ----------------------------------------------------------------------------------------
 
 
 @pytest.fixture
