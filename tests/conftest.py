@@ -125,38 +125,45 @@ def _fresh_cache():
         cache.clear()
 
 
-# --- oversight -------------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def world(db):
-    """Two operators (CMCC, CUCC), each with an outlet, staff and numbers in every state."""
-    from tests.numbers.factories_oversight import operator_world
-
-    return {"CMCC": operator_world(OperatorFactory(code="CMCC", name="China Mobile"), tag="cm"),
-            "CUCC": operator_world(OperatorFactory(code="CUCC", name="China Unicom"), tag="cu")}
-
-
-@pytest.fixture
-def renewal_world(world):
-    """The world plus a live platform with a key and a pushed batch (one chunk, one delivery) of CMCC numbers."""
-    from numbers.models import HolderPeriod
-    from renewal.active.reports import harassment_report_create
-    from renewal.deliveries.services import batch_sweep
-    from tests.renewal.factories_renewal import make_frozen_numbers, make_key, make_platform
-
-    make_key(make_platform(name="Alipay", category="payment"))
-    numbers = make_frozen_numbers(world["CMCC"].operator, 3)
-    batch_sweep()
-    period = HolderPeriod.objects.get(number=world["CMCC"].active, ended_at__isnull=True)
-    harassment_report_create(period=period, category="debt_collection", sender="95xxx", occurred_at=timezone.now(),
-                             description="Calls for the previous holder's loan", files=[])
-    return numbers
+# --- admin ----------------------------------------------------------------------------------------
 
 
 @pytest.fixture
 def platform_admin(db):
     return staff_user(role=roles.PLATFORM_ADMIN, username="platform-admin")
+
+
+# --- active renewal --------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def roles_back(transactional_db):
+    """Transactional tests flush the groups the data migrations made: make them again (list this fixture first)."""
+    from django.apps import apps
+    from django.contrib.auth.models import Group
+
+    from numbers.roles import sync_roles
+
+    if Group.objects.exists():
+        return
+    # sync_roles marks live app configs as model-less; put them back as they were.
+    originals = {c.label: c.models_module for c in apps.get_app_configs()}
+    try:
+        sync_roles(apps)
+    finally:
+        for config in apps.get_app_configs():
+            config.models_module = originals[config.label]
+
+
+@pytest.fixture
+def holder(operator, outlet, clerk):
+    """An active number held for 30 days: (number, period)."""
+    from tests.renewal.helpers_subscriber import allocated
+
+    return allocated(operator, outlet, clerk)
+
+
+# --- real workers ----------------------------------------------------------------------------------
 
 
 @pytest.fixture

@@ -75,34 +75,3 @@ class PhoneNumberFactory(factory.django.DjangoModelFactory):
     range_holder = factory.SubFactory(OperatorFactory)
     serving_operator = factory.SelfAttribute("range_holder")
     state = State.AVAILABLE
-
-
-def run_at_once(fn, times: int = 2) -> list:
-    """Call `fn` from `times` threads released together, each on its own database connection; return results.
-
-    The first exception any thread raised is raised here.
-    """
-    import threading
-
-    from django.db import connections
-
-    results, errors = [], []
-    barrier = threading.Barrier(times)
-
-    def run():
-        try:
-            barrier.wait(timeout=30)
-            results.append(fn())
-        except Exception as exc:  # noqa: BLE001  (re-raised below, in the test's thread)
-            errors.append(exc)
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=run) for _ in range(times)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    if errors:
-        raise errors[0]
-    return results

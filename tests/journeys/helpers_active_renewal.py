@@ -5,14 +5,14 @@ import time
 from renewal.platforms import services
 from renewal.simulator import unbind as unbind_simulator
 from renewal.simulator.server import SimPlatform, Simulator
-from tests.renewal import factories_renewal
-from tests.renewal.factories_renewal import make_key, make_platform
+from tests.renewal import helpers_renewal
+from tests.renewal.helpers_renewal import make_key, make_platform
 
 ALL_ANSWER = {"unbound": 0.5, "nothing_bound": 0.3, "rejected": 0.2}
 
 
 def free_port() -> int:
-    return factories_renewal.free_port(8540, 8599)
+    return helpers_renewal.free_port(8540, 8599)
 
 
 def simulated_platforms(names, *, api_url: str, mix: dict | None = None, **options) -> tuple[Simulator, list]:

@@ -4,7 +4,6 @@ Real HTTP both ways: the portal POSTs signed unbind.request deliveries to simula
 report each task's result through the live API. The simulated platforms answer at once from many
 threads, so this needs PostgreSQL: a live server on in-memory SQLite shares one connection between threads.
 """
-# ruff: noqa: F811  (fixtures imported from tests/renewal/factories_subscriber.py are redefined as arguments)
 
 import pytest
 from django.test import Client
@@ -12,7 +11,7 @@ from django.test import Client
 from renewal.deliveries.tasks import unbind_coalesce_task
 from renewal.models import Delivery, DeliveryEvent, DeliveryState, UnbindRequest
 from tests.journeys.helpers_active_renewal import simulated_platforms, wait_for
-from tests.renewal.factories_subscriber import holder, roles_back, sign_in  # noqa: F401
+from tests.renewal.helpers_subscriber import sign_in
 
 
 @pytest.mark.services

@@ -4,7 +4,6 @@ Needs Debian's Chromium and Playwright for Python (never `playwright install`):
     apt-get install -y chromium fonts-wqy-zenhei
     pip install playwright==1.65.2
 """
-# ruff: noqa: F811  (fixtures imported from tests/renewal/factories_subscriber.py are redefined as arguments)
 
 import os
 import re
@@ -15,7 +14,7 @@ import pytest
 from renewal.deliveries.tasks import unbind_coalesce_task
 from renewal.models import UnbindRequest
 from tests.journeys.helpers_active_renewal import simulated_platforms, wait_for
-from tests.renewal.factories_subscriber import holder, last_code, roles_back  # noqa: F401
+from tests.renewal.helpers_subscriber import last_code
 
 # A live server needs a real database: the SQLite pass deselects `services`.
 pytestmark = [pytest.mark.browser, pytest.mark.services, pytest.mark.django_db(transaction=True)]

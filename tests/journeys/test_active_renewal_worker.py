@@ -1,7 +1,6 @@
 """The whole journey with a real Celery worker (Redis broker, PostgreSQL): the code SMS is sent by the
 worker into the database outbox and read here; the unbind deliveries are coalesced and POSTed by the worker.
 """
-# ruff: noqa: F811  (fixtures imported from tests/renewal/factories_subscriber.py are redefined as arguments)
 
 import time
 
@@ -12,7 +11,7 @@ from renewal.deliveries.tasks import unbind_coalesce_task
 from renewal.models import Delivery, DeliveryEvent, DeliveryState, SmsMessage, UnbindRequest
 from tests.factories import PhoneNumberFactory
 from tests.journeys.helpers_active_renewal import simulated_platforms, wait_for
-from tests.renewal.factories_subscriber import holder, last_code, roles_back  # noqa: F401
+from tests.renewal.helpers_subscriber import last_code
 
 pytestmark = pytest.mark.services
 

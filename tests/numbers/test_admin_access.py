@@ -48,7 +48,7 @@ def _renewal_rows(renewal_world):
 
 def _sample(model):
     obj = model._default_manager.order_by("pk").first()
-    assert obj is not None, f"the test world has no {_label(model)}: add one to factories_oversight"
+    assert obj is not None, f"the test world has no {_label(model)}: add one to helpers_oversight"
     return obj
 
 

@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from numbers.models import EventKind, PhoneNumber
 from tests.factories import OperatorFactory
-from tests.numbers.factories_oversight import operator_world
+from tests.numbers.helpers_oversight import operator_world
 
 NUMBER_LISTS = sorted(
     [(m, a) for m, a in admin.site._registry.items()

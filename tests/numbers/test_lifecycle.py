@@ -25,7 +25,7 @@ DAY = timedelta(days=1)
 
 @pytest.fixture(autouse=True)
 def renewal_gate_open(monkeypatch):
-    """These tests are about the freeze; the renewal gate on release is tested in tests/renewal."""
+    """These tests are about the freeze; tests/renewal/deliveries/test_release_gating.py tests the renewal gate."""
     from numbers import hooks
 
     monkeypatch.setattr(hooks, "releasable", hooks._releasable_default)

@@ -108,7 +108,7 @@ def matrix_world(world, renewal_world, tmp_path, settings):
     from renewal.active.reports import evidence_storage
     from renewal.deliveries.services import batch_sweep
     from renewal.models import Evidence, HarassmentReport
-    from tests.renewal.factories_renewal import make_frozen_numbers
+    from tests.renewal.helpers_renewal import make_frozen_numbers
 
     settings.PRIVATE_FILES_ROOT = tmp_path / "private"
     a, b = world["CMCC"], world["CUCC"]

@@ -1,0 +1,30 @@
+"""The admin tests' world: two operators with numbers in every state, and the renewal rows the admin shows."""
+
+import pytest
+from django.utils import timezone
+
+from numbers.models import HolderPeriod
+from renewal.active.reports import harassment_report_create
+from renewal.deliveries.services import batch_sweep
+from tests.factories import OperatorFactory
+from tests.numbers.helpers_oversight import operator_world
+from tests.renewal.helpers_renewal import make_frozen_numbers, make_key, make_platform
+
+
+@pytest.fixture
+def world(db):
+    """Two operators (CMCC, CUCC), each with an outlet, staff and numbers in every state."""
+    return {"CMCC": operator_world(OperatorFactory(code="CMCC", name="China Mobile"), tag="cm"),
+            "CUCC": operator_world(OperatorFactory(code="CUCC", name="China Unicom"), tag="cu")}
+
+
+@pytest.fixture
+def renewal_world(world):
+    """The world plus a live platform with a key and a pushed batch (one chunk, one delivery) of CMCC numbers."""
+    make_key(make_platform(name="Alipay", category="payment"))
+    numbers = make_frozen_numbers(world["CMCC"].operator, 3)
+    batch_sweep()
+    period = HolderPeriod.objects.get(number=world["CMCC"].active, ended_at__isnull=True)
+    harassment_report_create(period=period, category="debt_collection", sender="95xxx", occurred_at=timezone.now(),
+                             description="Calls for the previous holder's loan", files=[])
+    return numbers

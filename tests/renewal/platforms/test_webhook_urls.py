@@ -1,0 +1,98 @@
+"""Webhook URLs: HTTPS in production, never private or link-local, loopback only under the test setting."""
+
+import socket
+import threading
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.test import override_settings
+
+from renewal.deliveries import http as clients
+from tests.renewal.helpers_renewal import free_port
+
+PRIVATE = ["http://10.0.0.5/hook", "http://192.168.1.10/hook", "http://172.16.0.1/hook", "http://169.254.169.254/",
+           "http://[fe80::1]/hook", "http://[fd00::1]/hook", "http://100.64.0.1/hook", "http://0.0.0.0/hook",
+           "http://[::ffff:10.0.0.1]/hook"]
+
+
+@pytest.mark.parametrize("url", PRIVATE)
+def test_private_and_link_local_addresses_are_always_refused(url):
+    with override_settings(RENEWAL_WEBHOOK_ALLOW_LOOPBACK=True):
+        with pytest.raises(ValidationError):
+            clients.validate_webhook_url(url)
+        answer = clients.post_webhook(url, body=b"{}", headers={})
+        assert not answer.ok and answer.error.startswith("refused:")
+
+
+def test_a_name_resolving_to_a_private_address_is_refused_at_send_time(monkeypatch):
+    monkeypatch.setattr(socket, "getaddrinfo",
+                        lambda *a, **k: [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("10.1.2.3", 443))])
+    clients.validate_webhook_url("https://hooks.example.com/x")  # a name passes when saved…
+    answer = clients.post_webhook("https://hooks.example.com/x", body=b"{}", headers={})
+    assert not answer.ok and "10.1.2.3" in answer.error  # …and is refused after resolution
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:8440/x", "http://localhost/x", "http://[::1]/x"])
+def test_loopback_only_under_the_development_setting(url):
+    with override_settings(RENEWAL_WEBHOOK_ALLOW_LOOPBACK=False):
+        with pytest.raises(ValidationError):
+            clients.validate_webhook_url(url)
+        assert clients.post_webhook(url, body=b"{}", headers={}).error.startswith("refused:")
+    with override_settings(RENEWAL_WEBHOOK_ALLOW_LOOPBACK=True):
+        assert clients.validate_webhook_url(url) == url
+
+
+def test_the_connected_address_is_checked_too(monkeypatch):
+    """A name that re-resolves between the check and the connection (DNS rebinding) is refused."""
+    port = free_port()
+    server = _server(port, 200)
+    try:
+        with override_settings(RENEWAL_WEBHOOK_ALLOW_LOOPBACK=False):
+            monkeypatch.setattr(clients, "check_destination", lambda url: None)  # the check was fooled
+            answer = clients.post_webhook(f"http://127.0.0.1:{port}/x", body=b"{}", headers={})
+        assert not answer.ok and "loopback" in answer.error
+    finally:
+        server.shutdown()
+
+
+def test_https_required_in_production():
+    with override_settings(RENEWAL_WEBHOOK_REQUIRE_HTTPS=True):
+        with pytest.raises(ValidationError) as exc:
+            clients.validate_webhook_url("http://hooks.example.com/x")
+        assert exc.value.code == "https_required"
+        assert clients.validate_webhook_url("https://hooks.example.com/x")
+    for bad in ("ftp://hooks.example.com/x", "https://user:pw@hooks.example.com/x", "https:///x"):
+        with pytest.raises(ValidationError):
+            clients.validate_webhook_url(bad)
+
+
+def test_redirects_are_not_followed():
+    port = free_port()
+    server = _server(port, 302, location="http://10.0.0.1/steal")
+    try:
+        answer = clients.post_webhook(f"http://127.0.0.1:{port}/x", body=b"{}", headers={})
+        assert not answer.ok and answer.status == 302 and "not followed" in answer.error
+        assert server.hits == 1
+    finally:
+        server.shutdown()
+
+
+def _server(port, status, location=None):
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+        def do_POST(self):
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            server.hits += 1
+            self.send_response(status)
+            if location:
+                self.send_header("Location", location)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+    server = HTTPServer(("127.0.0.1", port), Handler)
+    server.hits = 0
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
