@@ -12,7 +12,7 @@ from django.core.management.base import CommandError
 
 from numbers.checks import check_freeze_days
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 PRODUCTION = {
     "DEBUG": "false",
     "SECRET_KEY": "prod-" + "k3y" * 20,
