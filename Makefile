@@ -9,7 +9,7 @@ PORT ?= 8000
 # The demo's simulated Internet platforms listen here (127.0.0.1 only).
 SIMULATOR_PORT ?= 8090
 
-.PHONY: run test venv lint bench bench-smoke clean
+.PHONY: run test venv lint messages bench bench-smoke clean
 
 $(BIN)/.installed: requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -57,8 +57,8 @@ bench-smoke: $(BIN)/.installed
 	DATABASE_URL=$(BENCH_DATABASE_URL) CELERY_BROKER_URL=$(BENCH_BROKER_URL) $(BIN)/python bench/run_all.py --smoke
 
 # Static checks: style, the import contracts (.importlinter), types (mypy.ini), migrations in step with the models,
-# and no duplicated code. The app `numbers` shadows a standard-library module: tools that import it run from the
-# repository's root after portal.stdlib_numbers has moved the standard one aside (docs/architecture.md).
+# no duplicated code, and the zh-hans catalogue in step with the code (needs gettext). The app `numbers` shadows a
+# standard-library module: tools that import it run from the repository's root after portal.stdlib_numbers has moved the standard one aside (docs/architecture.md).
 PRODUCT_PY = $$(git ls-files 'numbers/*.py' 'renewal/*.py' 'portal/*.py' | grep -v /migrations/)
 lint: $(BIN)/.installed
 	$(BIN)/ruff check .
@@ -67,6 +67,12 @@ lint: $(BIN)/.installed
 	DEBUG=true $(BIN)/python -m mypy numbers renewal portal
 	DEBUG=true $(BIN)/python manage.py makemigrations --check --dry-run
 	DEBUG=true $(BIN)/pylint --disable=all --enable=duplicate-code --min-similarity-lines=8 --score=n $(PRODUCT_PY)
+	DEBUG=true $(BIN)/python manage.py catalogue check
+
+# The zh-hans catalogue (docs/translations.md): makemessages with the project's options, merge every
+# locale/pending/*.po (a pending translation fills only an empty or fuzzy entry), compilemessages. Needs gettext.
+messages: $(BIN)/.installed
+	DEBUG=true $(BIN)/python manage.py catalogue merge
 
 clean:
 	rm -rf var .pytest_cache
