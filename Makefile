@@ -58,7 +58,8 @@ bench-smoke: $(BIN)/.installed
 
 # Static checks: style, the import contracts (.importlinter), types (mypy.ini), migrations in step with the models,
 # no duplicated code, and the zh-hans catalogue in step with the code (needs gettext). The app `numbers` shadows a
-# standard-library module: tools that import it run from the repository's root after portal.stdlib_numbers has moved the standard one aside (docs/architecture.md).
+# standard-library module: tools that import it run from the repository's root after portal.stdlib_numbers has moved
+# the standard one aside (docs/architecture.md).
 PRODUCT_PY = $$(git ls-files 'numbers/*.py' 'renewal/*.py' 'portal/*.py' | grep -v /migrations/)
 lint: $(BIN)/.installed
 	$(BIN)/ruff check .
