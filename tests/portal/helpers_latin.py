@@ -3,7 +3,8 @@
 Read: text nodes, and the `title`, `placeholder`, `aria-label` and `alt` attributes and the values of submit,
 button and reset inputs. Not read: `<script>`, `<style>`, `<code>`, `<kbd>`, `<samp>`, anything marked
 `translate="no"` (HTML's own marker for text that must not be translated: codes, machine words), and tokens
-with a digit in them, URLs and e-mail addresses (numbers, references such as HR-3F2A…, file names of uploads).
+that are references or codes: with a digit or an underscore in them (numbers, HR-3F2A…, rk_…, unknown_number,
+recycled_numbers.batch), URLs and e-mail addresses.
 A word in the allow-list file (brands, codes, units) is allowed anywhere.
 """
 
@@ -41,7 +42,7 @@ class Finding:
 def latin_words(text: str, allowed: set[str]) -> list[str]:
     found = []
     for token in _TOKEN.findall(text):
-        if any(ch.isdigit() for ch in token) or "://" in token or "@" in token:
+        if any(ch.isdigit() for ch in token) or "_" in token or "://" in token or "@" in token:
             continue
         found += [w for w in WORD.findall(token) if w not in allowed]
     return found

@@ -8,6 +8,7 @@ typed in Chinese. Pages with a form on themselves are also posted empty, so thei
 A URL the test cannot build arguments for fails it: a new page is read from the day it exists.
 """
 
+import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -30,12 +31,12 @@ from renewal.models import Evidence, HarassmentReport, UnbindRequest
 from tests.factories import OperatorFactory, PhoneNumberFactory, UserFactory, staff_user
 from tests.numbers import test_permission_matrix as matrix
 from tests.numbers.helpers_oversight import WorldNames, operator_world
-from tests.portal.helpers_latin import Finding, allowlist, english_on_page
+from tests.portal.helpers_latin import allowlist, english_on_page
 from tests.renewal.helpers_renewal import make_frozen_numbers, make_key, make_platform
 from tests.renewal.helpers_subscriber import sign_in
 
 ZH = {"HTTP_ACCEPT_LANGUAGE": "zh-CN,zh;q=0.9"}
-SHOWN = 200
+SHOWN = int(os.environ.get("LATIN_SHOWN", "200"))  # lines of the failure message
 
 NAMES_A = WorldNames(outlet="北京西单营业厅", clerk="王小明", admin="移动管理员", actor="移动管理员",
                      authority="公安部", decline_reason="客户想要尾号更吉利的号码", feed_file="注销数据.csv")
