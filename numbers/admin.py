@@ -18,10 +18,16 @@ from django import forms
 from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
-from django.contrib.auth.forms import UserChangeForm, UserCreationForm
+from django.contrib.auth.forms import (
+    AdminPasswordChangeForm,
+    SetUnusablePasswordMixin,
+    UserChangeForm,
+    UserCreationForm,
+)
 from django.core.exceptions import ValidationError
 from django.db.models import ForeignKey, Model, QuerySet
 from django.http import HttpRequest
+from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 
 from numbers import access, roles
@@ -59,8 +65,10 @@ if TYPE_CHECKING:
     _UserCreationForm = UserCreationForm[AuthUser]
     _UserChangeForm = UserChangeForm[AuthUser]
     _UserAdmin = DjangoUserAdmin[AuthUser]
+    _AdminPasswordChangeForm = AdminPasswordChangeForm[AuthUser]
 else:
     _UserCreationForm, _UserChangeForm, _UserAdmin = UserCreationForm, UserChangeForm, DjangoUserAdmin
+    _AdminPasswordChangeForm = AdminPasswordChangeForm
 
 # --- operators, outlets, staff -----------------------------------------------------------------
 
@@ -155,10 +163,20 @@ class PortalUserChangeForm(_UserChangeForm):
         return data
 
 
+class PortalAdminPasswordChangeForm(_AdminPasswordChangeForm):
+    # Django appends this warning to the help text in English, outside gettext.
+    usable_password_help_text = format_lazy(  # type: ignore[assignment]
+        '{}<ul id="id_unusable_warning" class="messagelist"><li class="warning">{}</li></ul>',
+        SetUnusablePasswordMixin.usable_password_help_text,
+        _("If disabled, the current password for this user will be lost."),
+    )
+
+
 class PortalUserAdmin(_UserAdmin):
     """Django's user admin for superusers; an operator administrator sees and manages its own sales staff only."""
 
     form = PortalUserChangeForm
+    change_password_form = PortalAdminPasswordChangeForm
     staff_add_fieldsets: _FieldsetSpec = (
         (None, {"classes": ("wide",), "fields": ("username", "password1", "password2", "outlet")}),
     )
@@ -293,7 +311,7 @@ class HolderPeriodAdmin(NumberSearchMixin, CsvExportMixin, ReadOnlyAdmin):
 @admin.register(Disclosure)
 class DisclosureAdmin(NumberSearchMixin, CsvExportMixin, ReadOnlyAdmin):
     list_display = ["number", "outlet", "staff", "method", "recorded_at"]
-    fields = ["number", "outlet", "staff", "method", "facts_text", "customer_confirmed", "recorded_at"]
+    fields = ("number", "outlet", "staff", "method", "facts_text", "customer_confirmed", "recorded_at")
     readonly_fields = fields
     list_filter = ["method", "outlet__operator", ("recorded_at", admin.DateFieldListFilter)]
     search_fields = ["number__msisdn"]
@@ -331,8 +349,8 @@ class DeclinedOfferAdmin(NumberSearchMixin, CsvExportMixin, ReadOnlyAdmin):
 @admin.register(Event)
 class EventAdmin(EventDisplays, NumberSearchMixin, CsvExportMixin, ReadOnlyAdmin):
     list_display = ["at_local", "number", "kind", "from_state", "to_state", "actor_name", "reason_text"]
-    fields = ["number", "kind", "from_state", "to_state", "actor_name", "reason_text", "detail_text", "at_local",
-              "recorded_at_local"]
+    fields = ("number", "kind", "from_state", "to_state", "actor_name", "reason_text", "detail_text", "at_local",
+              "recorded_at_local")
     readonly_fields = fields
     list_filter = ["kind", "number__range_holder", ("at", admin.DateFieldListFilter)]
     search_fields = ["number__msisdn", "actor"]

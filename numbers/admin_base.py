@@ -144,7 +144,7 @@ def detail_text(detail: dict[str, Any] | None) -> str:
 # Actors that are parts of the system, not people (the services write these names).
 SYSTEM_ACTORS: dict[str, StrOrPromise] = {
     "release sweep": _("release sweep"), "upload": _("feed upload"), "cancellations": _("cancellation feed"),
-    "inventory": _("inventory import"), "demo": _("demo data"),
+    "inventory": _("inventory import"), "demo": _("demo data"), "system": _("system"),
 }
 
 

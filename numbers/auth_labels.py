@@ -7,6 +7,8 @@ delete page shows) says them in the active language instead. numbers.apps wires 
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group, Permission
 from django.utils.translation import gettext as _
@@ -48,3 +50,9 @@ def install() -> None:
         (Group.permissions.through, gettext_lazy("permission of a group"), gettext_lazy("permissions of groups")),
     ):
         through._meta.verbose_name, through._meta.verbose_name_plural = name, plural
+        through.__str__ = _through_label  # type: ignore[method-assign]
+
+
+def _through_label(row: Any) -> str:
+    """A row of an auth many-to-many table as the two things it ties, e.g. "王小明 – 营业员"."""
+    return " – ".join(str(getattr(row, f.name)) for f in row._meta.concrete_fields if f.is_relation)

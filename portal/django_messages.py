@@ -14,7 +14,6 @@ DJANGO_MESSAGES = (
     # the title of a page with a form error
     gettext_noop("Error:"),
     # the user admin
-    gettext_noop("If disabled, the current password for this user will be lost."),
     gettext_noop("After you’ve created a user, you’ll be able to edit more user options."),
     # the alternative text of the admin's yes/no icons (portal.apps)
     gettext_noop("Yes"),
