@@ -4,7 +4,7 @@ Read: text nodes, and the `title`, `placeholder`, `aria-label` and `alt` attribu
 button and reset inputs. Not read: `<script>`, `<style>`, `<code>`, `<kbd>`, `<samp>`, anything marked
 `translate="no"` (HTML's own marker for text that must not be translated: codes, machine words), and tokens
 that are references or codes: with a digit or an underscore in them (numbers, HR-3F2A…, rk_…, unknown_number,
-recycled_numbers.batch), URLs and e-mail addresses.
+recycled_numbers.batch), masked values (a password hash's salt, abc1****), URLs and e-mail addresses.
 A word in the allow-list file (brands, codes, units) is allowed anywhere.
 """
 
@@ -42,7 +42,7 @@ class Finding:
 def latin_words(text: str, allowed: set[str]) -> list[str]:
     found = []
     for token in _TOKEN.findall(text):
-        if any(ch.isdigit() for ch in token) or "_" in token or "://" in token or "@" in token:
+        if any(ch.isdigit() or ch in "_*@" for ch in token) or "://" in token:
             continue
         found += [w for w in WORD.findall(token) if w not in allowed]
     return found
