@@ -16,7 +16,7 @@ from django.shortcuts import redirect
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import get_language, gettext_lazy
 
 from numbers import roles
 from numbers.access import SUPERUSER, account_role, operator_scope, scope_queryset
@@ -139,8 +139,8 @@ class FeedUploadAdmin(admin.ModelAdmin):
         super().save_model(request, obj, form, change)
         from numbers.feeds.tasks import feed_upload_process_task
 
-        pk = obj.pk
-        transaction.on_commit(lambda: feed_upload_process_task.delay(pk))
+        pk, language = obj.pk, get_language()
+        transaction.on_commit(lambda: feed_upload_process_task.delay(pk, language))
 
     def response_add(self, request, obj, post_url_continue=None):
         self.message_user(request, _("The file is queued; this page shows its progress and then its report."))
