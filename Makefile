@@ -9,7 +9,7 @@ PORT ?= 8000
 # The demo's simulated Internet platforms listen here (127.0.0.1 only).
 SIMULATOR_PORT ?= 8090
 
-.PHONY: run test venv lint messages bench bench-smoke clean
+.PHONY: run test venv lint messages screenshots bench bench-smoke clean
 
 $(BIN)/.installed: requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -74,6 +74,11 @@ lint: $(BIN)/.installed
 # locale/pending/*.po (a pending translation fills only an empty or fuzzy entry), compilemessages. Needs gettext.
 messages: $(BIN)/.installed
 	DEBUG=true $(BIN)/python manage.py catalogue merge
+
+# The README's screenshots of the clerk's disclosure and receipt in zh-hans, taken by the browser test that walks them
+# (PostgreSQL and Chromium, as `make test` with DATABASE_URL; see docs/translations.md).
+screenshots: $(BIN)/.installed
+	SCREENSHOTS_DIR=$(CURDIR)/docs/screenshots $(BIN)/python -m pytest -q tests/journeys/test_clerk_disclosure_browser.py
 
 clean:
 	rm -rf var .pytest_cache
