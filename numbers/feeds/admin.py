@@ -15,8 +15,8 @@ from django.http import FileResponse, Http404
 from django.shortcuts import redirect
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
-from django.utils.translation import gettext as _
 from django.utils.translation import get_language, gettext_lazy
+from django.utils.translation import gettext as _
 
 from numbers import roles
 from numbers.access import SUPERUSER, account_role, operator_scope, scope_queryset

@@ -41,7 +41,8 @@ def test_a_clerk_reads_the_disclosure_in_chinese_allocates_and_prints_the_receip
     shots = Path(os.environ.get("SCREENSHOTS_DIR") or tmp_path)
     shots.mkdir(parents=True, exist_ok=True)
     operator = OperatorFactory(code="CMCC", name="中国移动")
-    outlet = OutletFactory(operator=operator, code="BJ-XD", name="北京西单营业厅", address="北京市西城区西单北大街 120 号")
+    outlet = OutletFactory(operator=operator, code="BJ-XD", name="北京西单营业厅",
+                           address="北京市西城区西单北大街 120 号")
     clerk = staff_user(role=roles.SALES_STAFF, outlet=outlet, username="clerk-bj-xd", first_name="小明",
                        last_name="王")
     number = secondary_number(outlet=outlet, staff=clerk, msisdn="+8613912348888")

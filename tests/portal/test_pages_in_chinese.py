@@ -27,8 +27,8 @@ from numbers.services import number_cancel
 from renewal.active.reports import evidence_storage, harassment_report_create
 from renewal.active.services import unbind_request_create
 from renewal.deliveries.services import batch_sweep
-from renewal.platforms import services as platform_services
 from renewal.models import Evidence, HarassmentReport, UnbindRequest
+from renewal.platforms import services as platform_services
 from tests.factories import OperatorFactory, PhoneNumberFactory, UserFactory, staff_user
 from tests.numbers import test_permission_matrix as matrix
 from tests.numbers.helpers_oversight import WorldNames, operator_world
