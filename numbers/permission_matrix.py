@@ -79,7 +79,7 @@ MATRIX: dict[str, dict[str, dict[str, str]]] = {
 
 # What each action means on the pages (for the rendered table).
 ACTIONS = {
-    "enter": "sign in to admin; the index, each app's page, the password change",
+    "enter": "sign in to admin; the index, each app's page, the password change, the two-factor page",
     "view": "the list, a row's page, its history; autocomplete of it",
     "add": "the add page (for risk marks: placing marks on a number or a list)",
     "change": "saving a row's page",

@@ -21,7 +21,8 @@ from numbers.models import FeedUpload, Operator, StaffProfile
 from tests.factories import UserFactory, staff_user
 
 User = get_user_model()
-SITE_PAGES = {"index", "app_list", "password_change", "password_change_done", "jsi18n", "view_on_site", "autocomplete"}
+SITE_PAGES = {"index", "app_list", "password_change", "password_change_done", "jsi18n", "view_on_site", "autocomplete",
+              "two_factor"}
 OPEN_PAGES = {"login", "logout"}
 # Custom URLs of model admins, by the suffix of their name.
 CUSTOM_URLS = {"export_csv": "export", "password_change": "password", "report": "report", "lift": "lift"}
