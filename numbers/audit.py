@@ -52,6 +52,8 @@ def audit_value(value: Any) -> Any:
         items = [audit_value(v) for v in value]
         if all(isinstance(i, str | int) for i in items):
             items = sorted(items, key=str)
+        elif all(isinstance(i, dict) and "id" in i for i in items):
+            items = sorted(items, key=lambda i: str(i["id"]))  # rows of a many-to-many field: in no set order
         return items
     return str(value)
 
