@@ -125,7 +125,11 @@ def two_factor_enrol(*, user: User, token: str, address: str = "") -> Enrolment 
     with transaction.atomic():
         device = (TOTPDevice.objects.select_for_update().filter(user=user, confirmed=False).order_by("pk")
                   .first())
-        if device is None or not _verify(device, token):
+        if device is None:
+            return None
+        # No back-off here: the account already signed in, and guessing codes of its own new app gains nothing.
+        device.throttle_reset(commit=False)
+        if not device.verify_token(token):
             return None
         TOTPDevice.objects.filter(user=user).exclude(pk=device.pk).delete()
         device.confirmed = True
