@@ -11,13 +11,21 @@ app_name = "api"
 
 # The docs pages are third-party templates (templates/drf_spectacular/): their inline styles carry a nonce, and
 # Swagger UI's start-up script is served as a file (the split view), so the policy needs no 'unsafe-inline'.
-docs_csp = csp_update({"style-src": [NONCE]})
+# Both draw their icons as data: images. ReDoc adds two style elements before it reads its nonce option:
+# an empty one (filled through the CSS object model, which the policy allows) and its bundle's own CSS; their
+# hashes are those of drf-spectacular-sidecar's pinned ReDoc (tests/portal/test_csp_browser.py notices a change).
+swagger_csp = csp_update({"style-src": [NONCE], "img-src": ["data:"]})
+REDOC_STYLE_HASHES = [
+    "'sha256-47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU='",  # an empty <style>
+    "'sha256-QMIg+bpjm3JdElJ388KYke01izlUW0UoNOeKjpMxdgc='",  # the bundle's CSS
+]
+redoc_csp = csp_update({"style-src": [NONCE, *REDOC_STYLE_HASHES], "img-src": ["data:"]})
 
 urlpatterns = [
     path("deliveries", api.DeliveryListView.as_view(), name="deliveries"),
     path("deliveries/<uuid:delivery_id>/confirm", api.DeliveryConfirmView.as_view(), name="delivery-confirm"),
     path("recycled-numbers", api.RecycledNumbersView.as_view(), name="recycled-numbers"),
     path("schema", SpectacularAPIView.as_view(), name="schema"),
-    path("docs", docs_csp(SpectacularSwaggerSplitView.as_view(url_name="api:schema")), name="docs"),
-    path("redoc", docs_csp(SpectacularRedocView.as_view(url_name="api:schema")), name="redoc"),
+    path("docs", swagger_csp(SpectacularSwaggerSplitView.as_view(url_name="api:schema")), name="docs"),
+    path("redoc", redoc_csp(SpectacularRedocView.as_view(url_name="api:schema")), name="redoc"),
 ]
