@@ -16,14 +16,13 @@ import json
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from django import forms
-from django.contrib import admin
-from django.contrib.auth import get_user_model
-from django.contrib import messages
+from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
+from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import GroupAdmin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
-from django.contrib.auth.models import Group
 from django.contrib.auth.forms import UserChangeForm, UserCreationForm
+from django.contrib.auth.models import Group
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import ForeignKey, Model, QuerySet
@@ -229,8 +228,8 @@ class PortalUserAdmin(AuditedAdminMixin, _UserAdmin):
         if not self.has_two_factor_reset_permission(request):
             raise PermissionDenied
         user = self.get_object(request, unquote(id))
-        if user is None:
-            return self._get_obj_does_not_exist_redirect(request, self.opts, id)
+        if user is None:  # unknown, or not an account this user manages: as admin answers a missing object
+            return HttpResponseRedirect(reverse("admin:index"))
         if request.method == "POST":
             two_factor.two_factor_reset(user=user, actor=request.user, address=client_address(request))
             self.message_user(request, _("Two-factor sign-in of %(user)s was reset: the account sets it up again at "
@@ -428,9 +427,8 @@ class AuditEntryAdmin(CsvExportMixin, ReadOnlyAdmin):
     date_hierarchy = "at"
     show_facets = admin.ShowFacets.NEVER
     show_full_result_count = False
-    fields = ["at", "actor_name", "actor_id", "role", "action_label", "object_type", "object_id", "object_repr",
-              "before_json", "after_json", "detail_json", "address"]
-    readonly_fields = fields
+    fields = readonly_fields = ("at", "actor_name", "actor_id", "role", "action_label", "object_type", "object_id",
+                                "object_repr", "before_json", "after_json", "detail_json", "address")
     csv_fields = [
         ("at", "at"), ("person", "actor_name"), ("account_id", "actor_id"), ("role", "role"), ("action", "action"),
         ("object_type", "object_type"), ("object_id", "object_id"), ("object", "object_repr"), ("before", "before"),

@@ -14,8 +14,8 @@ from django.http import HttpRequest
 from numbers.access import ALL_OPERATORS, operator_scope, scope_queryset
 from numbers.audit import audit_changes, audit_record
 from numbers.models import AuditAction, Operator, Outlet
-from numbers.ratelimit import client_address
 from numbers.phone import InvalidMsisdn, normalize_msisdn
+from numbers.ratelimit import client_address
 
 if TYPE_CHECKING:
     # ModelAdmin is generic in the stubs only: Django's class cannot be subscripted at run time.
@@ -101,9 +101,10 @@ class AuditedAdminMixin(ModelAdminMixin):
         with transaction.atomic():
             rows = [(str(o.pk), str(o)) for o in queryset]
             super().delete_queryset(request, queryset)
+            label = queryset.model._meta.label_lower
             for pk, text in rows:
-                audit_record(actor=request.user, action=AuditAction.DELETE, object_type=queryset.model._meta.label_lower,
-                             object_id=pk, object_repr=text, address=client_address(request))
+                audit_record(actor=request.user, action=AuditAction.DELETE, object_type=label, object_id=pk,
+                             object_repr=text, address=client_address(request))
 
 
 class NoWritesMixin(BaseModelAdminMixin):

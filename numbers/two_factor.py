@@ -155,14 +155,14 @@ def two_factor_reset(*, user: User, actor: AuditActor, address: str = "") -> int
     with transaction.atomic():
         removed = 0
         for model in (TOTPDevice, StaticDevice):
-            removed += model.objects.filter(user=user).delete()[1].get(model._meta.label, 0)
+            removed += int(model.objects.filter(user=user).delete()[1].get(model._meta.label, 0))
         audit_record(actor=actor, action=AuditAction.TWO_FACTOR_RESET, obj=user, address=address,
                      before={"enrolled": removed > 0}, after={"enrolled": False})
     return removed
 
 
 def recovery_codes_left(user: User) -> int:
-    return StaticToken.objects.filter(device__user=user, device__confirmed=True).count()
+    return int(StaticToken.objects.filter(device__user=user, device__confirmed=True).count())
 
 
 def enrolled_at(user: User) -> datetime | None:

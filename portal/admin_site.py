@@ -5,7 +5,6 @@ django-otp's OTPAdminSite (its sign-in persists the verified device in the sessi
 of who needs the second factor (numbers.two_factor) in place of "everyone".
 """
 
-from django.contrib import admin
 from django.contrib.auth.views import redirect_to_login
 from django.shortcuts import redirect
 from django.urls import path, reverse

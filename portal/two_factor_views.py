@@ -39,7 +39,7 @@ def _render(request, site, context):
     })
 
 
-@csp_update({"img-src": ["data:"]})
+@csp_update({"img-src": ["data:"]})  # type: ignore[arg-type]  # django-csp types a view as taking the request only
 def _render_with_qr(request, site, context):
     return _render(request, site, context)
 

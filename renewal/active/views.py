@@ -215,7 +215,8 @@ def evidence_file(request, pk):
     storage = evidence_storage()
     if not storage.exists(evidence.path):
         raise Http404
-    audit_record(actor=user, action=AuditAction.EVIDENCE_DOWNLOAD, obj=evidence, address=ratelimit.client_address(request),
+    audit_record(actor=user, action=AuditAction.EVIDENCE_DOWNLOAD, obj=evidence,
+                 address=ratelimit.client_address(request),
                  detail={"report": evidence.report.reference, "file": evidence.original_name})
     response = FileResponse(storage.open(evidence.path, "rb"), content_type=evidence.content_type,
                             as_attachment=True, filename=evidence.original_name)

@@ -4,7 +4,6 @@ templates (the real browser's check of every admin page: test_csp_browser.py).""
 import re
 
 import pytest
-from django.test import Client
 from django.urls import reverse
 
 from numbers import roles

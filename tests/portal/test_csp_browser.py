@@ -106,7 +106,7 @@ def admin_pages() -> list[str]:
     pages = [reverse("admin:index"), reverse("admin:dashboard"), reverse("admin:password_change"),
              reverse("admin:two_factor")]
     pages += [reverse("admin:app_list", args=[app]) for app in ("auth", "numbers", "renewal")]
-    for model, model_admin in sorted(admin.site._registry.items(), key=lambda i: i[0]._meta.label_lower):
+    for model, _model_admin in sorted(admin.site._registry.items(), key=lambda i: i[0]._meta.label_lower):
         name = f"admin:{model._meta.app_label}_{model._meta.model_name}"
         pages.append(reverse(f"{name}_changelist"))
         if pm.scope(model._meta.label_lower, "add", pm.SUPERUSER):
