@@ -20,7 +20,7 @@ $(BIN)/.installed: requirements.txt
 venv: $(BIN)/.installed
 
 run: $(BIN)/.installed
-	@export DEBUG=$${DEBUG:-true}; \
+	@export DEBUG=$${DEBUG:-true} ADMIN_2FA_RELAXED=$${ADMIN_2FA_RELAXED:-true}; \
 	$(BIN)/python manage.py migrate --no-input -v0 && \
 	$(BIN)/python manage.py createcachetable && \
 	$(BIN)/python manage.py load_demo --base-url http://$(HOST):$(PORT) && \

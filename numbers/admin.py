@@ -12,11 +12,14 @@ Who sees what (docs/security.md has the whole matrix):
 
 from __future__ import annotations
 
+import json
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
 from django.contrib.auth import get_user_model
+from django.contrib.auth.admin import GroupAdmin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import (
     AdminPasswordChangeForm,
@@ -24,14 +27,20 @@ from django.contrib.auth.forms import (
     UserChangeForm,
     UserCreationForm,
 )
-from django.core.exceptions import ValidationError
+from django.contrib.auth.models import Group
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
 from django.db.models import ForeignKey, Model, QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import URLPattern, path, reverse
+from django.utils.html import format_html
 from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 
-from numbers import access, roles
+from numbers import access, roles, two_factor
 from numbers.admin_base import (
+    AuditedAdminMixin,
     NoWritesMixin,
     NumberSearchMixin,
     OperatorScopedAdmin,
@@ -40,8 +49,11 @@ from numbers.admin_base import (
     actor_text,
     detail_text,
 )
+from numbers.audit import audit_record
 from numbers.exports import CsvExportMixin
 from numbers.models import (
+    AuditAction,
+    AuditEntry,
     DeclinedOffer,
     Disclosure,
     Event,
@@ -53,6 +65,7 @@ from numbers.models import (
     RiskMark,
     StaffProfile,
 )
+from numbers.ratelimit import client_address
 from numbers.services import sales_staff_create
 from numbers.signals import ONE_ROLE
 from numbers.timefmt import admin_time
@@ -74,14 +87,14 @@ else:
 
 
 @admin.register(Operator)
-class OperatorAdmin(OperatorScopedAdmin):
+class OperatorAdmin(AuditedAdminMixin, OperatorScopedAdmin):
     list_display = ["code", "name", "coverage_start"]
     search_fields = ["code", "name"]
     operator_lookups = ("pk",)
 
 
 @admin.register(Outlet)
-class OutletAdmin(OperatorScopedAdmin):
+class OutletAdmin(AuditedAdminMixin, OperatorScopedAdmin):
     list_display = ["code", "name", "operator"]
     list_filter = ["operator"]
     search_fields = ["code", "name"]
@@ -99,7 +112,7 @@ def _profile_candidates(user: access.AnyUser) -> QuerySet[AuthUser]:
 
 
 @admin.register(StaffProfile)
-class StaffProfileAdmin(OperatorScopedAdmin):
+class StaffProfileAdmin(AuditedAdminMixin, OperatorScopedAdmin):
     """Superusers tie accounts to operators; an operator administrator moves its sales staff between outlets."""
 
     list_display = ["user", "operator", "outlet"]
@@ -172,7 +185,7 @@ class PortalAdminPasswordChangeForm(_AdminPasswordChangeForm):
     )
 
 
-class PortalUserAdmin(_UserAdmin):
+class PortalUserAdmin(AuditedAdminMixin, _UserAdmin):
     """Django's user admin for superusers; an operator administrator sees and manages its own sales staff only."""
 
     form = PortalUserChangeForm
@@ -206,16 +219,69 @@ class PortalUserAdmin(_UserAdmin):
         # `change` as ModelAdmin.get_form takes it (Django's UserAdmin leaves it in **kwargs).
         return super().get_form(request, obj, change=change, **kwargs)
 
-    def save_model(self, request: HttpRequest, obj: AuthUser, form: Any, change: Any) -> None:
+    def save_object(self, request: HttpRequest, obj: AuthUser, form: Any, change: bool) -> None:
         if change or self._is_superuser(request):
-            super().save_model(request, obj, form, change)
+            super().save_object(request, obj, form, change)
         else:
             sales_staff_create(user=obj, outlet=form.cleaned_data["outlet"])
+
+    # --- the password page, and the superuser's reset of an account's two-factor sign-in ---
+
+    def user_change_password(self, request: HttpRequest, id: str, form_url: str = "") -> HttpResponse:
+        with transaction.atomic():
+            response = super().user_change_password(request, id, form_url)
+            if request.method == "POST" and isinstance(response, HttpResponseRedirect):
+                user = self.get_object(request, unquote(id))
+                audit_record(actor=request.user, action=AuditAction.PASSWORD_SET, obj=user,
+                             address=client_address(request))
+        return response
+
+    def get_urls(self) -> list[URLPattern]:
+        return [
+            path("<id>/two-factor/reset/", self.admin_site.admin_view(self.two_factor_reset_view),
+                 name="auth_user_two_factor_reset"),
+            *super().get_urls(),
+        ]
+
+    def has_two_factor_reset_permission(self, request: HttpRequest) -> bool:
+        return self._is_superuser(request)
+
+    def two_factor_reset_view(self, request: HttpRequest, id: str) -> HttpResponse:
+        if not self.has_two_factor_reset_permission(request):
+            raise PermissionDenied
+        user = self.get_object(request, unquote(id))
+        if user is None:  # unknown, or not an account this user manages: as admin answers a missing object
+            return HttpResponseRedirect(reverse("admin:index"))
+        if request.method == "POST":
+            two_factor.two_factor_reset(user=user, actor=request.user, address=client_address(request))
+            self.message_user(request, _("Two-factor sign-in of %(user)s was reset: the account sets it up again at "
+                                         "its next sign-in.") % {"user": user.get_username()}, messages.SUCCESS)
+            return HttpResponseRedirect(reverse("admin:auth_user_change", args=[user.pk]))
+        context = {
+            **self.admin_site.each_context(request), "opts": self.opts, "original": user,
+            "title": _("Reset two-factor sign-in"), "enrolled": two_factor.is_enrolled(user),
+        }
+        return TemplateResponse(request, "admin/auth/user/two_factor_reset.html", context)
+
+    def render_change_form(self, request: HttpRequest, context: dict[str, Any], add: bool = False,
+                           change: bool = False, form_url: str = "", obj: AuthUser | None = None) -> HttpResponse:
+        context["can_reset_two_factor"] = obj is not None and self.has_two_factor_reset_permission(request)
+        context["two_factor_enrolled"] = obj is not None and two_factor.is_enrolled(obj)
+        return super().render_change_form(request, context, add, change, form_url, obj)
 
 
 if admin.site.is_registered(User):
     admin.site.unregister(User)
 admin.site.register(User, PortalUserAdmin)
+
+
+class PortalGroupAdmin(AuditedAdminMixin, GroupAdmin):
+    """Django's group admin (superusers only), with every change in the audit trail."""
+
+
+if admin.site.is_registered(Group):
+    admin.site.unregister(Group)
+admin.site.register(Group, PortalGroupAdmin)
 
 
 # --- numbers and their history (read-only) -----------------------------------------------------
@@ -365,3 +431,85 @@ class EventAdmin(EventDisplays, NumberSearchMixin, CsvExportMixin, ReadOnlyAdmin
         ("to_state", "to_state"), ("actor", "actor"), ("reason", "reason"), ("detail", "detail"),
         ("recorded_at", "recorded_at"),
     ]
+
+
+# --- the audit trail (read-only; regulators and superusers) --------------------------------------
+
+
+class AuditActionFilter(admin.SimpleListFilter):
+    title = _("action")
+    parameter_name = "action"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [(value, str(label)) for value, label in AuditAction.choices]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        return queryset.filter(action=self.value()) if self.value() else queryset
+
+
+class AuditRoleFilter(admin.SimpleListFilter):
+    title = _("role")
+    parameter_name = "role"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        names = (access.SUPERUSER, roles.OPERATOR_ADMIN, roles.REGULATOR, roles.PLATFORM_ADMIN, roles.SALES_STAFF,
+                 access.MIXED, access.ORPHAN, "system")
+        return [(name, name) for name in names]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        return queryset.filter(role=self.value()) if self.value() else queryset
+
+
+def _json_block(value: Any) -> str:
+    if value in (None, {}, []):
+        return "—"
+    return format_html("<pre class=\"audit-json\">{}</pre>", json.dumps(value, ensure_ascii=False, indent=2,
+                                                                       sort_keys=True))
+
+
+@admin.register(AuditEntry)
+class AuditEntryAdmin(CsvExportMixin, ReadOnlyAdmin):
+    """Every admin action, sign-in and refused sign-in; filter by person (click a name), role, action, object
+    (click it) and date, and export what the filters show."""
+
+    list_display = ["at", "person", "role", "action_label", "object_type", "object", "address"]
+    list_filter = [AuditActionFilter, AuditRoleFilter, "object_type", ("at", admin.DateFieldListFilter)]
+    search_fields = ["=actor_name", "object_repr", "=object_id"]
+    search_help_text = _("A user name (exactly), an object's name or id.")
+    date_hierarchy = "at"
+    show_facets = admin.ShowFacets.NEVER
+    show_full_result_count = False
+    fields = readonly_fields = ("at", "actor_name", "actor_id", "role", "action_label", "object_type", "object_id",
+                                "object_repr", "before_json", "after_json", "detail_json", "address")
+    csv_fields = [
+        ("at", "at"), ("person", "actor_name"), ("account_id", "actor_id"), ("role", "role"), ("action", "action"),
+        ("object_type", "object_type"), ("object_id", "object_id"), ("object", "object_repr"), ("before", "before"),
+        ("after", "after"), ("detail", "detail"), ("address", "address"),
+    ]
+
+    @admin.display(description=_("person"), ordering="actor_name")
+    def person(self, obj: AuditEntry) -> str:
+        return format_html('<a href="?actor_name={}">{}</a>', obj.actor_name, obj.actor_name)
+
+    @admin.display(description=_("action"), ordering="action")
+    def action_label(self, obj: AuditEntry) -> str:
+        return str(AuditAction(obj.action).label) if obj.action in AuditAction.values else obj.action
+
+    @admin.display(description=_("object"))
+    def object(self, obj: AuditEntry) -> str:
+        if not obj.object_type:
+            return obj.object_repr or "—"
+        return format_html('<a href="?object_type={}&amp;object_id={}">{}</a>', obj.object_type, obj.object_id,
+                           obj.object_repr or obj.object_id)
+
+    @admin.display(description=_("before"))
+    def before_json(self, obj: AuditEntry) -> str:
+        return _json_block(obj.before)
+
+    @admin.display(description=_("after"))
+    def after_json(self, obj: AuditEntry) -> str:
+        return _json_block(obj.after)
+
+    @admin.display(description=_("detail"))
+    def detail_json(self, obj: AuditEntry) -> str:
+        return _json_block(obj.detail)

@@ -6,14 +6,17 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from django.contrib import admin
-from django.db.models import ForeignKey, Model, QuerySet
-from django.forms import ModelChoiceField
+from django.db import transaction
+from django.db.models import ForeignKey, ManyToManyField, Model, QuerySet
+from django.forms import BaseForm, ModelChoiceField
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
 from numbers.access import ALL_OPERATORS, operator_scope, scope_queryset
-from numbers.models import Operator, Outlet
+from numbers.audit import audit_changes, audit_record
+from numbers.models import AuditAction, Operator, Outlet
 from numbers.phone import InvalidMsisdn, normalize_msisdn
+from numbers.ratelimit import client_address
 from numbers.timefmt import local_time
 
 if TYPE_CHECKING:
@@ -50,6 +53,62 @@ class OperatorScopedAdmin(ModelAdmin):
             kwargs["queryset"] = (queryset.filter(**{field: scope.pk}) if isinstance(scope, Operator)
                                   else queryset.none())
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+
+def _old_value(obj: Model, name: str) -> Any:
+    try:
+        field = obj._meta.get_field(name)
+    except Exception:  # noqa: BLE001  (a form field that is no model field: it had no value before)
+        return None
+    if isinstance(field, ManyToManyField):
+        return list(getattr(obj, name).all())
+    return getattr(obj, name)
+
+
+def form_changes(form: BaseForm, old: Model | None) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Return (before, after) of the fields a form changed: passwords only as set, never their value."""
+    before: dict[str, Any] = {}
+    after: dict[str, Any] = {}
+    for name in form.changed_data:
+        if "password" in name:
+            after["password"] = "set"
+            continue
+        before[name] = _old_value(old, name) if old is not None else None
+        after[name] = form.cleaned_data.get(name)
+    return audit_changes(before, after)
+
+
+class AuditedAdminMixin(ModelAdminMixin):
+    """Writes each add, change and delete made on this admin's pages to the audit trail, in the same transaction
+    (Django's admin runs the add, change and delete pages in one; the bulk delete is wrapped here)."""
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        old = type(obj)._default_manager.filter(pk=obj.pk).first() if change and obj.pk else None
+        before, after = form_changes(form, old)
+        self.save_object(request, obj, form, change)
+        if change and not after:
+            return  # saved without a change: nothing happened
+        audit_record(actor=request.user, action=AuditAction.CHANGE if change else AuditAction.CREATE, obj=obj,
+                     before=before if change else None, after=after, address=client_address(request))
+
+    def save_object(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        """Save the row (Django's save_model); override this, not save_model, to save it another way."""
+        super().save_model(request, obj, form, change)
+
+    def delete_model(self, request: HttpRequest, obj: Any) -> None:
+        label, pk, text = obj._meta.label_lower, str(obj.pk), str(obj)
+        super().delete_model(request, obj)
+        audit_record(actor=request.user, action=AuditAction.DELETE, object_type=label, object_id=pk,
+                     object_repr=text, address=client_address(request))
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
+        with transaction.atomic():
+            rows = [(str(o.pk), str(o)) for o in queryset]
+            super().delete_queryset(request, queryset)
+            label = queryset.model._meta.label_lower
+            for pk, text in rows:
+                audit_record(actor=request.user, action=AuditAction.DELETE, object_type=label, object_id=pk,
+                             object_repr=text, address=client_address(request))
 
 
 class NoWritesMixin(BaseModelAdminMixin):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import csv
 import io
 import random
@@ -33,6 +34,11 @@ if TYPE_CHECKING:
     from django.contrib.auth.models import User
 
 PASSWORD = "demo-pass-2026"
+# A regulator enrolled in two-factor sign-in, with a fixed authenticator key (RFC 6238's test key) and fixed
+# recovery codes, so that the printed summary stays true on every `make run`. Demo only (DEBUG).
+TWO_FACTOR_USER = "regulator-2fa"
+DEMO_TOTP_KEY_HEX = "3132333435363738393031323334353637383930"
+DEMO_RECOVERY_CODES = [f"demo{i:04d}" for i in range(1, 11)]
 
 # The clerks' names as customers read them on a receipt (their logins stay short to type).
 CLERK_NAMES = {"BJ-XD": ("小明", "王"), "SH-NJ": ("丽", "李"), "GZ-TH": ("伟", "陈"), "SZ-FT": ("芳", "张"),
@@ -79,6 +85,7 @@ def _numbers(rng: random.Random, prefixes: list[str], count: int, taken: set[str
 def load(stdout: OutputWrapper) -> list[tuple[str, str, str]]:
     if PhoneNumber.objects.exists():
         stdout.write("numbers: demo numbers already loaded")
+        _two_factor_account()
         return _logins()
     rng = random.Random(2026)
     now = timezone.now()
@@ -95,6 +102,7 @@ def load(stdout: OutputWrapper) -> list[tuple[str, str, str]]:
     _user("regulator", roles.REGULATOR)
     _user("platform-admin", roles.PLATFORM_ADMIN)
     _user("admin", "", superuser=True)
+    _two_factor_account()
     _marks(rng, now)
     stdout.write(f"numbers: {PhoneNumber.objects.count()} demo numbers in every state for 3 operators")
     return _logins()
@@ -141,10 +149,32 @@ def _marks(rng: random.Random, now: datetime) -> None:
                         actor=regulator, now=now)
 
 
+def _two_factor_account() -> None:
+    """The enrolled regulator: its authenticator key and recovery codes as the summary prints them (all ten, again)."""
+    from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    user = _user(TWO_FACTOR_USER, roles.REGULATOR)
+    TOTPDevice.objects.update_or_create(user=user, defaults={"name": "authenticator app", "confirmed": True,
+                                                             "key": DEMO_TOTP_KEY_HEX, "last_t": -1})
+    StaticDevice.objects.filter(user=user).delete()
+    device = StaticDevice.objects.create(user=user, name="recovery codes", confirmed=True)
+    StaticToken.objects.bulk_create(StaticToken(device=device, token=code) for code in DEMO_RECOVERY_CODES)
+
+
 def _logins() -> list[tuple[str, str, str]]:
     pw = f"password {PASSWORD}"
+    key = base64.b32encode(bytes.fromhex(DEMO_TOTP_KEY_HEX)).decode()
     return [
+        ("Two-factor sign-in", "/admin/two-factor/",
+         "relaxed for the demo (ADMIN_2FA_RELAXED=true): an account without an authenticator app signs in with "
+         "its password; `ADMIN_2FA_RELAXED=false make run` requires it of superusers, regulators and platform "
+         "administrators"),
+        ("Regulator with two-factor sign-in", "/admin/",
+         f"{TWO_FACTOR_USER} / {pw} + the code of an authenticator app with the key {key}, or a recovery code "
+         f"({', '.join(DEMO_RECOVERY_CODES[:3])}…)"),
         ("Regulator (admin, dashboard)", "/admin/", f"regulator / {pw}"),
+        ("Regulator: the audit trail", "/admin/numbers/auditentry/", "regulator (every admin action, sign-in)"),
         ("Renewal-platform administrator", "/admin/", f"platform-admin / {pw}"),
         ("Operator administrator (CMCC)", "/admin/", f"cmcc-admin / {pw}"),
         ("Superuser", "/admin/", f"admin / {pw}"),

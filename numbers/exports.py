@@ -2,7 +2,7 @@
 
 The rows come from `.values_list(...).iterator(chunk_size=…)` (a server-side cursor on PostgreSQL)
 and go out through a StreamingHttpResponse, so memory stays flat whether the list holds a thousand
-rows or a million. Every export is logged (who, which list, which filters).
+rows or a million. Every export is written to the audit trail (who, which list, which filters, how many rows).
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import csv
 import json
 import logging
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime, tzinfo
 from typing import TYPE_CHECKING, Any
 
@@ -23,6 +23,10 @@ from django.http import HttpRequest, HttpResponse, HttpResponseBase, HttpRespons
 from django.urls import URLPattern, path, reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+
+from numbers.audit import audit_record
+from numbers.models import AuditAction
+from numbers.ratelimit import client_address
 
 if TYPE_CHECKING:
     from django.contrib.admin import ModelAdmin
@@ -86,6 +90,31 @@ def csv_lines(header: list[str], rows: Iterable[tuple[Any, ...]], *, batch: int 
         yield "".join(pending)
 
 
+class CountedRows:
+    """An iterator of rows that counts what it has handed out."""
+
+    def __init__(self, rows: Iterator[tuple[Any, ...]]) -> None:
+        self.rows, self.count = rows, 0
+
+    def __iter__(self) -> Iterator[tuple[Any, ...]]:
+        for row in self.rows:
+            self.count += 1
+            yield row
+
+
+def then_audit(pieces: Iterator[str], audit: Callable[[bool], None]) -> Iterator[str]:
+    """Yield the export, then write its audit entry with the rows actually sent (complete or cut short).
+
+    The row count is known only once the stream has run; counting first would read a large list twice.
+    """
+    complete = False
+    try:
+        yield from pieces
+        complete = True
+    finally:
+        audit(complete)
+
+
 class CsvExportMixin(_ModelAdminMixin):
     """Adds `export.csv` to a ModelAdmin: the changelist as filtered and searched, as CSV.
 
@@ -135,13 +164,23 @@ class CsvExportMixin(_ModelAdminMixin):
             messages.error(request, _("These filters cannot be exported: clear them and try again."))
             return HttpResponseRedirect(changelist_url)
         header = [name for name, _lookup in self.csv_fields]
-        rows = queryset.values_list(*[lookup for _name, lookup in self.csv_fields]).iterator(
+        rows = CountedRows(queryset.values_list(*[lookup for _name, lookup in self.csv_fields]).iterator(
             chunk_size=EXPORT_CHUNK_SIZE
-        )
+        ))
         logger.info("csv export of %s by %s with %s", self.opts.label, request.user.get_username(),
                     request.GET.urlencode() or "no filters")
         stamp = timezone.localtime().strftime("%Y%m%d-%H%M%S")
-        response = StreamingHttpResponse(csv_lines(header, rows), content_type="text/csv; charset=utf-8")
+        opts, user, address = self.opts, request.user, client_address(request)
+        filters = {key: values if len(values) > 1 else values[0] for key, values in request.GET.lists()}
+
+        def audit(complete: bool) -> None:
+            audit_record(actor=user, action=AuditAction.EXPORT, object_type=opts.label_lower,
+                         object_repr=str(opts.verbose_name_plural), address=address,
+                         detail={"list": opts.label_lower, "filters": filters, "rows": rows.count,
+                                 "complete": complete})
+
+        response = StreamingHttpResponse(then_audit(csv_lines(header, rows), audit),
+                                         content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = f'attachment; filename="{self.opts.model_name}-{stamp}.csv"'
         response["Cache-Control"] = "no-store"
         return response

@@ -514,3 +514,74 @@ class FeedUpload(models.Model):
 
     def __str__(self) -> str:
         return f"{self.operator} {self.get_kind_display()} {self.original_name} ({self.get_status_display()})"
+
+
+# === The audit trail: every admin action, sign-in and refused sign-in (numbers.audit writes it) ==============
+
+
+class AuditAction(models.TextChoices):
+    """What was done. Codes are stable (filters and CSV exports use them); features add their own here."""
+
+    SIGN_IN = "sign_in", _("signed in")
+    SIGN_IN_REFUSED = "sign_in_refused", _("sign-in refused")
+    TWO_FACTOR_ENROL = "two_factor_enrol", _("two-factor sign-in set up")
+    RECOVERY_CODES = "recovery_codes", _("new recovery codes issued")
+    TWO_FACTOR_RESET = "two_factor_reset", _("two-factor sign-in reset")
+    CREATE = "create", _("created")
+    CHANGE = "change", _("changed")
+    DELETE = "delete", _("deleted")
+    PASSWORD_SET = "password_set", _("password set")
+    STATUS_CHANGE = "status_change", _("status changed")
+    SECRET_ROTATE = "secret_rotate", _("signing secret rotated")
+    KEY_CREATE = "key_create", _("API key created")
+    KEY_REVOKE = "key_revoke", _("API key revoked")
+    MARK_PLACE = "mark_place", _("risk mark placed")
+    MARK_LIFT = "mark_lift", _("risk mark lifted")
+    REPORT_HANDLE = "report_handle", _("harassment report handled")
+    EVIDENCE_DOWNLOAD = "evidence_download", _("evidence file downloaded")
+    DELIVERY_RETRY = "delivery_retry", _("dead deliveries retried")
+    FEED_UPLOAD = "feed_upload", _("feed file uploaded")
+    EXPORT = "export", _("list exported")
+
+
+class AuditEntry(models.Model):
+    """One entry of the append-only audit trail: who (and in which role), when, what, before and after.
+
+    Who is kept as the account's id and user name at the time (not a foreign key), so that the trail outlives
+    an account and never blocks its deletion. Values of secrets and keys are never written here.
+    """
+
+    at = models.DateTimeField(_("time"), db_index=True)
+    actor_id = models.BigIntegerField(_("account id"), null=True, blank=True)
+    actor_name = models.CharField(
+        _("person"), max_length=150, help_text=_("User name at the time, or the system part that acted."))
+    role = models.CharField(_("role"), max_length=40, blank=True)
+    action = models.CharField(_("action"), max_length=32)
+    object_type = models.CharField(_("object type"), max_length=64, blank=True)
+    object_id = models.CharField(_("object id"), max_length=64, blank=True)
+    object_repr = models.CharField(_("object"), max_length=200, blank=True)
+    before = models.JSONField(_("before"), null=True, blank=True)
+    after = models.JSONField(_("after"), null=True, blank=True)
+    detail = models.JSONField(_("detail"), default=dict, blank=True)
+    address = models.CharField(_("client address"), max_length=64, blank=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        verbose_name = _("audit entry")
+        verbose_name_plural = _("audit trail")
+        indexes = [
+            models.Index(fields=["action", "at"], name="audit_action_at"),
+            models.Index(fields=["actor_name", "at"], name="audit_actor_at"),
+            models.Index(fields=["object_type", "object_id"], name="audit_object"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M:%S} {self.actor_name} {self.action} {self.object_repr}".strip()
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if self.pk is not None and not kwargs.get("force_insert"):
+            raise AppendOnlyError("The audit trail is append-only.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> Never:
+        raise AppendOnlyError("The audit trail is append-only.")

@@ -32,13 +32,15 @@ _ADMINS = {SU: ALL, OA: ALL, REG: ALL, PA: ALL}
 # Records of the lifecycle: every change is a service's, so admin only reads and exports them.
 _RECORD = {"view": {SU: ALL, OA: OWN, REG: ALL}, "export": {SU: ALL, OA: OWN, REG: ALL}}
 
+_AUDIT = {"view": {SU: ALL, REG: ALL}, "export": {SU: ALL, REG: ALL}}
+
 MATRIX: dict[str, dict[str, dict[str, str]]] = {
     # The site's own pages: the index (and each app's), the password change, the compliance dashboard.
     "site": {"enter": _ADMINS},
     "site.dashboard": {"view": {SU: ALL, REG: ALL}},
     "auth.user": {
         "view": {SU: ALL, OA: OWN_STAFF}, "add": {SU: ALL, OA: OWN_STAFF}, "change": {SU: ALL, OA: OWN_STAFF},
-        "password": {SU: ALL, OA: OWN_STAFF}, "delete": {SU: ALL},
+        "password": {SU: ALL, OA: OWN_STAFF}, "delete": {SU: ALL}, "two_factor_reset": {SU: ALL},
     },
     "auth.group": {"view": {SU: ALL}, "add": {SU: ALL}, "change": {SU: ALL}, "delete": {SU: ALL}},
     "numbers.operator": {
@@ -58,6 +60,8 @@ MATRIX: dict[str, dict[str, dict[str, str]]] = {
     "numbers.declinedoffer": _RECORD,
     "numbers.event": _RECORD,
     "numbers.riskmark": {**_RECORD, "add": {SU: ALL, REG: ALL}, "lift": {SU: ALL, REG: ALL}},
+    # The audit trail: read-only for everyone; regulators watch what every account did.
+    "numbers.auditentry": _AUDIT,
     "numbers.feedupload": {
         "view": {SU: ALL, OA: OWN, REG: ALL}, "add": {SU: ALL, OA: OWN}, "report": {SU: ALL, OA: OWN, REG: ALL},
     },
@@ -79,13 +83,14 @@ MATRIX: dict[str, dict[str, dict[str, str]]] = {
 
 # What each action means on the pages (for the rendered table).
 ACTIONS = {
-    "enter": "sign in to admin; the index, each app's page, the password change",
+    "enter": "sign in to admin; the index, each app's page, the password change, the two-factor page",
     "view": "the list, a row's page, its history; autocomplete of it",
     "add": "the add page (for risk marks: placing marks on a number or a list)",
     "change": "saving a row's page",
     "delete": "the delete page and the bulk delete",
     "export": "the CSV export of the list",
     "password": "setting the account's password",
+    "two_factor_reset": "resetting the account's two-factor sign-in (it enrols again at its next sign-in)",
     "report": "downloading an upload's report",
     "lift": "lifting marks (the lift button and the bulk action)",
     "download": "downloading an evidence file",

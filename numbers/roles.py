@@ -60,6 +60,7 @@ ROLE_PERMISSIONS: dict[str, set[str]] = {
     REGULATOR: _view("numbers", _NUMBER_MODELS) | {
         "numbers.add_riskmark", "numbers.change_riskmark",  # place and lift marks (never edit one)
         "numbers.view_dashboard", "numbers.export_csv", "numbers.view_feedupload",
+        "numbers.view_auditentry",  # the audit trail of every admin action, read-only
     },
 }
 # Regulators read harassment reports and their evidence,

@@ -16,8 +16,10 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from numbers import hooks, roles
+from numbers.audit import audit_record
 from numbers.errors import DisclosureRequired, InvalidTransition, NumberTaken, WrongOperator
 from numbers.models import (
+    AuditAction,
     DeclinedOffer,
     Disclosure,
     DisclosureMethod,
@@ -331,6 +333,7 @@ def risk_mark_place(
         effect=effect, extra_days=extra_days, placed_at=now, placed_by=actor if not isinstance(actor, str) else None,
     )
     _mark_changed(number, mark, kind=EventKind.MARK_PLACED, actor=actor, now=now)
+    audit_record(actor=actor, action=AuditAction.MARK_PLACE, obj=mark, at=now, after=_mark_terms(number, mark))
     return mark
 
 
@@ -345,8 +348,18 @@ def risk_mark_lift(*, mark: RiskMark, actor: Actor, now: datetime | None = None)
     mark.lifted_at = now
     mark.lifted_by = actor if not isinstance(actor, str) and actor is not None else None
     mark.save(update_fields=["lifted_at", "lifted_by"])
+    before = {"in_force": True, "state": number.state,
+              "frozen_until": number.frozen_until}
     _mark_changed(number, mark, kind=EventKind.MARK_LIFTED, actor=actor, now=now)
+    audit_record(actor=actor, action=AuditAction.MARK_LIFT, obj=mark, at=now, before=before,
+                 after={"in_force": False, "state": number.state, "frozen_until": number.frozen_until})
     return mark
+
+
+def _mark_terms(number: PhoneNumber, mark: RiskMark) -> dict[str, Any]:
+    return {"number": number.msisdn, "category": mark.category, "effect": mark.effect,
+            "extra_days": mark.extra_days, "authority": mark.authority, "reference": mark.reference,
+            "state": number.state, "frozen_until": number.frozen_until}
 
 
 def _mark_changed(number: PhoneNumber, mark: RiskMark, *, kind: str, actor: Actor, now: datetime) -> None:

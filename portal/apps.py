@@ -22,8 +22,19 @@ class PortalAdminConfig(AdminConfig):
         # Every yes/no icon of the admin (lists and read-only fields look it up here when they draw one).
         admin_list._boolean_icon = _boolean_icon
         # The features' admin pages live in their packages, which autodiscovery does not look into.
+        # django-otp's own device pages would show authenticator keys and recovery codes in clear, and let a
+        # superuser make devices for others: accounts enrol themselves (the site's two-factor page), and a
+        # superuser only resets an account's second factor (the user's page).
+        from django.contrib import admin
+        from django_otp.plugins.otp_static.models import StaticDevice
+        from django_otp.plugins.otp_totp.models import TOTPDevice
+
         import numbers.feeds.admin  # noqa: F401
         import numbers.oversight.admin  # noqa: F401
         import renewal.active.admin  # noqa: F401
         import renewal.deliveries.admin  # noqa: F401
         import renewal.platforms.admin  # noqa: F401
+
+        for model in (TOTPDevice, StaticDevice):
+            if admin.site.is_registered(model):
+                admin.site.unregister(model)

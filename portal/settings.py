@@ -42,6 +42,11 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
+    # Two-factor sign-in to admin (TOTP and recovery codes) and the Content-Security-Policy header.
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
+    "csp",
     "numbers.apps.NumbersConfig",
     "renewal.apps.RenewalConfig",
 ]
@@ -54,8 +59,10 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",  # request.user.is_verified(): signed in with a second factor
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
 ]
 
 ROOT_URLCONF = "portal.urls"
@@ -142,6 +149,38 @@ SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 if env.bool("BEHIND_TLS_PROXY", default=False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+# Content-Security-Policy on every page (django-csp): the portal's own templates carry no inline script or style.
+# Views widen it only where they must: the two-factor page allows `data:` images (its QR code), the API docs
+# (Swagger UI, ReDoc: third-party templates) get a nonce, and evidence files are answered with `sandbox` alone.
+from csp.constants import NONE, SELF  # noqa: E402
+
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    },
+}
+
+# Two-factor sign-in to admin (django-otp): superusers, regulators and renewal-platform administrators must sign
+# in with a code from an authenticator app (or a recovery code); operator administrators may enrol, and once they
+# have, they must too. ADMIN_2FA_RELAXED lets an account that has not enrolled yet in with its password alone (the
+# demo of `make run`); it is refused unless DEBUG is on (or under tests).
+ADMIN_2FA_RELAXED = env.bool("ADMIN_2FA_RELAXED", default=False)
+if ADMIN_2FA_RELAXED and not (DEBUG or TESTING):
+    raise ImproperlyConfigured("ADMIN_2FA_RELAXED is for the demo and development only (it needs DEBUG=true).")
+# The issuer shown in authenticator apps next to the account name.
+OTP_TOTP_ISSUER = env.str("OTP_TOTP_ISSUER", default="Renewal portal")
+# Recovery codes issued at enrolment (each works once).
+ADMIN_2FA_RECOVERY_CODES = 10
 
 # Password sign-ins (staff pages and admin, numbers.ratelimit): failed sign-ins per account and per client address
 # within a window, counted in the shared cache (CACHES). The client address is the connection's, or

@@ -128,6 +128,14 @@ def _fresh_cache():
 # --- admin ----------------------------------------------------------------------------------------
 
 
+@pytest.fixture(autouse=True)
+def _two_factor_relaxed(settings):
+    """Admin tests sign accounts in with `force_login`, a password sign-in without a second factor: let accounts
+    that have not enrolled in, as the demo does. Tests of the rule itself (tests/portal/test_two_factor.py, the
+    permission matrix) switch it off; an enrolled account needs its code either way."""
+    settings.ADMIN_2FA_RELAXED = True
+
+
 @pytest.fixture
 def platform_admin(db):
     return staff_user(role=roles.PLATFORM_ADMIN, username="platform-admin")

@@ -20,9 +20,11 @@ from django.utils.translation import gettext as _
 
 from numbers import roles
 from numbers.access import SUPERUSER, account_role, operator_scope, scope_queryset
+from numbers.audit import audit_record
 from numbers.feeds.reasons import REASONS
 from numbers.feeds.services import FeedFileError, check_header
-from numbers.models import FeedStatus, FeedUpload, Operator
+from numbers.models import AuditAction, FeedStatus, FeedUpload, Operator
+from numbers.ratelimit import client_address
 from numbers.timefmt import admin_time
 
 # The largest feed file accepted (a million lines is about 50 MB).
@@ -137,6 +139,9 @@ class FeedUploadAdmin(admin.ModelAdmin):
         obj.original_name = (form.cleaned_data["file"].name or "")[-200:]
         obj.status = FeedStatus.QUEUED
         super().save_model(request, obj, form, change)
+        audit_record(actor=request.user, action=AuditAction.FEED_UPLOAD, obj=obj, address=client_address(request),
+                     detail={"operator": obj.operator.code, "kind": obj.kind, "dry_run": obj.dry_run,
+                             "file": obj.original_name, "bytes": form.cleaned_data["file"].size})
         from numbers.feeds.tasks import feed_upload_process_task
 
         pk, language = obj.pk, get_language()

@@ -2,10 +2,10 @@
 
 from django.contrib import admin
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
+from renewal.active.reports import harassment_report_handle
 from renewal.models import Evidence, HarassmentReport
 
 
@@ -54,9 +54,8 @@ class HarassmentReportAdmin(admin.ModelAdmin):
         return False
 
     def save_model(self, request, obj, form, change):
-        """Save only status and notes, naming who changed them and when (the admin log keeps the history)."""
+        """Save only status and notes, naming who changed them and when (the audit trail keeps before and after)."""
         if not form.has_changed():
             return
-        obj.handled_by = request.user.get_username()
-        obj.handled_at = timezone.now()
-        obj.save(update_fields=[*HANDLING_FIELDS, "handled_by", "handled_at"])
+        harassment_report_handle(report=obj, status=form.cleaned_data["status"], notes=form.cleaned_data["notes"],
+                                 actor=request.user)

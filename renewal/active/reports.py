@@ -6,8 +6,10 @@ from pathlib import Path
 from django.conf import settings
 from django.core.files.storage import FileSystemStorage
 from django.db import transaction
+from django.utils import timezone
 
-from numbers.models import HolderPeriod
+from numbers.audit import audit_changes, audit_record
+from numbers.models import AuditAction, HolderPeriod
 from renewal.models import Evidence, HarassmentReport
 
 _EXTENSIONS = {"image/jpeg": ".jpg", "image/png": ".png", "image/gif": ".gif", "image/webp": ".webp",
@@ -44,4 +46,22 @@ def harassment_report_create(
         for path in written:
             storage.delete(path)
         raise
+    return report
+
+
+def harassment_report_handle(*, report: HarassmentReport, status: str, notes: str, actor) -> HarassmentReport:
+    """Set a report's status and notes (a regulator's handling), naming who and when, audited before and after."""
+    with transaction.atomic():
+        report = HarassmentReport.objects.select_for_update().get(pk=report.pk)
+        before, after = audit_changes({"status": report.status, "notes": report.notes},
+                                      {"status": status, "notes": notes})
+        if not after:
+            return report
+        report.status, report.notes = status, notes
+        report.handled_by = actor.get_username()
+        report.handled_at = timezone.now()
+        report.full_clean(exclude=["number", "holder_period"])
+        report.save(update_fields=["status", "notes", "handled_by", "handled_at"])
+        audit_record(actor=actor, action=AuditAction.REPORT_HANDLE, obj=report, before=before, after=after,
+                     at=report.handled_at)
     return report

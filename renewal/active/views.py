@@ -15,7 +15,8 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from numbers import ratelimit, roles
 from numbers.access import SUPERUSER, account_role
-from numbers.models import HolderPeriod, State
+from numbers.audit import audit_record
+from numbers.models import AuditAction, HolderPeriod, State
 from renewal.active import services as unbind
 from renewal.active.forms import CodeForm, NumberForm, ReportForm
 from renewal.active.reports import evidence_storage, harassment_report_create
@@ -210,14 +211,19 @@ def evidence_file(request, pk):
     user = request.user
     if account_role(user) not in (SUPERUSER, roles.REGULATOR):
         return HttpResponseForbidden(_("Evidence files are for regulators only."))
-    evidence = get_object_or_404(Evidence, pk=pk)
+    evidence = get_object_or_404(Evidence.objects.select_related("report"), pk=pk)
     storage = evidence_storage()
     if not storage.exists(evidence.path):
         raise Http404
+    audit_record(actor=user, action=AuditAction.EVIDENCE_DOWNLOAD, obj=evidence,
+                 address=ratelimit.client_address(request),
+                 detail={"report": evidence.report.reference, "file": evidence.original_name})
     response = FileResponse(storage.open(evidence.path, "rb"), content_type=evidence.content_type,
                             as_attachment=True, filename=evidence.original_name)
     response["X-Content-Type-Options"] = "nosniff"
     response["Cache-Control"] = "private, no-store"
+    # Opened in a browser (a PDF, an image), the file runs no script and reaches nothing: it is the subscriber's.
+    response["Content-Security-Policy"] = "sandbox"
     return response
 
 

@@ -19,7 +19,8 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from numbers.models import PhoneNumber, State
+from numbers.audit import audit_record
+from numbers.models import AuditAction, PhoneNumber, State
 from numbers.services import Actor, actor_label
 from renewal.deliveries import bodies, http, queue
 
@@ -242,15 +243,24 @@ def delivery_retry(*, delivery: Delivery, actor: Actor, now: datetime | None = N
     return bool(changed)
 
 
+# Delivery ids the audit entry of a retry lists (the count is always whole).
+RETRY_AUDIT_IDS = 200
+
+
 @transaction.atomic
 def deliveries_retry(*, deliveries: QuerySet[Delivery], actor: Actor, now: datetime | None = None) -> int:
     """Send dead deliveries again, set-based: pending and due now; the due sweep enqueues them after commit."""
     now = now or timezone.now()
-    count = Delivery.objects.filter(pk__in=deliveries.filter(state=DeliveryState.DEAD).values("pk")).update(
+    dead = Delivery.objects.filter(state=DeliveryState.DEAD,
+                                   pk__in=deliveries.filter(state=DeliveryState.DEAD).values("pk"))
+    sample = [str(pk) for pk in dead.order_by("pk").values_list("pk", flat=True)[:RETRY_AUDIT_IDS]]
+    count = dead.update(
         state=DeliveryState.PENDING, attempts=0, next_attempt_at=now, claimed_until=None,
         last_error=f"retried by {actor_label(actor)} at {now.isoformat(timespec='seconds')}",
     )
     if count:
+        audit_record(actor=actor, action=AuditAction.DELIVERY_RETRY, object_type=Delivery._meta.label_lower,
+                     object_repr=f"{count} deliveries", at=now, detail={"count": count, "deliveries": sample})
         queue.after_commit(queue.DUE)
     return count
 

@@ -37,27 +37,27 @@ class PlatformAdmin(admin.ModelAdmin):
         return _("pull-only (API)") if obj.is_pull_only else _("webhook")
 
     def save_model(self, request, obj, form, change):
+        # Through the services, which lock the row, check the webhook URL and write the audit trail.
         if not change:
             created = services.platform_create(name=obj.name, category=obj.category, kind=obj.kind,
-                                               webhook_url=obj.webhook_url, status=PlatformStatus.SANDBOX)
+                                               webhook_url=obj.webhook_url, status=PlatformStatus.SANDBOX,
+                                               actor=request.user)
             obj.pk, obj.signing_secret_encrypted = created.pk, created.signing_secret_encrypted
             if obj.status != PlatformStatus.SANDBOX:
-                services.platform_set_status(platform=created, status=obj.status)
+                services.platform_set_status(platform=created, status=obj.status, actor=request.user)
             secret = services.platform_secrets(created)[0]
             self.message_user(request, format_html(
                 _("Signing secret of {}: <code>{}</code> — give it to the platform now; it is not shown again."),
                 obj.name, secret), messages.WARNING)
             return
-        status_changed = "status" in form.changed_data
-        super().save_model(request, obj, form, change)
-        if status_changed:
-            services.platform_set_status(platform=obj, status=obj.status)
+        changes = {name: form.cleaned_data[name] for name in form.changed_data if name in services.PLATFORM_FIELDS}
+        services.platform_update(platform=obj, changes=changes, actor=request.user)
 
     @admin.action(description=_("Rotate the signing secret (the old one stays valid for 24 hours)"),
                   permissions=["rotate"])
     def rotate_secret(self, request, queryset):
         for platform in queryset:
-            secret = services.platform_rotate_secret(platform=platform)
+            secret = services.platform_rotate_secret(platform=platform, actor=request.user)
             self.message_user(request, format_html(
                 _("New signing secret of {}: <code>{}</code> — shown once."), platform.name, secret),
                 messages.WARNING)
@@ -68,12 +68,12 @@ class PlatformAdmin(admin.ModelAdmin):
     @admin.action(description=_("Make live"), permissions=["change"])
     def make_live(self, request, queryset):
         for platform in queryset:
-            services.platform_set_status(platform=platform, status=PlatformStatus.LIVE)
+            services.platform_set_status(platform=platform, status=PlatformStatus.LIVE, actor=request.user)
 
     @admin.action(description=_("Suspend (cancels its unsent deliveries)"), permissions=["change"])
     def suspend(self, request, queryset):
         for platform in queryset:
-            services.platform_set_status(platform=platform, status=PlatformStatus.SUSPENDED)
+            services.platform_set_status(platform=platform, status=PlatformStatus.SUSPENDED, actor=request.user)
 
     def has_delete_permission(self, request, obj=None):
         return False  # deliveries refer to it: suspend instead
@@ -119,7 +119,7 @@ class ApiKeyAdmin(admin.ModelAdmin):
     @admin.action(description=_("Revoke the selected keys"), permissions=["change"])
     def revoke(self, request, queryset):
         for key in queryset.filter(revoked_at__isnull=True):
-            services.api_key_revoke(key=key)
+            services.api_key_revoke(key=key, actor=request.user)
 
     def has_delete_permission(self, request, obj=None):
         return False  # revoke instead: the row says who had access when

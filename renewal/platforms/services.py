@@ -10,7 +10,8 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from numbers.models import Operator
+from numbers.audit import audit_changes, audit_record
+from numbers.models import AuditAction, Operator
 from numbers.services import Actor, actor_label
 from renewal.errors import Invalid
 from renewal.models import ApiKey, Delivery, DeliveryState, Platform, PlatformStatus
@@ -38,12 +39,22 @@ def api_key_create(*, platform: Platform | None = None, operator: Operator | Non
         platform=platform, operator=operator, name=(name or "").strip()[:100] or "key",
         prefix=raw[: len(KEY_PREFIX) + _LOOKUP_LEN], key_hash=_key_hash(raw), created_by=actor_label(actor),
     )
+    # The key itself is never written anywhere: the audit names its prefix and owner.
+    audit_record(actor=actor, action=AuditAction.KEY_CREATE, obj=key,
+                 after={"name": key.name, "prefix": key.prefix, "scope": key.scope, "owner": key.owner})
     return key, raw
 
 
-def api_key_revoke(*, key: ApiKey, now: datetime | None = None) -> ApiKey:
-    ApiKey.objects.filter(pk=key.pk, revoked_at__isnull=True).update(revoked_at=now or timezone.now())
-    key.refresh_from_db()
+@transaction.atomic
+def api_key_revoke(*, key: ApiKey, actor: Actor = None, now: datetime | None = None) -> ApiKey:
+    """Revoke a key (once: revoking a revoked key changes nothing and writes nothing)."""
+    now = now or timezone.now()
+    if ApiKey.objects.filter(pk=key.pk, revoked_at__isnull=True).update(revoked_at=now):
+        key.refresh_from_db()
+        audit_record(actor=actor, action=AuditAction.KEY_REVOKE, obj=key, at=now,
+                     before={"revoked_at": None}, after={"revoked_at": key.revoked_at})
+    else:
+        key.refresh_from_db()
     return key
 
 
@@ -63,13 +74,50 @@ def api_key_authenticate(raw: str, *, now: datetime | None = None) -> ApiKey | N
     return None
 
 
+# What a platform's page changes, and the audit trail records before and after (never the secrets).
+PLATFORM_FIELDS = ("name", "category", "kind", "webhook_url", "status")
+
+
+def _platform_state(platform: Platform) -> dict[str, object]:
+    return {name: getattr(platform, name) for name in PLATFORM_FIELDS if hasattr(platform, name)}
+
+
+@transaction.atomic
 def platform_create(*, name: str, category: str, kind: str = "application", webhook_url: str = "",
-                    status: str = PlatformStatus.SANDBOX) -> Platform:
+                    status: str = PlatformStatus.SANDBOX, actor: Actor = None) -> Platform:
     """Create a platform with a fresh signing secret, encrypted at rest."""
     platform = Platform(name=name, category=category, kind=kind, webhook_url=validate_webhook_url(webhook_url),
                         status=status, signing_secret_encrypted=crypto.encrypt(crypto.new_signing_secret()))
     platform.full_clean(exclude=["signing_secret_encrypted"])
     platform.save()
+    audit_record(actor=actor, action=AuditAction.CREATE, obj=platform, after=_platform_state(platform))
+    return platform
+
+
+@transaction.atomic
+def platform_update(*, platform: Platform, changes: dict[str, object], actor: Actor = None) -> Platform:
+    """Change a platform's page fields (a new webhook URL is checked); a status change goes as platform_set_status.
+
+    The audit entry keeps each changed field before and after: a changed webhook URL sends every future
+    delivery somewhere else.
+    """
+    unknown = set(changes) - set(PLATFORM_FIELDS)
+    if unknown:
+        raise Invalid(_("These fields cannot be changed here."), fields={k: [_("Not changeable.")] for k in unknown})
+    platform = Platform.objects.select_for_update().get(pk=platform.pk)
+    before = _platform_state(platform)
+    status = changes.pop("status", platform.status)
+    if "webhook_url" in changes:
+        changes["webhook_url"] = validate_webhook_url(str(changes["webhook_url"] or ""))
+    for name, value in changes.items():
+        setattr(platform, name, value)
+    platform.full_clean(exclude=["signing_secret_encrypted"])
+    platform.save(update_fields=list(changes) or None)
+    if status != platform.status:
+        platform = platform_set_status(platform=platform, status=str(status), actor=actor)
+    old, new = audit_changes(before, _platform_state(platform))
+    if new:
+        audit_record(actor=actor, action=AuditAction.CHANGE, obj=platform, before=old, after=new)
     return platform
 
 
@@ -84,7 +132,7 @@ def platform_secrets(platform: Platform, *, now: datetime | None = None) -> list
 
 
 @transaction.atomic
-def platform_rotate_secret(*, platform: Platform, now: datetime | None = None) -> str:
+def platform_rotate_secret(*, platform: Platform, actor: Actor = None, now: datetime | None = None) -> str:
     """Give the platform a new signing secret; the old one keeps signing (second v1=) for the overlap."""
     now = now or timezone.now()
     platform = Platform.objects.select_for_update().get(pk=platform.pk)
@@ -94,17 +142,25 @@ def platform_rotate_secret(*, platform: Platform, now: datetime | None = None) -
     platform.signing_secret_encrypted = crypto.encrypt(new)
     platform.save(update_fields=["previous_secret_encrypted", "previous_secret_expires_at",
                                  "signing_secret_encrypted"])
+    audit_record(actor=actor, action=AuditAction.SECRET_ROTATE, obj=platform, at=now,
+                 detail={"previous_secret_valid_until": platform.previous_secret_expires_at})
     return new
 
 
 @transaction.atomic
-def platform_set_status(*, platform: Platform, status: str) -> Platform:
+def platform_set_status(*, platform: Platform, status: str, actor: Actor = None) -> Platform:
     """Change a platform's status; switched off, its unsent deliveries are cancelled (they stop blocking)."""
     if status not in PlatformStatus.values:
         raise Invalid(_("Unknown status."), fields={"status": [_("Choose sandbox, live or suspended.")]})
     platform = Platform.objects.select_for_update().get(pk=platform.pk)
+    before = platform.status
     platform.status = status
     platform.save(update_fields=["status"])
+    cancelled = 0
     if status != PlatformStatus.LIVE:
-        Delivery.objects.filter(platform=platform, state__in=[DeliveryState.PENDING, DeliveryState.DEAD]).cancel()
+        cancelled = Delivery.objects.filter(platform=platform,
+                                            state__in=[DeliveryState.PENDING, DeliveryState.DEAD]).cancel()
+    if before != status:
+        audit_record(actor=actor, action=AuditAction.STATUS_CHANGE, obj=platform, before={"status": before},
+                     after={"status": status}, detail={"deliveries_cancelled": cancelled})
     return platform

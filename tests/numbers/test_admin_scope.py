@@ -8,12 +8,15 @@ from django.contrib.auth import get_user_model
 from django.urls import reverse
 from django.utils import timezone
 
+from numbers import permission_matrix as pm
 from numbers import roles
 from numbers.models import Operator, Outlet, PhoneNumber, StaffProfile
 from numbers.services import number_port
 
+# Every numbers admin page an operator administrator may view (the permission matrix): the audit trail is not one.
 NUMBERS_ADMINS = sorted(
-    [(m, a) for m, a in admin.site._registry.items() if m._meta.app_label == "numbers"],
+    [(m, a) for m, a in admin.site._registry.items() if m._meta.app_label == "numbers"
+     and pm.scope(m._meta.label_lower, "view", pm.OPERATOR_ADMIN) is not None],
     key=lambda item: item[0]._meta.label_lower,
 )
 
