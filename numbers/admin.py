@@ -16,6 +16,7 @@ import json
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from django import forms
+from django.apps import apps
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.contrib.auth import get_user_model
@@ -447,24 +448,54 @@ class AuditActionFilter(admin.SimpleListFilter):
         return queryset.filter(action=self.value()) if self.value() else queryset
 
 
+# The audit trail stores role codes; people read these.
+AUDIT_ROLE_LABELS: dict[str, Any] = {
+    access.SUPERUSER: _("superuser"), **roles.LABELS, access.MIXED: _("account holding more than one role"),
+    access.ORPHAN: _("account in no role"), "system": _("system"),
+}
+
+
+def audit_role_label(role: str) -> str:
+    return str(AUDIT_ROLE_LABELS.get(role, role))
+
+
+def audit_object_type_label(label: str) -> str:
+    """`app.model` as people read it: the model's name in the page's language."""
+    try:
+        return str(apps.get_model(label)._meta.verbose_name)
+    except (LookupError, ValueError):
+        return label
+
+
 class AuditRoleFilter(admin.SimpleListFilter):
     title = _("role")
     parameter_name = "role"
 
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
-        names = (access.SUPERUSER, roles.OPERATOR_ADMIN, roles.REGULATOR, roles.PLATFORM_ADMIN, roles.SALES_STAFF,
-                 access.MIXED, access.ORPHAN, "system")
-        return [(name, name) for name in names]
+        return [(code, audit_role_label(code)) for code in AUDIT_ROLE_LABELS]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
         return queryset.filter(role=self.value()) if self.value() else queryset
 
 
+class AuditObjectTypeFilter(admin.SimpleListFilter):
+    title = _("object type")
+    parameter_name = "object_type"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        types = AuditEntry.objects.exclude(object_type="").order_by().values_list("object_type", flat=True).distinct()
+        return sorted(((t, audit_object_type_label(t)) for t in types), key=lambda choice: choice[1])
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        return queryset.filter(object_type=self.value()) if self.value() else queryset
+
+
 def _json_block(value: Any) -> str:
+    # The values as they were stored (field names and codes): machine data, shown as code.
     if value in (None, {}, []):
         return "—"
-    return format_html("<pre class=\"audit-json\">{}</pre>", json.dumps(value, ensure_ascii=False, indent=2,
-                                                                       sort_keys=True))
+    text = json.dumps(value, ensure_ascii=False, indent=2, sort_keys=True)
+    return format_html('<pre class="audit-json"><code>{}</code></pre>', text)
 
 
 @admin.register(AuditEntry)
@@ -472,14 +503,15 @@ class AuditEntryAdmin(CsvExportMixin, ReadOnlyAdmin):
     """Every admin action, sign-in and refused sign-in; filter by person (click a name), role, action, object
     (click it) and date, and export what the filters show."""
 
-    list_display = ["at", "person", "role", "action_label", "object_type", "object", "address"]
-    list_filter = [AuditActionFilter, AuditRoleFilter, "object_type", ("at", admin.DateFieldListFilter)]
+    list_display = ["at", "person", "role_label", "action_label", "object_type_label", "object", "address"]
+    list_filter = [AuditActionFilter, AuditRoleFilter, AuditObjectTypeFilter, ("at", admin.DateFieldListFilter)]
     search_fields = ["=actor_name", "object_repr", "=object_id"]
     search_help_text = _("A user name (exactly), an object's name or id.")
     date_hierarchy = "at"
     show_facets = admin.ShowFacets.NEVER
     show_full_result_count = False
-    fields = readonly_fields = ("at", "actor_name", "actor_id", "role", "action_label", "object_type", "object_id",
+    fields = readonly_fields = ("at", "actor_name", "actor_id", "role_label", "action_label", "object_type_label",
+                                "object_id",
                                 "object_repr", "before_json", "after_json", "detail_json", "address")
     csv_fields = [
         ("at", "at"), ("person", "actor_name"), ("account_id", "actor_id"), ("role", "role"), ("action", "action"),
@@ -489,7 +521,15 @@ class AuditEntryAdmin(CsvExportMixin, ReadOnlyAdmin):
 
     @admin.display(description=_("person"), ordering="actor_name")
     def person(self, obj: AuditEntry) -> str:
-        return format_html('<a href="?actor_name={}">{}</a>', obj.actor_name, obj.actor_name)
+        return format_html('<a href="?actor_name={}">{}</a>', obj.actor_name, actor_text(obj.actor_name))
+
+    @admin.display(description=_("role"), ordering="role")
+    def role_label(self, obj: AuditEntry) -> str:
+        return audit_role_label(obj.role)
+
+    @admin.display(description=_("object type"), ordering="object_type")
+    def object_type_label(self, obj: AuditEntry) -> str:
+        return audit_object_type_label(obj.object_type) if obj.object_type else "—"
 
     @admin.display(description=_("action"), ordering="action")
     def action_label(self, obj: AuditEntry) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.apps import apps
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group, Permission
 from django.utils.translation import gettext as _
@@ -37,7 +38,30 @@ def permission_label(permission: Permission) -> str:
     return f"{permission.content_type} | {what}"
 
 
+# django-otp's apps and models (two-factor sign-in), named in no catalogue of theirs: their permissions show on
+# the group page, their names in admin's lists.
+_OTP_LABELS: dict[str, tuple[Any, dict[str, tuple[Any, Any]]]] = {
+    "otp_totp": (gettext_lazy("Authenticator apps"), {
+        "totpdevice": (gettext_lazy("authenticator device"), gettext_lazy("authenticator devices"))}),
+    "otp_static": (gettext_lazy("Recovery codes"), {
+        "staticdevice": (gettext_lazy("recovery-code set"), gettext_lazy("recovery-code sets")),
+        "statictoken": (gettext_lazy("recovery code"), gettext_lazy("recovery codes"))}),
+}
+
+
+def _label_otp() -> None:
+    for label, (app_name, models) in _OTP_LABELS.items():
+        if not apps.is_installed(f"django_otp.plugins.{label}"):
+            continue
+        config = apps.get_app_config(label)
+        config.verbose_name = app_name
+        for model_name, (name, plural) in models.items():
+            opts = config.get_model(model_name)._meta
+            opts.verbose_name, opts.verbose_name_plural = name, plural
+
+
 def install() -> None:
+    _label_otp()
     Group.__str__ = group_label  # type: ignore[method-assign,assignment]
     Permission.__str__ = permission_label  # type: ignore[method-assign,assignment]
     # The tables behind the auth many-to-many fields (a delete page counts their rows): Django names them after

@@ -157,7 +157,7 @@ def site_urls(pw: PageWorld) -> list[str]:
     return urls
 
 
-OBJECT_VIEWS = ("change", "history", "delete", "password_change", "report", "lift")
+OBJECT_VIEWS = ("change", "history", "delete", "password_change", "two_factor_reset", "report", "lift")
 
 
 def admin_urls(w: matrix.World) -> list[str]:
@@ -172,10 +172,11 @@ def admin_urls(w: matrix.World) -> list[str]:
         if name in ("view_on_site", "logout", "jsi18n", "autocomplete"):
             continue  # a redirect, a POST, JavaScript and JSON: no page
         model_key, _, view = name.rpartition("_")
-        if name.endswith("_password_change"):
-            model_key, view = name.removesuffix("_password_change"), "password_change"
-        elif name.endswith("_export_csv"):
+        if name.endswith("_export_csv"):
             continue  # a CSV file: its column names are codes, its cells data
+        for object_view in ("password_change", "two_factor_reset"):
+            if name.endswith(f"_{object_view}"):
+                model_key, view = name.removesuffix(f"_{object_view}"), object_view
         model = models.get(model_key)
         if model is not None and view in OBJECT_VIEWS:
             if view in ("report", "lift"):
