@@ -380,6 +380,7 @@ class EventKind(models.TextChoices):
     MARK_PLACED = "mark_placed", _("risk mark placed")
     MARK_LIFTED = "mark_lifted", _("risk mark lifted")
     DECLINE = "decline", _("offer declined")
+    RETENTION = "retention", _("deleted after the retention period")
 
 
 class AppendOnlyError(Exception):
@@ -494,3 +495,22 @@ class FeedUpload(models.Model):
 
     def __str__(self) -> str:
         return f"{self.operator} {self.get_kind_display()} {self.original_name} ({self.get_status_display()})"
+
+
+# === Periodic tasks' heartbeats (readiness, /metrics) ==========================================================
+
+
+class SweepRun(models.Model):
+    """When beat last sent a periodic task, and when a worker last finished it (numbers.heartbeats)."""
+
+    task = models.CharField(_("task"), max_length=200, primary_key=True)
+    interval_seconds = models.FloatField(_("interval (seconds)"), default=0)
+    sent_at = models.DateTimeField(_("last sent by beat"), null=True, blank=True)
+    ran_at = models.DateTimeField(_("last finished by a worker"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("periodic task heartbeat")
+        verbose_name_plural = _("periodic task heartbeats")
+
+    def __str__(self) -> str:
+        return self.task

@@ -1,5 +1,6 @@
 """Password sign-in, limited per account and per client address: the staff pages' and the admin's alike."""
 
+import logging
 from typing import TYPE_CHECKING, Any
 
 from django.contrib.admin.forms import AdminAuthenticationForm
@@ -9,13 +10,16 @@ from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 from django.utils.translation import gettext as _
 
-from numbers.ratelimit import LoginLimiter
+from numbers import metrics
+from numbers.ratelimit import LoginLimiter, client_address
 
 if TYPE_CHECKING:
     # What the mixin's methods call on `self` and `super()`; at run time it is a plain class.
     _LoginFormMixin = AuthenticationForm
 else:
     _LoginFormMixin = object
+
+log = logging.getLogger("numbers.signin")
 
 
 class LimitedLoginMixin(_LoginFormMixin):
@@ -35,19 +39,30 @@ class LimitedLoginMixin(_LoginFormMixin):
         wait = self.limiter.blocked_for(username)
         if wait:
             # Refused before the password is checked: a locked account answers nothing about it.
+            self._refused(username, "throttled", wait_seconds=wait)
             raise ValidationError(self.limiter.message(wait), code="throttled")
         self.user_cache = authenticate(self.request, username=username, password=password)
         if self.user_cache is None:
             self.limiter.failed(username)
             if self._inactive_with_right_password(username, password):
+                self._refused(username, "inactive")
                 raise ValidationError(
                     _("This account is switched off. Ask your operator administrator to switch it on."),
                     code="inactive",
                 )
+            self._refused(username, "wrong_password")
             raise self.get_invalid_login_error()
         self.confirm_login_allowed(self.user_cache)
         self.limiter.succeeded(username)
         return self.cleaned_data
+
+    page = "staff"
+
+    def _refused(self, username: str, reason: str, **extra: Any) -> None:
+        metrics.SIGNIN_REFUSALS.labels(page=self.page, reason=reason).inc()
+        address = client_address(self.request) if self.request is not None else None
+        log.warning("sign-in refused", extra={"event": "signin_refused", "page": self.page, "reason": reason,
+                                              "user": username[:150], "address": address, **extra})
 
     def is_throttled(self) -> bool:
         return any(e.code == "throttled" for e in self.non_field_errors().as_data())
@@ -60,3 +75,5 @@ class LimitedLoginMixin(_LoginFormMixin):
 
 class AdminLoginForm(LimitedLoginMixin, AdminAuthenticationForm):
     """The admin's sign-in, with the same limits, refusal and wait message as the staff pages'."""
+
+    page = "admin"

@@ -7,6 +7,11 @@ class PortalAdminConfig(AdminConfig):
     default_site = "portal.admin_site.PortalAdminSite"
 
     def ready(self):
+        from django.core.signals import request_finished
+
+        from portal.logs import clear_request_id
+
+        request_finished.connect(clear_request_id, dispatch_uid="portal.logs.clear_request_id")
         super().ready()  # autodiscovers each app's admin module (numbers.admin: the lifecycle's records)
         # The features' admin pages live in their packages, which autodiscovery does not look into.
         import numbers.feeds.admin  # noqa: F401
