@@ -157,10 +157,12 @@ class AdminActionLogMiddleware:
         user = getattr(request, "user", None)
         if user is None or not user.is_authenticated:
             return
-        action = request.POST.get("action", "") if request.content_type != "multipart/form-data" else ""
+        # Only a form the view already parsed is read: a view that streamed its upload left nothing to parse.
+        form = request._post if hasattr(request, "_post") else {}
+        action = form.get("action", "")
         admin_log.info("admin action", extra={
             "event": "admin_action", "user": user.get_username(), "role": account_role(user),
             "path": request.path_info, "action": action[:100],
-            "selected": len(request.POST.getlist("_selected_action")) if action else None,
+            "selected": len(form.getlist("_selected_action")) if action else None,
             "status": response.status_code,
         })

@@ -254,6 +254,8 @@ if LOG_FILE:
 METRICS_ALLOWED_ADDRESSES = env.list("METRICS_ALLOWED_ADDRESSES", default=["127.0.0.1/32", "::1/128"])
 METRICS_CACHE_SECONDS = env.float("METRICS_CACHE_SECONDS", default=15.0)
 _multiproc_dir = env.str("PROMETHEUS_MULTIPROC_DIR", default="")
+if _multiproc_dir:
+    Path(_multiproc_dir).mkdir(parents=True, exist_ok=True)  # before any counter is made (numbers.metrics)
 METRICS_ROOT = env.str("METRICS_ROOT", default=str(Path(_multiproc_dir).parent) if _multiproc_dir else "")
 
 # Readiness fails when beat or the workers are stale: a periodic task's last heartbeat older than five of its
