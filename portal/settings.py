@@ -211,6 +211,10 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+try:  # beat keeps its schedule there; a read-only web process needs no such folder
+    VAR_DIR.mkdir(parents=True, exist_ok=True)
+except OSError:
+    pass
 # Inline execution is for tests only: production without a broker fails above.
 CELERY_TASK_ALWAYS_EAGER = TESTING
 CELERY_TASK_EAGER_PROPAGATES = TESTING
