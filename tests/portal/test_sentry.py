@@ -78,8 +78,7 @@ def test_errors_reach_sentry_without_personal_data(sentry_server):
 
 
 def test_no_dsn_no_sentry():
-    from django.conf import settings
-
     import sentry_sdk
+    from django.conf import settings
 
     assert not settings.SENTRY_DSN and not sentry_sdk.get_client().is_active()
