@@ -93,5 +93,10 @@ lint: $(BIN)/.installed
 	DEBUG=true $(BIN)/python manage.py makemigrations --check --dry-run
 	DEBUG=true $(BIN)/pylint --disable=all --enable=duplicate-code --min-similarity-lines=8 --score=n $(PRODUCT_PY)
 
+# The deploy files (deploy/), each validated with a named tool: the compose-spec schema (or docker compose config),
+# systemd-analyze verify, gunicorn --check-config, crossplane, dockerfile-parse (deploy/check.py says how).
+deploy-check: $(BIN)/.installed
+	$(BIN)/python deploy/check.py
+
 clean:
 	rm -rf var .pytest_cache
