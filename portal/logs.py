@@ -158,7 +158,9 @@ class AdminActionLogMiddleware:
         if user is None or not user.is_authenticated:
             return
         # Only a form the view already parsed is read: a view that streamed its upload left nothing to parse.
-        form = request._post if hasattr(request, "_post") else {}
+        from django.http import QueryDict
+
+        form = request._post if hasattr(request, "_post") else QueryDict()
         action = form.get("action", "")
         admin_log.info("admin action", extra={
             "event": "admin_action", "user": user.get_username(), "role": account_role(user),
