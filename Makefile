@@ -9,7 +9,7 @@ PORT ?= 8000
 # The demo's simulated Internet platforms listen here (127.0.0.1 only).
 SIMULATOR_PORT ?= 8090
 
-.PHONY: run test venv lock lint deploy-check bench bench-smoke clean
+.PHONY: run test venv lock lint deploy-check messages screenshots bench bench-smoke clean
 
 # Dependencies: requirements.txt (what runs in production) and requirements-dev.txt (tests, benchmarks, the browser,
 # linters) name the direct ones; requirements.lock and requirements-dev.lock pin every package with its hashes, for
@@ -82,8 +82,9 @@ bench-smoke: $(BIN)/.installed
 	DATABASE_URL=$(BENCH_DATABASE_URL) CELERY_BROKER_URL=$(BENCH_BROKER_URL) $(BIN)/python bench/run_all.py --smoke
 
 # Static checks: style, the import contracts (.importlinter), types (mypy.ini), migrations in step with the models,
-# and no duplicated code. The app `numbers` shadows a standard-library module: tools that import it run from the
-# repository's root after portal.stdlib_numbers has moved the standard one aside (docs/architecture.md).
+# no duplicated code, and the zh-hans catalogue in step with the code (needs gettext). The app `numbers` shadows a
+# standard-library module: tools that import it run from the repository's root after portal.stdlib_numbers has moved
+# the standard one aside (docs/architecture.md).
 PRODUCT_PY = $$(git ls-files 'numbers/*.py' 'renewal/*.py' 'portal/*.py' | grep -v /migrations/)
 lint: $(BIN)/.installed
 	$(BIN)/ruff check .
@@ -92,6 +93,17 @@ lint: $(BIN)/.installed
 	DEBUG=true $(BIN)/python -m mypy numbers renewal portal
 	DEBUG=true $(BIN)/python manage.py makemigrations --check --dry-run
 	DEBUG=true $(BIN)/pylint --disable=all --enable=duplicate-code --min-similarity-lines=8 --score=n $(PRODUCT_PY)
+	DEBUG=true $(BIN)/python manage.py catalogue check
+
+# The zh-hans catalogue (docs/translations.md): makemessages with the project's options, merge every
+# locale/pending/*.po (a pending translation fills only an empty or fuzzy entry), compilemessages. Needs gettext.
+messages: $(BIN)/.installed
+	DEBUG=true $(BIN)/python manage.py catalogue merge
+
+# The README's screenshots of the clerk's disclosure and receipt in zh-hans, taken by the browser test that walks them
+# (PostgreSQL and Chromium, as `make test` with DATABASE_URL; see docs/translations.md).
+screenshots: $(BIN)/.installed
+	SCREENSHOTS_DIR=$(CURDIR)/docs/screenshots $(BIN)/python -m pytest -q tests/journeys/test_clerk_disclosure_browser.py
 
 # The deploy files (deploy/), each validated with a named tool: the compose-spec schema (or docker compose config),
 # systemd-analyze verify, gunicorn --check-config, crossplane, dockerfile-parse (deploy/check.py says how).

@@ -18,20 +18,35 @@ from django import forms
 from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
-from django.contrib.auth.forms import UserChangeForm, UserCreationForm
+from django.contrib.auth.forms import (
+    AdminPasswordChangeForm,
+    SetUnusablePasswordMixin,
+    UserChangeForm,
+    UserCreationForm,
+)
 from django.core.exceptions import ValidationError
 from django.db.models import ForeignKey, Model, QuerySet
 from django.http import HttpRequest
+from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 
 from numbers import access, roles
-from numbers.admin_base import NoWritesMixin, NumberSearchMixin, OperatorScopedAdmin, ReadOnlyAdmin, TabularInline
+from numbers.admin_base import (
+    NoWritesMixin,
+    NumberSearchMixin,
+    OperatorScopedAdmin,
+    ReadOnlyAdmin,
+    TabularInline,
+    actor_text,
+    detail_text,
+)
 from numbers.exports import CsvExportMixin
 from numbers.models import (
     DeclinedOffer,
     Disclosure,
     Event,
     HolderPeriod,
+    MarkCategory,
     Operator,
     Outlet,
     PhoneNumber,
@@ -40,6 +55,7 @@ from numbers.models import (
 )
 from numbers.services import sales_staff_create
 from numbers.signals import ONE_ROLE
+from numbers.timefmt import admin_time
 
 if TYPE_CHECKING:
     from django.contrib.admin.options import _FieldsetSpec
@@ -49,8 +65,10 @@ if TYPE_CHECKING:
     _UserCreationForm = UserCreationForm[AuthUser]
     _UserChangeForm = UserChangeForm[AuthUser]
     _UserAdmin = DjangoUserAdmin[AuthUser]
+    _AdminPasswordChangeForm = AdminPasswordChangeForm[AuthUser]
 else:
     _UserCreationForm, _UserChangeForm, _UserAdmin = UserCreationForm, UserChangeForm, DjangoUserAdmin
+    _AdminPasswordChangeForm = AdminPasswordChangeForm
 
 # --- operators, outlets, staff -----------------------------------------------------------------
 
@@ -145,10 +163,20 @@ class PortalUserChangeForm(_UserChangeForm):
         return data
 
 
+class PortalAdminPasswordChangeForm(_AdminPasswordChangeForm):
+    # Django appends this warning to the help text in English, outside gettext.
+    usable_password_help_text = format_lazy(  # type: ignore[assignment]
+        '{}<ul id="id_unusable_warning" class="messagelist"><li class="warning">{}</li></ul>',
+        SetUnusablePasswordMixin.usable_password_help_text,
+        _("If disabled, the current password for this user will be lost."),
+    )
+
+
 class PortalUserAdmin(_UserAdmin):
     """Django's user admin for superusers; an operator administrator sees and manages its own sales staff only."""
 
     form = PortalUserChangeForm
+    change_password_form = PortalAdminPasswordChangeForm
     staff_add_fieldsets: _FieldsetSpec = (
         (None, {"classes": ("wide",), "fields": ("username", "password1", "password2", "outlet")}),
     )
@@ -193,9 +221,30 @@ admin.site.register(User, PortalUserAdmin)
 # --- numbers and their history (read-only) -----------------------------------------------------
 
 
-class EventInline(NoWritesMixin, TabularInline):
+class EventDisplays:
+    """How people read an event: its time to the second, system actors and details in words."""
+
+    at_local = admin_time(Event, "at", precision="second")
+    recorded_at_local = admin_time(Event, "recorded_at", precision="second")
+
+    @admin.display(description=_("actor"), ordering="actor")
+    def actor_name(self, obj: Event) -> str:
+        return actor_text(obj.actor)
+
+    @admin.display(description=_("detail"))
+    def detail_text(self, obj: Event) -> str:
+        return detail_text(obj.detail)
+
+    @admin.display(description=_("reason"), ordering="reason")
+    def reason_text(self, obj: Event) -> str:
+        # Risk-mark events name the mark's category by its code.
+        return str(MarkCategory(obj.reason).label) if obj.reason in MarkCategory.values else obj.reason
+
+
+class EventInline(EventDisplays, NoWritesMixin, TabularInline):
     model: type[Model] = Event  # RiskMarkInline shows another model the same way
-    fields: ClassVar[tuple[str, ...]] = ("at", "kind", "from_state", "to_state", "actor", "reason", "detail")
+    fields: ClassVar[tuple[str, ...]] = ("at_local", "kind", "from_state", "to_state", "actor_name",
+                                         "reason_text", "detail_text")
     readonly_fields = fields
     extra = 0
     can_delete = False
@@ -262,6 +311,8 @@ class HolderPeriodAdmin(NumberSearchMixin, CsvExportMixin, ReadOnlyAdmin):
 @admin.register(Disclosure)
 class DisclosureAdmin(NumberSearchMixin, CsvExportMixin, ReadOnlyAdmin):
     list_display = ["number", "outlet", "staff", "method", "recorded_at"]
+    fields = ("number", "outlet", "staff", "method", "facts_text", "customer_confirmed", "recorded_at")
+    readonly_fields = fields
     list_filter = ["method", "outlet__operator", ("recorded_at", admin.DateFieldListFilter)]
     search_fields = ["number__msisdn"]
     number_field = "number__msisdn"
@@ -273,6 +324,10 @@ class DisclosureAdmin(NumberSearchMixin, CsvExportMixin, ReadOnlyAdmin):
         ("staff", "staff__username"), ("method", "method"), ("customer_confirmed", "customer_confirmed"),
         ("recorded_at", "recorded_at"),
     ]
+
+    @admin.display(description=_("facts shown"))
+    def facts_text(self, obj: Disclosure) -> str:
+        return detail_text(obj.facts)
 
 
 @admin.register(DeclinedOffer)
@@ -292,8 +347,11 @@ class DeclinedOfferAdmin(NumberSearchMixin, CsvExportMixin, ReadOnlyAdmin):
 
 
 @admin.register(Event)
-class EventAdmin(NumberSearchMixin, CsvExportMixin, ReadOnlyAdmin):
-    list_display = ["at", "number", "kind", "from_state", "to_state", "actor", "reason"]
+class EventAdmin(EventDisplays, NumberSearchMixin, CsvExportMixin, ReadOnlyAdmin):
+    list_display = ["at_local", "number", "kind", "from_state", "to_state", "actor_name", "reason_text"]
+    fields = ("number", "kind", "from_state", "to_state", "actor_name", "reason_text", "detail_text", "at_local",
+              "recorded_at_local")
+    readonly_fields = fields
     list_filter = ["kind", "number__range_holder", ("at", admin.DateFieldListFilter)]
     search_fields = ["number__msisdn", "actor"]
     number_field = "number__msisdn"

@@ -34,13 +34,17 @@ if TYPE_CHECKING:
 
 PASSWORD = "demo-pass-2026"
 
+# The clerks' names as customers read them on a receipt (their logins stay short to type).
+CLERK_NAMES = {"BJ-XD": ("小明", "王"), "SH-NJ": ("丽", "李"), "GZ-TH": ("伟", "陈"), "SZ-FT": ("芳", "张"),
+               "CD-CH": ("强", "刘"), "HZ-WL": ("静", "杨")}
+
 OPERATORS = [
     # code, name, mobile prefixes of its number blocks, outlets
-    ("CMCC", "中国移动 China Mobile", ["139", "138", "150", "187", "198"],
+    ("CMCC", "中国移动", ["139", "138", "150", "187", "198"],
      [("BJ-XD", "北京西单营业厅"), ("SH-NJ", "上海南京东路营业厅")]),
-    ("CUCC", "中国联通 China Unicom", ["130", "131", "155", "186", "166"],
+    ("CUCC", "中国联通", ["130", "131", "155", "186", "166"],
      [("GZ-TH", "广州天河营业厅"), ("SZ-FT", "深圳福田营业厅")]),
-    ("CTCC", "中国电信 China Telecom", ["133", "153", "180", "189", "199"],
+    ("CTCC", "中国电信", ["133", "153", "180", "189", "199"],
      [("CD-CH", "成都春熙路营业厅"), ("HZ-WL", "杭州武林营业厅")]),
 ]
 NUMBERS_PER_OPERATOR = 1500
@@ -83,7 +87,9 @@ def load(stdout: OutputWrapper) -> list[tuple[str, str, str]]:
         operator = Operator.objects.create(code=code, name=name, coverage_start=date(2019, 1, 1))
         for outlet_code, outlet_name in outlets:
             outlet = Outlet.objects.create(operator=operator, code=outlet_code, name=outlet_name)
-            _user(f"clerk-{outlet_code.lower()}", roles.SALES_STAFF, operator=operator, outlet=outlet)
+            clerk = _user(f"clerk-{outlet_code.lower()}", roles.SALES_STAFF, operator=operator, outlet=outlet)
+            clerk.first_name, clerk.last_name = CLERK_NAMES[outlet_code]
+            clerk.save(update_fields=["first_name", "last_name"])
         _user(f"{code.lower()}-admin", roles.OPERATOR_ADMIN, operator=operator)
         _inventory(rng, operator, _numbers(rng, prefixes, NUMBERS_PER_OPERATOR, taken), now)
     _user("regulator", roles.REGULATOR)

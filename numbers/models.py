@@ -21,6 +21,7 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from numbers.roles import OPERATORLESS_ROLES
 
@@ -49,7 +50,7 @@ class Operator(models.Model):
 
 
 class Outlet(models.Model):
-    operator = models.ForeignKey(Operator, on_delete=models.PROTECT, related_name="outlets")
+    operator = models.ForeignKey(Operator, on_delete=models.PROTECT, related_name="outlets", verbose_name=_("operator"))
     code = models.CharField(_("code"), max_length=32)
     name = models.CharField(_("name"), max_length=200)
     address = models.CharField(_("address"), max_length=300, blank=True)
@@ -67,16 +68,18 @@ class Outlet(models.Model):
 class StaffProfile(models.Model):
     """Ties a staff account to its operator and, for sales staff, to one outlet."""
 
-    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="staff_profile")
-    operator = models.ForeignKey(Operator, on_delete=models.PROTECT, related_name="staff")
-    outlet = models.ForeignKey(Outlet, on_delete=models.PROTECT, null=True, blank=True, related_name="staff")
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="staff_profile",
+                                verbose_name=_("user"))
+    operator = models.ForeignKey(Operator, on_delete=models.PROTECT, related_name="staff", verbose_name=_("operator"))
+    outlet = models.ForeignKey(Outlet, on_delete=models.PROTECT, null=True, blank=True, related_name="staff",
+                               verbose_name=_("outlet"))
 
     class Meta:
         verbose_name = _("staff profile")
         verbose_name_plural = _("staff profiles")
 
     def __str__(self) -> str:
-        return f"{self.user} @ {self.outlet or self.operator}"
+        return _("%(user)s at %(where)s") % {"user": self.user, "where": self.outlet or self.operator}
 
     def save(self, *args: Any, **kwargs: Any) -> None:
         # Whatever page, command or API saves a profile: an account holds one role.
@@ -199,7 +202,8 @@ class PhoneNumber(models.Model):
 class HolderPeriod(models.Model):
     """One holding of a number, from allocation to cancellation."""
 
-    number = models.ForeignKey(PhoneNumber, on_delete=models.PROTECT, related_name="holder_periods")
+    number = models.ForeignKey(PhoneNumber, on_delete=models.PROTECT, related_name="holder_periods",
+                               verbose_name=_("number"))
     operator = models.ForeignKey(
         Operator, on_delete=models.PROTECT, related_name="+", verbose_name=_("allocating operator")
     )
@@ -213,15 +217,18 @@ class HolderPeriod(models.Model):
         blank=True,
         help_text=_("Opaque reference from the operator's records; cleared when the period ends."),
     )
-    outlet = models.ForeignKey(Outlet, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    outlet = models.ForeignKey(Outlet, on_delete=models.PROTECT, null=True, blank=True, related_name="+",
+                               verbose_name=_("outlet"))
     staff = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+",
+        verbose_name=_("served by"),
     )
     requires_disclosure = models.BooleanField(
         _("secondary at allocation"), default=False, help_text=_("Allocated as a secondary number.")
     )
     disclosure = models.OneToOneField(
-        "Disclosure", on_delete=models.PROTECT, null=True, blank=True, related_name="holder_period"
+        "Disclosure", on_delete=models.PROTECT, null=True, blank=True, related_name="holder_period",
+        verbose_name=_("disclosure"),
     )
 
     class Meta:
@@ -248,7 +255,9 @@ class HolderPeriod(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.number} {self.started_at or '?'} – {self.ended_at or ''}"
+        from numbers.timefmt import local_time
+
+        return f"{self.number} {local_time(self.started_at) or '?'} – {local_time(self.ended_at)}"
 
 
 class DisclosureMethod(models.TextChoices):
@@ -260,9 +269,11 @@ class DisclosureMethod(models.TextChoices):
 class Disclosure(models.Model):
     """What a customer was told before taking a secondary number."""
 
-    number = models.ForeignKey(PhoneNumber, on_delete=models.PROTECT, related_name="disclosures")
-    outlet = models.ForeignKey(Outlet, on_delete=models.PROTECT, related_name="disclosures")
-    staff = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    number = models.ForeignKey(PhoneNumber, on_delete=models.PROTECT, related_name="disclosures",
+                               verbose_name=_("number"))
+    outlet = models.ForeignKey(Outlet, on_delete=models.PROTECT, related_name="disclosures", verbose_name=_("outlet"))
+    staff = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+",
+                              verbose_name=_("served by"))
     method = models.CharField(_("how the customer was told"), max_length=10, choices=DisclosureMethod.choices)
     facts = models.JSONField(_("facts shown"), help_text=_("Disconnection date and renewal status as shown."))
     customer_confirmed = models.BooleanField(_("customer confirmed"))
@@ -284,9 +295,12 @@ class Disclosure(models.Model):
 class DeclinedOffer(models.Model):
     """A customer was offered a number and chose another."""
 
-    number = models.ForeignKey(PhoneNumber, on_delete=models.PROTECT, related_name="declined_offers")
-    outlet = models.ForeignKey(Outlet, on_delete=models.PROTECT, related_name="declined_offers")
-    staff = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    number = models.ForeignKey(PhoneNumber, on_delete=models.PROTECT, related_name="declined_offers",
+                               verbose_name=_("number"))
+    outlet = models.ForeignKey(Outlet, on_delete=models.PROTECT, related_name="declined_offers",
+                               verbose_name=_("outlet"))
+    staff = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+",
+                              verbose_name=_("served by"))
     was_secondary = models.BooleanField(_("secondary when offered"))
     reason = models.CharField(_("reason"), max_length=200, blank=True)
     declined_at = models.DateTimeField(_("declined at"))
@@ -297,7 +311,7 @@ class DeclinedOffer(models.Model):
         verbose_name_plural = _("declined offers")
 
     def __str__(self) -> str:
-        return f"{self.number} declined at {self.outlet}"
+        return _("%(number)s declined at %(outlet)s") % {"number": self.number, "outlet": self.outlet}
 
 
 class MarkCategory(models.TextChoices):
@@ -319,13 +333,15 @@ class RiskMarkQuerySet(models.QuerySet["RiskMark"]):
 class RiskMark(models.Model):
     """A regulator's mark on one number, for one recycling cycle."""
 
-    number = models.ForeignKey(PhoneNumber, on_delete=models.PROTECT, related_name="risk_marks")
+    number = models.ForeignKey(PhoneNumber, on_delete=models.PROTECT, related_name="risk_marks",
+                               verbose_name=_("number"))
     cycle = models.ForeignKey(
         HolderPeriod,
         on_delete=models.PROTECT,
         null=True,
         blank=True,
         related_name="risk_marks",
+        verbose_name=_("recycling cycle"),
         help_text=_("Empty for a never-used number: the mark ends only when lifted."),
     )
     category = models.CharField(_("category"), max_length=24, choices=MarkCategory.choices)
@@ -334,10 +350,12 @@ class RiskMark(models.Model):
     effect = models.CharField(_("effect"), max_length=10, choices=MarkEffect.choices)
     extra_days = models.PositiveIntegerField(_("extra freeze days"), null=True, blank=True)
     placed_at = models.DateTimeField(_("placed at"))
-    placed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, related_name="+")
+    placed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, related_name="+",
+                                  verbose_name=_("placed by"))
     lifted_at = models.DateTimeField(_("lifted at"), null=True, blank=True)
     lifted_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+",
+        verbose_name=_("lifted by"),
     )
     ended_at = models.DateTimeField(
         _("ended with its cycle at"), null=True, blank=True, help_text=_("Set when the number was re-allocated.")
@@ -373,7 +391,7 @@ class RiskMark(models.Model):
 class EventKind(models.TextChoices):
     IMPORT = "import", _("loaded from inventory")
     ALLOCATE = "allocate", _("allocated")
-    CANCEL = "cancel", _("cancelled")
+    CANCEL = "cancel", pgettext_lazy("number event", "cancelled")
     PORT_OUT = "port_out", _("ported out")
     PORT_IN = "port_in", _("ported in")
     RELEASE = "release", _("released")
@@ -390,10 +408,10 @@ class AppendOnlyError(Exception):
 class Event(models.Model):
     """One entry of the append-only log of everything that happened to a number."""
 
-    number = models.ForeignKey(PhoneNumber, on_delete=models.PROTECT, related_name="events")
+    number = models.ForeignKey(PhoneNumber, on_delete=models.PROTECT, related_name="events", verbose_name=_("number"))
     kind = models.CharField(_("kind"), max_length=16, choices=EventKind.choices)
-    from_state = models.CharField(_("from"), max_length=10, blank=True)
-    to_state = models.CharField(_("to"), max_length=10, blank=True)
+    from_state = models.CharField(_("from"), max_length=10, blank=True, choices=State.choices)
+    to_state = models.CharField(_("to"), max_length=10, blank=True, choices=State.choices)
     actor = models.CharField(_("actor"), max_length=150, help_text=_("User name, or the system part that acted."))
     reason = models.CharField(_("reason"), max_length=200, blank=True)
     detail = models.JSONField(_("detail"), default=dict, blank=True)
@@ -407,7 +425,9 @@ class Event(models.Model):
         indexes = [models.Index(fields=["number", "at"], name="event_number_at")]
 
     def __str__(self) -> str:
-        return f"{self.at:%Y-%m-%d %H:%M} {self.number_id} {self.kind}"
+        from numbers.timefmt import local_time
+
+        return f"{local_time(self.at, 'second')} {self.number} {self.get_kind_display()}"
 
     def save(self, *args: Any, **kwargs: Any) -> None:
         if self.pk is not None and not kwargs.get("force_insert"):

@@ -13,16 +13,21 @@ import types
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
+from django.utils.translation import gettext_lazy as _
+
 if TYPE_CHECKING:
     from django.apps import AppConfig
     from django.apps.registry import Apps
     from django.db.backends.base.schema import BaseDatabaseSchemaEditor
 
+# Group names are codes (the post_migrate sync and every check use them); people read LABELS.
 SALES_STAFF = "sales staff"
 OPERATOR_ADMIN = "operator administrator"
 PLATFORM_ADMIN = "renewal-platform administrator"
 REGULATOR = "regulator"
 ROLES = (SALES_STAFF, OPERATOR_ADMIN, PLATFORM_ADMIN, REGULATOR)
+LABELS = {SALES_STAFF: _("sales staff"), OPERATOR_ADMIN: _("operator administrator"),
+          PLATFORM_ADMIN: _("renewal-platform administrator"), REGULATOR: _("regulator")}
 # Roles that belong to one operator: an account in one of them always has a staff profile.
 OPERATOR_ROLES = frozenset({SALES_STAFF, OPERATOR_ADMIN})
 # Roles that work for no operator: an account in one of them never has a staff profile.

@@ -33,6 +33,7 @@ from numbers.models import (
     StaffProfile,
     State,
 )
+from numbers.timefmt import local_time
 
 if TYPE_CHECKING:
     # The model of settings.AUTH_USER_MODEL, as the stubs resolve it; at run time code asks get_user_model().
@@ -209,7 +210,8 @@ def number_offer_decline(
 
 def _check_report_time(*, at: datetime, now: datetime, period: HolderPeriod) -> None:
     if at > now:
-        raise InvalidTransition(_("The time %(at)s is in the future.") % {"at": at.isoformat()}, code="future_time")
+        raise InvalidTransition(_("The time %(at)s is in the future.") % {"at": local_time(at, "second")},
+                                code="future_time")
     if period.started_at and at < period.started_at:
         raise InvalidTransition(
             _("The time is before the current holding began: the number was re-allocated since."), code="stale"
@@ -354,7 +356,7 @@ def _mark_changed(number: PhoneNumber, mark: RiskMark, *, kind: str, actor: Acto
         number.save(update_fields=["state", "suspended_from", "frozen_until", "released_at", "updated_at"])
     event_write(
         number=number, kind=kind, from_state=from_state, to_state=number.state, actor=actor, at=now,
-        reason=mark.get_category_display(),
+        reason=mark.category,  # a code: pages show it in the reader's language
         detail={"mark": mark.pk, "effect": mark.effect, "extra_days": mark.extra_days, "authority": mark.authority,
                 "reference": mark.reference,
                 "frozen_until": number.frozen_until.isoformat() if number.frozen_until else None},

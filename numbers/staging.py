@@ -25,6 +25,7 @@ from zoneinfo import ZoneInfo
 
 from django.db import connection, transaction
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from numbers import metrics
 from numbers.errors import DomainError
@@ -87,8 +88,8 @@ class FeedSummary:
         verb = _("would be applied") if self.dry_run else _("applied")
         out = [
             _("%(feed)s for %(operator)s%(dry)s: %(lines)d lines")
-            % {"feed": self.feed, "operator": self.operator, "dry": _(" (dry run, nothing changed)") if self.dry_run
-               else "", "lines": self.lines},
+            % {"feed": FEED_LABELS.get(self.feed, self.feed), "operator": self.operator,
+               "dry": _(" (dry run, nothing changed)") if self.dry_run else "", "lines": self.lines},
             f"  {verb}: {self.applied}",
             "  " + _("already applied: %(n)d") % {"n": self.already_applied},
             "  " + _("identical lines counted once: %(n)d") % {"n": self.duplicates},
@@ -99,6 +100,9 @@ class FeedSummary:
 
 
 Report = Callable[[FeedSummary, Iterator[LineOutcome]], None]
+# The summary names the feed in the reader's language (the report's columns keep their codes).
+FEED_LABELS: dict[str, StrOrPromise] = {"cancellations": gettext_lazy("cancellations and ports"),
+                                        "inventory": gettext_lazy("number inventory")}
 
 
 Progress = Callable[[int, int], None]

@@ -1,4 +1,15 @@
 from django.contrib.admin.apps import AdminConfig
+from django.contrib.admin.templatetags import admin_list
+from django.templatetags.static import static
+from django.utils.html import format_html
+from django.utils.translation import gettext
+
+
+def _boolean_icon(field_val):
+    """The admin's yes/no icon, its alternative text in the page's language (Django's says True or False)."""
+    icon = {True: "yes", False: "no", None: "unknown"}[field_val]
+    alt = {True: gettext("Yes"), False: gettext("No"), None: gettext("Unknown")}[field_val]
+    return format_html('<img src="{}" alt="{}">', static(f"admin/img/icon-{icon}.svg"), alt)
 
 
 class PortalAdminConfig(AdminConfig):
@@ -13,6 +24,8 @@ class PortalAdminConfig(AdminConfig):
 
         request_finished.connect(clear_request_id, dispatch_uid="portal.logs.clear_request_id")
         super().ready()  # autodiscovers each app's admin module (numbers.admin: the lifecycle's records)
+        # Every yes/no icon of the admin (lists and read-only fields look it up here when they draw one).
+        admin_list._boolean_icon = _boolean_icon
         # The features' admin pages live in their packages, which autodiscovery does not look into.
         import numbers.feeds.admin  # noqa: F401
         import numbers.oversight.admin  # noqa: F401

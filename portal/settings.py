@@ -283,6 +283,9 @@ REST_FRAMEWORK["DEFAULT_SCHEMA_CLASS"] = "drf_spectacular.openapi.AutoSchema"
 REST_FRAMEWORK["EXCEPTION_HANDLER"] = "renewal.api.errors.exception_handler"
 # Errors under /api/ that no DRF view answered (unknown path, 405 of a plain view, 500) get the envelope too.
 MIDDLEWARE += ["renewal.api.middleware.ApiErrorEnvelopeMiddleware"]
+# API messages default to English (machines read them); Accept-Language may ask for zh-hans. After LocaleMiddleware.
+MIDDLEWARE.insert(MIDDLEWARE.index("django.middleware.locale.LocaleMiddleware") + 1,
+                  "renewal.api.middleware.ApiLanguageMiddleware")
 SPECTACULAR_SETTINGS = {
     "TITLE": "Secondary-number renewal portal — platform API",
     "VERSION": "1",

@@ -18,6 +18,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from numbers.models import HolderPeriod, Operator, PhoneNumber
 
@@ -49,7 +50,7 @@ class PlatformKind(models.TextChoices):
 class PlatformStatus(models.TextChoices):
     SANDBOX = "sandbox", _("sandbox")
     LIVE = "live", _("live")
-    SUSPENDED = "suspended", _("suspended")
+    SUSPENDED = "suspended", pgettext_lazy("platform status", "suspended")
 
 
 class PlatformQuerySet(models.QuerySet["Platform"]):
@@ -100,8 +101,10 @@ class Platform(models.Model):
 class ApiKey(models.Model):
     """A bearer key of one platform or one operator. Only its lookup prefix and SHA-256 are stored."""
 
-    platform = models.ForeignKey(Platform, on_delete=models.CASCADE, null=True, blank=True, related_name="api_keys")
-    operator = models.ForeignKey(Operator, on_delete=models.CASCADE, null=True, blank=True, related_name="api_keys")
+    platform = models.ForeignKey(Platform, on_delete=models.CASCADE, null=True, blank=True, related_name="api_keys",
+                                 verbose_name=_("platform"))
+    operator = models.ForeignKey(Operator, on_delete=models.CASCADE, null=True, blank=True, related_name="api_keys",
+                                 verbose_name=_("operator"))
     name = models.CharField(_("name"), max_length=100, help_text=_("What the key is for, e.g. 'production'."))
     prefix = models.CharField(_("prefix"), max_length=16, db_index=True, editable=False)
     key_hash = models.CharField(_("SHA-256"), max_length=64, unique=True, editable=False)
@@ -153,13 +156,15 @@ class RecycleBatch(models.Model):
         verbose_name_plural = _("recycle batches")
 
     def __str__(self) -> str:
-        return f"{self.operator.code} batch {self.pk} ({self.size})"
+        return _("%(operator)s batch %(id)s (%(size)s numbers)") % {"operator": self.operator.code, "id": self.pk,
+                                                                      "size": self.size}
 
 
 class BatchChunk(models.Model):
     """Up to RENEWAL_CHUNK_SIZE numbers of a batch: the unit one delivery carries."""
 
-    batch = models.ForeignKey(RecycleBatch, on_delete=models.CASCADE, related_name="chunks")
+    batch = models.ForeignKey(RecycleBatch, on_delete=models.CASCADE, related_name="chunks",
+                              verbose_name=_("recycle batch"))
     seq = models.PositiveIntegerField(_("sequence"))
     size = models.PositiveIntegerField(_("numbers"), default=0)
     # Confirmation counts, kept as deliveries reach a final state (renewal complete = done == total).
@@ -182,7 +187,7 @@ class BatchChunk(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"batch {self.batch_id} chunk {self.seq}"
+        return _("batch %(batch)s, chunk %(seq)s") % {"batch": self.batch_id, "seq": self.seq}
 
     @property
     def is_complete(self) -> bool:
@@ -192,10 +197,13 @@ class BatchChunk(models.Model):
 class BatchEntry(models.Model):
     """One number of one recycling cycle in a chunk; a number recycled again gets a new entry."""
 
-    number = models.ForeignKey(PhoneNumber, on_delete=models.PROTECT, related_name="batch_entries")
+    number = models.ForeignKey(PhoneNumber, on_delete=models.PROTECT, related_name="batch_entries",
+                               verbose_name=_("number"))
     cycle = models.OneToOneField(HolderPeriod, on_delete=models.PROTECT, related_name="batch_entry",
+                                 verbose_name=_("recycling cycle"),
                                  help_text=_("The holder period whose end began the recycling cycle."))
-    chunk = models.ForeignKey(BatchChunk, on_delete=models.CASCADE, related_name="entries")
+    chunk = models.ForeignKey(BatchChunk, on_delete=models.CASCADE, related_name="entries",
+                              verbose_name=_("batch chunk"))
     # What the platforms are told, fixed when the batch is made so that every attempt sends the same body.
     disconnected_at = models.DateTimeField(_("disconnected at"))
     release_not_before = models.DateTimeField(_("release not before"))
@@ -207,12 +215,12 @@ class BatchEntry(models.Model):
         indexes = [models.Index(fields=["number", "cycle"], name="entry_number_cycle")]
 
     def __str__(self) -> str:
-        return f"{self.number_id} in chunk {self.chunk_id}"
+        return _("%(number)s in chunk %(chunk)s") % {"number": self.number_id, "chunk": self.chunk_id}
 
 
 class DeliveryEvent(models.TextChoices):
-    BATCH = "recycled_numbers.batch", "recycled_numbers.batch"
-    UNBIND = "unbind.request", "unbind.request"
+    BATCH = "recycled_numbers.batch", _("batch of recycled numbers")
+    UNBIND = "unbind.request", _("unbind request")
 
 
 class DeliveryState(models.TextChoices):
@@ -257,13 +265,16 @@ class Delivery(models.Model):
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     event = models.CharField(_("event"), max_length=32, choices=DeliveryEvent.choices)
-    platform = models.ForeignKey(Platform, on_delete=models.PROTECT, related_name="deliveries")
+    platform = models.ForeignKey(Platform, on_delete=models.PROTECT, related_name="deliveries",
+                                 verbose_name=_("platform"))
     operator = models.ForeignKey(
         Operator, on_delete=models.PROTECT, null=True, blank=True, related_name="deliveries",
+        verbose_name=_("operator"),
         help_text=_("The operator whose numbers the delivery carries (its administrators may retry it)."),
     )
     chunk = models.ForeignKey(BatchChunk, on_delete=models.PROTECT, null=True, blank=True,
-                              related_name="deliveries", help_text=_("For recycled_numbers.batch deliveries."))
+                              related_name="deliveries", verbose_name=_("batch chunk"),
+                              help_text=_("For batches of recycled numbers."))
     state = models.CharField(_("state"), max_length=10, choices=DeliveryState.choices,
                              default=DeliveryState.PENDING)
     attempts = models.PositiveIntegerField(_("attempts"), default=0)
@@ -306,7 +317,7 @@ class Delivery(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.event} {self.id} → {self.platform_id}"
+        return f"{self.get_event_display()} {self.id} → {self.platform}"
 
 
 # --- active renewal: sign-in codes, the test SMS outbox, harassment reports, unbind requests ---
@@ -326,7 +337,7 @@ class SmsCode(models.Model):
         verbose_name_plural = _("sign-in codes")
 
     def __str__(self) -> str:
-        return f"code for {self.msisdn}"
+        return _("code for %(msisdn)s") % {"msisdn": self.msisdn}
 
 
 class SmsMessage(models.Model):
@@ -342,7 +353,7 @@ class SmsMessage(models.Model):
         verbose_name_plural = _("SMS messages (test outbox)")
 
     def __str__(self) -> str:
-        return f"SMS to {self.to}"
+        return _("SMS to %(to)s") % {"to": self.to}
 
 
 class HarassmentCategory(models.TextChoices):
@@ -366,9 +377,11 @@ class HarassmentReport(models.Model):
     """A subscriber's report of harassment caused by the number's past; read by regulators."""
 
     reference = models.CharField(_("reference"), max_length=16, unique=True, default=_report_reference)
-    number = models.ForeignKey("numbers.PhoneNumber", on_delete=models.PROTECT, related_name="harassment_reports")
+    number = models.ForeignKey("numbers.PhoneNumber", on_delete=models.PROTECT, related_name="harassment_reports",
+                               verbose_name=_("number"))
     holder_period = models.ForeignKey(
-        "numbers.HolderPeriod", on_delete=models.PROTECT, related_name="harassment_reports"
+        "numbers.HolderPeriod", on_delete=models.PROTECT, related_name="harassment_reports",
+        verbose_name=_("holder period"),
     )
     category = models.CharField(_("category"), max_length=20, choices=HarassmentCategory.choices)
     sender = models.CharField(_("sender number or name"), max_length=100)
@@ -408,7 +421,8 @@ class Evidence(models.Model):
     """One evidence file of a report, stored under settings.PRIVATE_FILES_ROOT (never the web root)."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    report = models.ForeignKey(HarassmentReport, on_delete=models.CASCADE, related_name="evidence")
+    report = models.ForeignKey(HarassmentReport, on_delete=models.CASCADE, related_name="evidence",
+                               verbose_name=_("harassment report"))
     path = models.CharField(max_length=200, help_text=_("Relative to PRIVATE_FILES_ROOT."))
     original_name = models.CharField(_("file name"), max_length=200)
     content_type = models.CharField(_("type"), max_length=50)
@@ -432,9 +446,10 @@ class UnbindRequest(models.Model):
     """A subscriber's request to remove the bindings made before their holding began, on chosen platforms."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    number = models.ForeignKey("numbers.PhoneNumber", on_delete=models.PROTECT, related_name="unbind_requests")
+    number = models.ForeignKey("numbers.PhoneNumber", on_delete=models.PROTECT, related_name="unbind_requests",
+                               verbose_name=_("number"))
     holder_period = models.ForeignKey("numbers.HolderPeriod", on_delete=models.PROTECT,
-                                      related_name="unbind_requests")
+                                      related_name="unbind_requests", verbose_name=_("holder period"))
     bound_before = models.DateTimeField(_("bindings made before"))
     created_at = models.DateTimeField(_("requested at"))
     finished_at = models.DateTimeField(_("finished at"), null=True, blank=True,
@@ -453,7 +468,9 @@ class UnbindRequest(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"unbind {self.number_id} {self.created_at:%Y-%m-%d %H:%M}"
+        from numbers.timefmt import local_time
+
+        return _("unbind %(number)s, %(at)s") % {"number": self.number, "at": local_time(self.created_at)}
 
 
 class UnbindResult(models.TextChoices):
@@ -472,10 +489,12 @@ class UnbindTask(models.Model):
     """One platform's part of an unbind request: the outbox row that the coalescer puts into a delivery."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    request = models.ForeignKey(UnbindRequest, on_delete=models.CASCADE, related_name="tasks")
-    platform = models.ForeignKey("renewal.Platform", on_delete=models.PROTECT, related_name="unbind_tasks")
+    request = models.ForeignKey(UnbindRequest, on_delete=models.CASCADE, related_name="tasks",
+                                verbose_name=_("unbind request"))
+    platform = models.ForeignKey("renewal.Platform", on_delete=models.PROTECT, related_name="unbind_tasks",
+                                 verbose_name=_("platform"))
     delivery = models.ForeignKey("renewal.Delivery", on_delete=models.PROTECT, null=True, blank=True,
-                                 related_name="unbind_tasks")
+                                 related_name="unbind_tasks", verbose_name=_("delivery"))
     created_at = models.DateTimeField(_("created at"))
     deadline_at = models.DateTimeField(_("answer deadline"))
     result = models.CharField(_("result"), max_length=16, choices=UnbindResult.choices, blank=True, default="")
@@ -504,4 +523,4 @@ class UnbindTask(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"unbind task {self.id}"
+        return _("unbind task %(id)s") % {"id": self.id}

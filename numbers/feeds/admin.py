@@ -15,18 +15,23 @@ from django.http import FileResponse, Http404
 from django.shortcuts import redirect
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
+from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 
 from numbers import roles
 from numbers.access import SUPERUSER, account_role, operator_scope, scope_queryset
+from numbers.feeds.reasons import REASONS
 from numbers.feeds.services import FeedFileError, check_header
 from numbers.models import FeedStatus, FeedUpload, Operator
+from numbers.timefmt import admin_time
 
 # The largest feed file accepted (a million lines is about 50 MB).
 MAX_BYTES = getattr(settings, "FEED_UPLOAD_MAX_BYTES", 256 * 1024 * 1024)
 # Rejected lines shown on the page; the downloadable report has all of them.
 PREVIEW_LINES = 200
+# The report's outcome column holds codes; the page says them in words.
+OUTCOMES = {"applied": gettext_lazy("applied"), "already_applied": gettext_lazy("already applied"),
+            "rejected": gettext_lazy("rejected")}
 
 
 def user_operator(user) -> Operator | None:
@@ -68,15 +73,19 @@ class FeedUploadForm(forms.ModelForm):
 
 @admin.register(FeedUpload)
 class FeedUploadAdmin(admin.ModelAdmin):
-    list_display = ["uploaded_at", "operator", "kind", "original_name", "dry_run", "status", "progress", "applied",
-                    "already_applied", "rejected"]
+    list_display = ["uploaded_at_local", "operator", "kind", "original_name", "dry_run", "status", "progress",
+                    "applied", "already_applied", "rejected"]
     list_filter = ["status", "kind", "operator"]
     list_select_related = ["operator"]
     search_fields = ["original_name"]
     change_form_template = "admin/numbers/feedupload/change_form.html"
-    readonly_fields = ["operator", "kind", "original_name", "dry_run", "uploaded_by", "uploaded_at", "status",
+    readonly_fields = ["operator", "kind", "original_name", "dry_run", "uploaded_by", "uploaded_at_local", "status",
                        "progress", "applied", "already_applied", "rejected", "rejected_by_reason", "error",
-                       "started_at", "finished_at", "report_lines"]
+                       "started_at_local", "finished_at_local", "report_lines"]
+    # An import report is read to the second.
+    uploaded_at_local = admin_time(FeedUpload, "uploaded_at", precision="second")
+    started_at_local = admin_time(FeedUpload, "started_at", precision="second")
+    finished_at_local = admin_time(FeedUpload, "finished_at", precision="second")
 
     # --- who sees what ---
 
@@ -130,8 +139,8 @@ class FeedUploadAdmin(admin.ModelAdmin):
         super().save_model(request, obj, form, change)
         from numbers.feeds.tasks import feed_upload_process_task
 
-        pk = obj.pk
-        transaction.on_commit(lambda: feed_upload_process_task.delay(pk))
+        pk, language = obj.pk, get_language()
+        transaction.on_commit(lambda: feed_upload_process_task.delay(pk, language))
 
     def response_add(self, request, obj, post_url_continue=None):
         self.message_user(request, _("The file is queued; this page shows its progress and then its report."))
@@ -152,7 +161,8 @@ class FeedUploadAdmin(admin.ModelAdmin):
         reasons = (obj.summary or {}).get("rejected_by_reason") or {}
         if not reasons:
             return "–"
-        return format_html_join(", ", "{}: {}", sorted(reasons.items()))
+        return format_html_join(_(", "), _("{} <code>{}</code>: {}"),
+                                ((REASONS.get(code, ""), code, n) for code, n in sorted(reasons.items())))
 
     @admin.display(description=gettext_lazy("report"))
     def report_lines(self, obj):
@@ -168,8 +178,10 @@ class FeedUploadAdmin(admin.ModelAdmin):
                     continue
                 if i > PREVIEW_LINES:
                     break
-                rows.append(row[:5])
-        table = format_html_join("", "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>", rows)
+                line, msisdn, outcome, reason, message = (row + [""] * 5)[:5]
+                rows.append((line, msisdn, OUTCOMES.get(outcome, outcome), reason, message))
+        table = format_html_join(
+            "", "<tr><td>{}</td><td>{}</td><td>{}</td><td><code>{}</code></td><td>{}</td></tr>", rows)
         more = _("Download the whole report (CSV)")
         if not rows:
             return format_html('<a href="{}">{}</a>', link, more)

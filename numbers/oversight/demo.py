@@ -38,14 +38,14 @@ def load(stdout) -> list[tuple[str, str, str]]:
                             disclosure=DisclosureInput(method=methods[i % len(methods)], customer_confirmed=True))
             sold += 1
         for number in secondary[SECONDARY_SOLD + k % 3:]:
-            number_offer_decline(number=number, outlet=outlet, staff=clerk, reason="customer chose a new number")
+            number_offer_decline(number=number, outlet=outlet, staff=clerk, reason="客户改选了全新号码")
             declined += 1
         for i, number in enumerate(fresh[:FRESH_SOLD]):
             number_allocate(number=number, outlet=outlet, staff=clerk, customer_ref=f"{outlet.code}-N{i:03d}",
                             disclosure=None)
             sold += 1
         for number in fresh[FRESH_SOLD:]:
-            number_offer_decline(number=number, outlet=outlet, staff=clerk, reason="wanted a luckier number")
+            number_offer_decline(number=number, outlet=outlet, staff=clerk, reason="客户想要更吉利的尾号")
             declined += 1
     stdout.write(f"oversight: {sold} sales and {declined} declined offers at the outlets")
     return _logins()

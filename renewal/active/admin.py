@@ -12,7 +12,7 @@ from renewal.models import Evidence, HarassmentReport
 
 class EvidenceInline(admin.TabularInline):
     model = Evidence
-    fields = ("download", "content_type", "size", "sha256")
+    fields = ("download", "file_type", "size", "sha256")
     readonly_fields = fields
     extra = 0
     can_delete = False
@@ -20,6 +20,10 @@ class EvidenceInline(admin.TabularInline):
     @admin.display(description=_("file"))
     def download(self, obj):
         return format_html('<a href="{}">{}</a>', reverse("subscriber:evidence", args=[obj.pk]), obj.original_name)
+
+    @admin.display(description=_("type"))
+    def file_type(self, obj):
+        return format_html("<code>{}</code>", obj.content_type)  # a MIME type: a code, not words
 
     def has_add_permission(self, request, obj=None):
         return False

@@ -3,6 +3,7 @@
 
 
 
+from django.utils.translation import gettext as _
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
@@ -27,14 +28,14 @@ class ApiKeyAuthentication(BaseAuthentication):
         if not header:
             return None
         if header[0].lower() != b"bearer" or len(header) != 2:
-            raise exceptions.AuthenticationFailed("Use the header 'Authorization: Bearer <api key>'.")
+            raise exceptions.AuthenticationFailed(_("Use the header 'Authorization: Bearer <api key>'."))
         try:
             raw = header[1].decode("ascii")
         except UnicodeDecodeError as exc:
-            raise exceptions.AuthenticationFailed("The API key is not valid.") from exc
+            raise exceptions.AuthenticationFailed(_("The API key is not valid.")) from exc
         key = platform_services.api_key_authenticate(raw)
         if key is None:
-            raise exceptions.AuthenticationFailed("The API key is not valid or was revoked.")
+            raise exceptions.AuthenticationFailed(_("The API key is not valid or was revoked."))
         return (KeyPrincipal(key), key)
 
     def authenticate_header(self, request):
@@ -71,7 +72,7 @@ class _KeyScope(BasePermission):
     def has_permission(self, request, view):
         key = request.auth
         if not isinstance(key, ApiKey):
-            raise exceptions.NotAuthenticated("Send 'Authorization: Bearer <api key>'.")
+            raise exceptions.NotAuthenticated(_("Send 'Authorization: Bearer <api key>'."))
         if getattr(key, self.owner_field) is None:
             raise exceptions.PermissionDenied(self.wrong_scope, code="wrong_scope")
         return True

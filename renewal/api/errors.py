@@ -5,6 +5,7 @@
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404
+from django.utils.translation import gettext as _
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -62,7 +63,7 @@ def exception_handler(exc, context):
     fields = {}
     if isinstance(exc, exceptions.ValidationError):
         fields = _flatten(exc.detail)
-        message = "Some fields are not valid." if isinstance(exc.detail, dict) else "; ".join(
+        message = _("Some fields are not valid.") if isinstance(exc.detail, dict) else "; ".join(
             fields["non_field_errors"])
     else:
         message = str(exc.detail)
@@ -71,7 +72,7 @@ def exception_handler(exc, context):
             code = codes if isinstance(codes, str) else getattr(exc, "default_code", "error")
             code = "forbidden" if code == "permission_denied" else code
     if isinstance(exc, exceptions.ParseError):
-        message = f"The body is not valid JSON: {exc.detail}"
+        message = _("The body is not valid JSON: %(detail)s") % {"detail": exc.detail}
     response.data = error_body(code, message, fields)
     return response
 

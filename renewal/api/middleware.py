@@ -6,11 +6,47 @@ a server error page.
 """
 
 from django.http import JsonResponse
+from django.utils import translation
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation.trans_real import parse_accept_lang_header
 
 _CODES = {400: "bad_request", 401: "not_authenticated", 403: "forbidden", 404: "not_found",
           405: "method_not_allowed", 413: "payload_too_large", 429: "throttled", 500: "server_error"}
-_MESSAGES = {404: "No such resource.", 405: "This method is not allowed here.",
-             500: "The portal failed to answer; try again later."}
+_MESSAGES = {404: _("No such resource."), 405: _("This method is not allowed here."),
+             500: _("The portal failed to answer; try again later.")}
+API_DEFAULT_LANGUAGE = "en"
+
+
+class ApiLanguageMiddleware:
+    """API messages are for machines first: English unless Accept-Language asks for a language the portal speaks.
+
+    The pages default to zh-hans (LANGUAGE_CODE, the browser or the switcher); under /api/ only the header counts
+    (no cookie, no session), and error codes never change with it.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if not request.path.startswith("/api/"):
+            return self.get_response(request)
+        language = api_language(request.META.get("HTTP_ACCEPT_LANGUAGE", ""))
+        translation.activate(language)
+        request.LANGUAGE_CODE = language
+        response = self.get_response(request)
+        response.headers.setdefault("Content-Language", language)
+        return response
+
+
+def api_language(header: str) -> str:
+    for code, _quality in parse_accept_lang_header(header):
+        if code == "*":
+            break
+        try:
+            return translation.get_supported_language_variant(code)
+        except LookupError:
+            continue
+    return API_DEFAULT_LANGUAGE
 
 
 class ApiErrorEnvelopeMiddleware:
@@ -23,7 +59,7 @@ class ApiErrorEnvelopeMiddleware:
                 and not response.get("Content-Type", "").startswith("application/json")):
             status = response.status_code
             body = {"error": {"code": _CODES.get(status, "error"),
-                              "message": _MESSAGES.get(status, response.reason_phrase), "fields": {}}}
+                              "message": str(_MESSAGES.get(status, response.reason_phrase)), "fields": {}}}
             envelope = JsonResponse(body, status=status)
             for header in ("Allow", "Retry-After", "WWW-Authenticate"):
                 if header in response:

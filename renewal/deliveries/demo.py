@@ -8,6 +8,7 @@ are released.
 
 import os
 import random
+import re
 from datetime import timedelta
 
 from django.core.management.base import OutputWrapper
@@ -95,6 +96,25 @@ TAG_PROVIDERS = ["腾讯手机管家 Tencent Mobile Manager", "360手机卫士 3
                  "小米号码标记 Xiaomi Caller ID", "OPPO号码标记 OPPO Caller ID", "vivo号码标记 vivo Caller ID",
                  "荣耀号码标记 HONOR Caller ID", "猎豹安全大师 Cheetah Security", "阿里小号 Ali Xiaohao",
                  "号百信息 Haobai", "和多号 Heduohao"]
+
+
+# People read platforms by their Chinese names: the English that follows a Chinese name goes; a few brands known
+# in China by another Chinese name get it; Latin-only brands (QQ, Soul, TapTap, Keep…) stay as they are.
+_CHINESE_NAMES = {"中国移动 China Mobile app": "中国移动", "中国联通 China Unicom app": "中国联通",
+                  "中国电信 China Telecom app": "中国电信", "PayPal China": "贝宝", "Costco China": "开市客",
+                  "Steam China": "蒸汽平台", "Apple ID China": "Apple ID"}
+_TRAILING_LATIN = re.compile(r"(?<=[\u4e00-\u9fff0-9TVK])\s+[A-Za-z0-9 .'&-]*[A-Za-z][A-Za-z0-9 .'&-]*$")
+
+
+def chinese_name(name: str) -> str:
+    if name in _CHINESE_NAMES:
+        return _CHINESE_NAMES[name]
+    return _TRAILING_LATIN.sub("", name) if re.search(r"[\u4e00-\u9fff]", name) else name
+
+
+PULL_ONLY = {chinese_name(n) for n in PULL_ONLY}
+PLATFORMS = {category: [chinese_name(n) for n in names] for category, names in PLATFORMS.items()}
+TAG_PROVIDERS = [chinese_name(n) for n in TAG_PROVIDERS]
 
 
 @transaction.atomic

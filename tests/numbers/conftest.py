@@ -11,6 +11,12 @@ from tests.numbers.helpers_oversight import operator_world
 from tests.renewal.helpers_renewal import make_frozen_numbers, make_key, make_platform
 
 
+@pytest.fixture(autouse=True)
+def _english(settings):
+    """The admin in English: the assertions read the English texts (tests/portal reads every page in Chinese)."""
+    settings.LANGUAGE_CODE = "en"
+
+
 @pytest.fixture
 def world(db):
     """Two operators (CMCC, CUCC), each with an outlet, staff and numbers in every state."""

@@ -21,6 +21,19 @@ from numbers.services import (
 from tests.factories import OutletFactory, PhoneNumberFactory, staff_user
 
 
+@dataclass(frozen=True)
+class WorldNames:
+    """What people type into the world: names, references, reasons (Chinese in the page-language test)."""
+
+    outlet: str = "{tag} outlet"
+    clerk: str = "clerk-{tag}"
+    admin: str = "admin-{tag}"
+    actor: str = "test"
+    authority: str = "MPS"
+    decline_reason: str = "chose another"
+    feed_file: str = "{tag}-feed.csv"
+
+
 @dataclass
 class OperatorWorld:
     operator: Operator
@@ -36,12 +49,13 @@ class OperatorWorld:
     mark: RiskMark
 
 
-def operator_world(operator: Operator, *, tag: str) -> OperatorWorld:
+def operator_world(operator: Operator, *, tag: str, names: WorldNames = WorldNames()) -> OperatorWorld:
     now = timezone.now()
+    named = {k: v.format(tag=tag) for k, v in vars(names).items()}
     long_ago = now - timedelta(days=400)  # holdings began long before the cancellations below
-    outlet = OutletFactory(operator=operator, code=f"{tag}-01", name=f"{tag} outlet")
-    clerk = staff_user(role=roles.SALES_STAFF, outlet=outlet, username=f"clerk-{tag}")
-    admin_user = staff_user(role=roles.OPERATOR_ADMIN, operator=operator, username=f"admin-{tag}")
+    outlet = OutletFactory(operator=operator, code=f"{tag}-01", name=named["outlet"])
+    clerk = staff_user(role=roles.SALES_STAFF, outlet=outlet, username=named["clerk"])
+    admin_user = staff_user(role=roles.OPERATOR_ADMIN, operator=operator, username=named["admin"])
     fresh = PhoneNumberFactory(range_holder=operator)
     active = PhoneNumberFactory(range_holder=operator)
     number_allocate(number=active, outlet=outlet, staff=clerk, customer_ref=f"{tag}-C1", disclosure=None,
@@ -52,19 +66,19 @@ def operator_world(operator: Operator, *, tag: str) -> OperatorWorld:
     frozen = PhoneNumberFactory(range_holder=operator)
     number_allocate(number=frozen, outlet=outlet, staff=clerk, customer_ref=f"{tag}-C3", disclosure=None,
                     now=long_ago)
-    number_cancel(number=frozen, operator=operator, at=now - timedelta(days=10), actor="test")
+    number_cancel(number=frozen, operator=operator, at=now - timedelta(days=10), actor=named["actor"])
     suspended = PhoneNumberFactory(range_holder=operator)
     number_allocate(number=suspended, outlet=outlet, staff=clerk, customer_ref=f"{tag}-C4", disclosure=None,
                     now=long_ago)
-    number_cancel(number=suspended, operator=operator, at=now - timedelta(days=20), actor="test")
-    mark = risk_mark_place(number=suspended, category=MarkCategory.FRAUD, authority="MPS", reference=f"{tag}-R1",
-                           effect=MarkEffect.SUSPEND, actor="test")
+    number_cancel(number=suspended, operator=operator, at=now - timedelta(days=20), actor=named["actor"])
+    mark = risk_mark_place(number=suspended, category=MarkCategory.FRAUD, authority=named["authority"],
+                           reference=f"{tag}-R1", effect=MarkEffect.SUSPEND, actor=named["actor"])
     offered = PhoneNumberFactory(range_holder=operator, is_secondary=True)
-    declined = number_offer_decline(number=offered, outlet=outlet, staff=clerk, reason="chose another")
+    declined = number_offer_decline(number=offered, outlet=outlet, staff=clerk, reason=named["decline_reason"])
     for n in (fresh, active, secondary, frozen, suspended):
         n.refresh_from_db()
-    FeedUpload.objects.create(operator=operator, uploaded_by=admin_user, original_name=f"{tag}-feed.csv",
-                              file=ContentFile(b"msisdn,cancelled_at\n", name=f"{tag}-feed.csv"))
+    FeedUpload.objects.create(operator=operator, uploaded_by=admin_user, original_name=named["feed_file"],
+                              file=ContentFile(b"msisdn,cancelled_at\n", name="feed.csv"))
     return OperatorWorld(operator, outlet, clerk, admin_user, fresh, active, secondary, frozen, suspended, declined,
                          mark)
 

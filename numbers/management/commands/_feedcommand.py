@@ -4,7 +4,10 @@ import sys
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
+from django.utils import translation
+from django.utils.translation import gettext as _
 
 from numbers.feeds.services import FeedFileError, FeedSummary, open_text, write_report
 from numbers.models import Operator
@@ -20,27 +23,38 @@ class FeedCommand(BaseCommand):
         parser.add_argument("--operator", required=True, help="The code of the operator the file comes from.")
         parser.add_argument("--dry-run", action="store_true", help="Validate and report; change nothing.")
         parser.add_argument("--report", metavar="PATH", help="Write the counts and every rejected line here.")
+        parser.add_argument("--language", default=settings.LANGUAGE_CODE,
+                            choices=[code for code, _name in settings.LANGUAGES],
+                            help="The language of the summary and of the report's message column (its column "
+                                 "names and codes never change). Default: LANGUAGE_CODE.")
 
-    def handle(self, *args, file, operator, dry_run, report, **options):
+    def handle(self, *args, language, **options):
+        with translation.override(language):
+            self.import_file(**options)
+
+    def import_file(self, *, file, operator, dry_run, report, **options):
         op = Operator.objects.filter(code=operator).first()
         if op is None:
-            raise CommandError(f"Unknown operator “{operator}”.", returncode=2)
+            raise CommandError(_("Unknown operator “%(code)s”.") % {"code": operator}, returncode=2)
         try:
             source = sys.stdin.buffer if file == "-" else open(file, "rb")  # noqa: SIM115 - closed below
         except OSError as exc:
-            raise CommandError(f"Cannot read {file}: {exc.strerror}.", returncode=2) from None
+            raise CommandError(_("Cannot read %(file)s: %(error)s.") % {"file": file, "error": exc.strerror},
+                               returncode=2) from None
         try:
             out = open(report, "w", encoding="utf-8", newline="") if report else None  # noqa: SIM115
         except OSError as exc:
             source.close()
-            raise CommandError(f"Cannot write the report {report}: {exc.strerror}.", returncode=2) from None
+            raise CommandError(_("Cannot write the report %(file)s: %(error)s.") % {"file": report,
+                                                                                  "error": exc.strerror},
+                               returncode=2) from None
         try:
             summary = self.importer(
                 operator=op, rows=self.reader(open_text(source)), actor=self.feed_name, dry_run=dry_run,
                 report=write_report(out, title=f"{self.feed_name} {file}") if out else None,
             )
         except FeedFileError as exc:
-            raise CommandError(f"{file}: {exc.message} Nothing was changed.", returncode=2) from None
+            raise CommandError(f"{file}: {exc.message} " + _("Nothing was changed."), returncode=2) from None
         finally:
             source.close()
             if out:
@@ -49,6 +63,6 @@ class FeedCommand(BaseCommand):
         for line in summary.text():
             self.stdout.write(style(line))
         if report:
-            self.stdout.write(f"Report: {report}")
+            self.stdout.write(_("Report: %(file)s") % {"file": report})
         if summary.exit_status:
             sys.exit(summary.exit_status)

@@ -8,6 +8,7 @@ from numbers import hooks
 from numbers.models import DeclinedOffer, Disclosure, Event, EventKind, HolderPeriod, PhoneNumber
 from numbers.services import DisclosureInput, number_allocate
 from tests.factories import PhoneNumberFactory
+from tests.helpers_times import english_time
 from tests.numbers.sales.helpers_staff import sales_clerk, secondary_number, signed_in
 
 BOOK = reverse("staff:book")
@@ -29,7 +30,7 @@ DISCLOSED = {"action": "allocate", "customer_ref": "CRM-2026-0042", "method": "w
 def test_the_offer_page_of_a_secondary_number_states_the_facts_in_plain_words(clerk, outlet):
     number = secondary_number(outlet=outlet, staff=clerk, cancelled_days_ago=130)
     body = signed_in(clerk).get(_offer(number)).content.decode()
-    date = timezone.localtime(number.cancelled_at).strftime("%Y-%m-%d")
+    date = english_time(number.cancelled_at, "date")
     assert "this number was used before" in body
     assert f'Their service ended on <strong class="nowrap">{date}</strong>' in body
     assert "debt collection" in body and "caller-ID tags" in body
@@ -178,8 +179,8 @@ def test_taken_between_the_page_check_and_the_service_lock(clerk, outlet, monkey
 
 def test_the_receipt_of_a_secondary_number(clerk, outlet, monkeypatch):
     number = secondary_number(outlet=outlet, staff=clerk, cancelled_days_ago=140)
-    disconnected = timezone.localtime(number.cancelled_at).strftime("%Y-%m-%d")
-    released = timezone.localtime(number.released_at).strftime("%Y-%m-%d")
+    disconnected = english_time(number.cancelled_at, "date")
+    released = english_time(number.released_at, "date")
     monkeypatch.setattr(hooks, "renewal_status",
                         lambda n: {"state": "complete", "confirmed": 4, "total": 4, "never_confirmed": []})
     client = signed_in(clerk)

@@ -10,6 +10,7 @@ from django.utils import timezone
 from numbers import hooks
 from numbers.sales import selectors
 from tests.factories import PhoneNumberFactory
+from tests.helpers_times import english_time
 from tests.numbers.sales.helpers_staff import frozen_number, secondary_number, signed_in, suspended_number
 
 BOOK = reverse("staff:book")
@@ -93,7 +94,7 @@ def test_each_secondary_number_is_marked_with_its_disconnection_date_and_a_new_o
     secondary = secondary_number(outlet=outlet, staff=clerk, cancelled_days_ago=120)
     PhoneNumberFactory(range_holder=outlet.operator)
     body = signed_in(clerk).get(BOOK).content.decode()
-    disconnected = timezone.localtime(secondary.cancelled_at).strftime("%Y-%m-%d")
+    disconnected = english_time(secondary.cancelled_at, "date")
     assert f'Previous holder disconnected on <span class="nowrap">{disconnected}</span>' in body
     assert body.count("badge-secondary") == 1 and body.count("badge-new") == 1
     assert "Never used: no previous holder." in body

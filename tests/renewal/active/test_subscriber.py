@@ -12,6 +12,7 @@ from numbers.models import State
 from renewal.active.sms import VerifyResult, code_hmac, sms_code_issue, sms_code_verify
 from renewal.models import SmsCode, SmsMessage
 from tests.factories import PhoneNumberFactory
+from tests.helpers_times import english_time
 from tests.renewal.helpers_subscriber import close_period, last_code, sign_in
 
 
@@ -208,7 +209,7 @@ def test_the_page_says_secondary_and_since_when(client, holder):
     number, period = holder
     sign_in(client, number.msisdn)
     page = client.get("/renew/number").content.decode()
-    assert timezone.localtime(period.started_at).strftime("%Y-%m-%d %H:%M") in page
+    assert english_time(period.started_at) in page
     assert "Only bindings made before that moment are removed" in page
 
 

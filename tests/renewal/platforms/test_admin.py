@@ -14,6 +14,12 @@ from tests.renewal.helpers_renewal import make_platform
 pytestmark = pytest.mark.django_db
 
 
+
+@pytest.fixture(autouse=True)
+def _english(settings):
+    """The admin in English: the assertions read the English texts (tests/portal reads every page in Chinese)."""
+    settings.LANGUAGE_CODE = "en"
+
 def test_platform_admin_adds_a_platform_and_sees_its_secret_once(client, platform_admin):
     client.force_login(platform_admin)
     response = client.post("/admin/renewal/platform/add/", {
