@@ -35,7 +35,7 @@ def _load(deliveries: int) -> None:
     Platform.objects.bulk_create([Platform(name=f"Platform {i:03d}", category="payment", status="live",
                                            signing_secret_encrypted=secret) for i in range(PLATFORMS)])
     ids = list(Platform.objects.values_list("id", flat=True))
-    operator = Operator.objects.create(code="CMCC", name="China Mobile")
+    operator = Operator.objects.create(code="CMCC", name="China Mobile", coverage_start=now.date())
     batch = RecycleBatch.objects.create(operator=operator, created_at=now, size=0)
     chunks = max(1, deliveries // 50)
     with connection.cursor() as cursor:
