@@ -97,7 +97,7 @@ def main() -> None:
                ("load", f"{load_seconds:.1f} s"),
                ("gauges of one scrape (figure)", f"{figure * 1000:.1f} ms, {len(queries)} queries"),
                ("count every delivery (baseline)", f"{base * 1000:.1f} ms, 1 query"),
-               ("ratio baseline / figure", f"{base / figure:.1f} (above 1: a scrape costs less than counting the history)"),
+               ("ratio baseline / figure", f"{base / figure:.1f} (above 1: a scrape costs less than a count)"),
            ])
 
 
