@@ -9,15 +9,40 @@ PORT ?= 8000
 # The demo's simulated Internet platforms listen here (127.0.0.1 only).
 SIMULATOR_PORT ?= 8090
 
-.PHONY: run test venv lint messages screenshots bench bench-smoke clean
+.PHONY: run test venv lock lint deploy-check messages screenshots bench bench-smoke clean
 
-$(BIN)/.installed: requirements.txt
+# Dependencies: requirements.txt (what runs in production) and requirements-dev.txt (tests, benchmarks, the browser,
+# linters) name the direct ones; requirements.lock and requirements-dev.lock pin every package with its hashes, for
+# every supported Python (uv's universal resolution from 3.11 up), and are what gets installed, with
+# --require-hashes. After changing a requirements file, `make lock` regenerates both locks (it needs PyPI).
+LOCK_INPUTS = requirements.txt requirements-dev.txt
+LOCK_FLAGS = --universal --python-version 3.11 --generate-hashes --quiet --custom-compile-command "make lock"
+# A digest of the requirements files, written into the locks: installing refuses a lock older than its inputs.
+LOCK_DIGEST = $$(cat $(LOCK_INPUTS) | sha256sum | cut -c1-16)
+
+$(BIN)/.installed: requirements.lock requirements-dev.lock $(LOCK_INPUTS)
+	@for lock in requirements.lock requirements-dev.lock; do \
+		if ! grep -qx "# inputs: $(LOCK_DIGEST)" $$lock; then \
+			echo "$$lock is older than $(LOCK_INPUTS): run \`make lock\` and commit the locks." >&2; exit 1; \
+		fi; \
+	done
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -r requirements.txt
+	$(BIN)/python -m pip install --quiet --require-hashes -r requirements-dev.lock
 	touch $@
 
 venv: $(BIN)/.installed
+
+# Regenerate both locks from the requirements files (uv, from requirements-dev.txt, installed into the venv). The
+# development lock is constrained by the runtime lock, so every runtime package has the same version in both.
+lock:
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet "$$(grep '^uv==' requirements-dev.txt)"
+	$(BIN)/uv pip compile $(LOCK_FLAGS) requirements.txt -o requirements.lock
+	$(BIN)/uv pip compile $(LOCK_FLAGS) requirements-dev.txt -c requirements.lock -o requirements-dev.lock
+	for lock in requirements.lock requirements-dev.lock; do \
+		sed -i "1i # inputs: $(LOCK_DIGEST)" $$lock; \
+	done
 
 run: $(BIN)/.installed
 	@export DEBUG=$${DEBUG:-true} ADMIN_2FA_RELAXED=$${ADMIN_2FA_RELAXED:-true}; \
@@ -79,6 +104,11 @@ messages: $(BIN)/.installed
 # (PostgreSQL and Chromium, as `make test` with DATABASE_URL; see docs/translations.md).
 screenshots: $(BIN)/.installed
 	SCREENSHOTS_DIR=$(CURDIR)/docs/screenshots $(BIN)/python -m pytest -q tests/journeys/test_clerk_disclosure_browser.py
+
+# The deploy files (deploy/), each validated with a named tool: the compose-spec schema (or docker compose config),
+# systemd-analyze verify, gunicorn --check-config, crossplane, dockerfile-parse (deploy/check.py says how).
+deploy-check: $(BIN)/.installed
+	$(BIN)/python deploy/check.py
 
 clean:
 	rm -rf var .pytest_cache

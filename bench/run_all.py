@@ -26,6 +26,7 @@ FULL = {
     "batch": ["bench/batch_bench.py", "--numbers", "100000", "--platforms", "20"],
     "number book": ["manage.py", "bench_number_book", "--rows", "1000000"],
     "unbind": ["manage.py", "bench_unbind", "--requests", "1000", "--platforms", "20"],
+    "metrics": ["bench/metrics_bench.py", "--deliveries", "1000000"],
 }
 SMOKE = {
     "release": ["bench/release_bench.py", "--numbers", "2000"],
@@ -34,6 +35,7 @@ SMOKE = {
     "number book": ["manage.py", "bench_number_book", "--rows", "20000", "--repeat", "3"],
     "unbind": ["manage.py", "bench_unbind", "--requests", "20", "--platforms", "3", "--baseline-requests", "5",
                "--timeout", "180"],
+    "metrics": ["bench/metrics_bench.py", "--deliveries", "20000", "--repeat", "3"],
 }
 SCRATCH = {"feed", "number book", "unbind"}
 

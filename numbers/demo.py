@@ -178,4 +178,7 @@ def _logins() -> list[tuple[str, str, str]]:
         ("Renewal-platform administrator", "/admin/", f"platform-admin / {pw}"),
         ("Operator administrator (CMCC)", "/admin/", f"cmcc-admin / {pw}"),
         ("Superuser", "/admin/", f"admin / {pw}"),
+        # What the operations team watches: no sign-in, from this machine only.
+        ("Operations: Prometheus metrics", "/metrics", "from 127.0.0.1 (curl it); deliveries, queues, sweeps"),
+        ("Operations: readiness", "/api/v1/health/ready", "database, broker, cache, beat and workers"),
     ]

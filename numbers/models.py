@@ -398,6 +398,7 @@ class EventKind(models.TextChoices):
     MARK_PLACED = "mark_placed", _("risk mark placed")
     MARK_LIFTED = "mark_lifted", _("risk mark lifted")
     DECLINE = "decline", _("offer declined")
+    RETENTION = "retention", _("deleted after the retention period")
 
 
 class AppendOnlyError(Exception):
@@ -516,7 +517,8 @@ class FeedUpload(models.Model):
         return f"{self.operator} {self.get_kind_display()} {self.original_name} ({self.get_status_display()})"
 
 
-# === The audit trail: every admin action, sign-in and refused sign-in (numbers.audit writes it) ==============
+# === The audit trail: every admin action, sign-in and refused sign-in (numbers.audit writes it) =======
+
 
 
 class AuditAction(models.TextChoices):
@@ -541,6 +543,7 @@ class AuditAction(models.TextChoices):
     EVIDENCE_DOWNLOAD = "evidence_download", _("evidence file downloaded")
     DELIVERY_RETRY = "delivery_retry", _("dead deliveries retried")
     FEED_UPLOAD = "feed_upload", _("feed file uploaded")
+    RETENTION_DELETE = "retention_delete", _("deleted after the retention period")
     EXPORT = "export", _("list exported")
 
 
@@ -585,3 +588,21 @@ class AuditEntry(models.Model):
 
     def delete(self, *args: Any, **kwargs: Any) -> Never:
         raise AppendOnlyError("The audit trail is append-only.")
+
+# === Periodic tasks' heartbeats (readiness, /metrics) ==========================================================
+
+
+class SweepRun(models.Model):
+    """When beat last sent a periodic task, and when a worker last finished it (numbers.heartbeats)."""
+
+    task = models.CharField(_("task"), max_length=200, primary_key=True)
+    interval_seconds = models.FloatField(_("interval (seconds)"), default=0)
+    sent_at = models.DateTimeField(_("last sent by beat"), null=True, blank=True)
+    ran_at = models.DateTimeField(_("last finished by a worker"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("periodic task heartbeat")
+        verbose_name_plural = _("periodic task heartbeats")
+
+    def __str__(self) -> str:
+        return self.task

@@ -14,6 +14,7 @@ shared by every web process.
 """
 
 import hashlib
+import logging
 import math
 import time
 from dataclasses import dataclass
@@ -22,6 +23,10 @@ from django.conf import settings
 from django.core.cache import cache
 from django.http import HttpRequest
 from django.utils.translation import ngettext
+
+from numbers import metrics
+
+log = logging.getLogger("numbers.ratelimit")
 
 
 def client_address(request: HttpRequest) -> str:
@@ -67,8 +72,17 @@ def hit(limit: Limit, key: str, *, now: float | None = None) -> Refusal | None:
         used = 1
     if used > limit.count:
         retry_after = max(1, int((window + 1) * limit.seconds - now + 0.999))
+        metrics.RATE_LIMIT_HITS.labels(limit=limit.name).inc()
+        if used == limit.count + 1:  # one line per key and window, however many requests are refused
+            log.warning("rate limit hit", extra={"event": "rate_limit_hit", "limit": limit.name,
+                                                 "key": _log_key(key), "retry_after": retry_after})
         return Refusal(limit=limit, retry_after=retry_after)
     return None
+
+
+def _log_key(key: str) -> str:
+    # An address or a number (masked by the log formatter) tells an operator who; an API key's id is a number.
+    return key[:100]
 
 
 def hit_all(checks: list[tuple[Limit, str]], *, now: float | None = None) -> Refusal | None:

@@ -5,6 +5,7 @@ admin's form adds the second factor (numbers.two_factor): a wrong code counts ag
 a wrong password, and the account's count is cleared only when both factors passed.
 """
 
+import logging
 from typing import TYPE_CHECKING, Any
 
 from django import forms
@@ -16,7 +17,7 @@ from django.http import HttpRequest
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from numbers import two_factor
+from numbers import metrics, two_factor
 from numbers.audit import audit_record
 from numbers.models import AuditAction
 from numbers.ratelimit import LoginLimiter, client_address
@@ -28,6 +29,9 @@ if TYPE_CHECKING:
     _LoginFormMixin = AuthenticationForm
 else:
     _LoginFormMixin = object
+
+
+log = logging.getLogger("numbers.signin")
 
 
 class LimitedLoginMixin(_LoginFormMixin):
@@ -50,7 +54,7 @@ class LimitedLoginMixin(_LoginFormMixin):
         wait = self.limiter.blocked_for(username)
         if wait:
             # Refused before the password is checked: a locked account answers nothing about it.
-            self._audit_refused(username, "throttled")
+            self._audit_refused(username, "throttled", wait_seconds=wait)
             raise ValidationError(self.limiter.message(wait), code="throttled")
         self.user_cache = authenticate(self.request, username=username, password=password)
         if self.user_cache is None:
@@ -61,7 +65,7 @@ class LimitedLoginMixin(_LoginFormMixin):
                     _("This account is switched off. Ask your operator administrator to switch it on."),
                     code="inactive",
                 )
-            self._audit_refused(username, "password")
+            self._audit_refused(username, "wrong_password")
             raise self.get_invalid_login_error()
         try:
             self.confirm_login_allowed(self.user_cache)
@@ -86,7 +90,11 @@ class LimitedLoginMixin(_LoginFormMixin):
     def _address(self) -> str:
         return client_address(self.request) if self.request is not None else ""
 
-    def _audit_refused(self, username: str, reason: str) -> None:
+    def _audit_refused(self, username: str, reason: str, **extra: Any) -> None:
+        """Count, log and audit a refused sign-in."""
+        metrics.SIGNIN_REFUSALS.labels(page=self.audit_site, reason=reason).inc()
+        log.warning("sign-in refused", extra={"event": "signin_refused", "page": self.audit_site, "reason": reason,
+                                              "user": username[:150], "address": self._address(), **extra})
         audit_record(actor=None, actor_name=username, action=AuditAction.SIGN_IN_REFUSED, address=self._address(),
                      detail={"site": self.audit_site, "reason": reason})
 

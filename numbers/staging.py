@@ -12,18 +12,22 @@ What every bulk path that reads a file shares (the inventory, the cancellation f
 from __future__ import annotations
 
 import csv
+import functools
 import io
+import logging
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import islice
-from typing import IO, TYPE_CHECKING, Any, Self
+from typing import IO, TYPE_CHECKING, Any, ParamSpec, Self
 from zoneinfo import ZoneInfo
 
 from django.db import connection, transaction
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from numbers import metrics
 from numbers.errors import DomainError
 from numbers.exports import csv_cell
 
@@ -384,3 +388,45 @@ def write_report(out: IO[str], *, title: str) -> Report:
             writer.writerow([csv_cell(value) for value in (o.line, o.msisdn, o.outcome, o.reason, o.message)])
 
     return report
+
+
+# --- what every feed import tells the operators: a log line at its start and end, a count by outcome ----
+
+_feed_log = logging.getLogger("numbers.feeds")
+_P = ParamSpec("_P")
+
+
+def observed_import(kind: str) -> Callable[[Callable[_P, FeedSummary]], Callable[_P, FeedSummary]]:
+    """Log an import's start and end (with its counts) and count it by outcome (portal_feed_imports_total)."""
+
+    def decorate(importer: Callable[_P, FeedSummary]) -> Callable[_P, FeedSummary]:
+        @functools.wraps(importer)
+        def run(*args: _P.args, **kwargs: _P.kwargs) -> FeedSummary:
+            operator = getattr(kwargs.get("operator"), "code", None)
+            context = {"kind": kind, "operator": operator, "dry_run": bool(kwargs.get("dry_run"))}
+            _feed_log.info("feed import started", extra={"event": "feed_import_started", **context})
+            started = time.monotonic()
+            try:
+                summary = importer(*args, **kwargs)
+            except FeedFileError as exc:
+                metrics.FEED_IMPORTS.labels(kind=kind, outcome="refused").inc()
+                _feed_log.warning("feed import refused: %s", exc.message,
+                                  extra={"event": "feed_import_refused", **context})
+                raise
+            except Exception:
+                metrics.FEED_IMPORTS.labels(kind=kind, outcome="failed").inc()
+                _feed_log.exception("feed import failed", extra={"event": "feed_import_failed", **context})
+                raise
+            outcome = "rejected_lines" if summary.rejected_total else "ok"
+            metrics.FEED_IMPORTS.labels(kind=kind, outcome=outcome).inc()
+            _feed_log.info("feed import finished", extra={
+                "event": "feed_import_finished", **context, "outcome": outcome, "lines": summary.lines,
+                "applied": summary.applied, "already_applied": summary.already_applied,
+                "duplicates": summary.duplicates, "rejected": summary.rejected_total,
+                "rejected_by_reason": dict(summary.rejected),
+                "seconds": round(time.monotonic() - started, 3)})
+            return summary
+
+        return run
+
+    return decorate

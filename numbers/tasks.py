@@ -8,3 +8,11 @@ from numbers.services import release_sweep
 @shared_task(name="numbers.tasks.release_sweep_task", acks_late=True, reject_on_worker_lost=True)
 def release_sweep_task() -> int:
     return release_sweep()
+
+
+@shared_task(name="numbers.tasks.sessions_clear_task", acks_late=True, reject_on_worker_lost=True)
+def sessions_clear_task() -> None:
+    """Delete expired sessions (every sign-in code request makes one): Django's `clearsessions`."""
+    from django.core.management import call_command
+
+    call_command("clearsessions")

@@ -18,6 +18,11 @@ class PortalAdminConfig(AdminConfig):
     default_site = "portal.admin_site.PortalAdminSite"
 
     def ready(self):
+        from django.core.signals import request_finished
+
+        from portal.logs import clear_request_id
+
+        request_finished.connect(clear_request_id, dispatch_uid="portal.logs.clear_request_id")
         super().ready()  # autodiscovers each app's admin module (numbers.admin: the lifecycle's records)
         # Every yes/no icon of the admin (lists and read-only fields look it up here when they draw one).
         admin_list._boolean_icon = _boolean_icon

@@ -52,6 +52,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: every log line of the request carries its id (portal/logs.py).
+    "portal.logs.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -63,6 +65,9 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
+    # Operations: API requests counted by status; every admin action written to the log (portal/metrics.py).
+    "portal.metrics.ApiRequestsMiddleware",
+    "portal.logs.AdminActionLogMiddleware",
 ]
 
 ROOT_URLCONF = "portal.urls"
@@ -100,7 +105,15 @@ else:
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-CACHES = {"default": env.cache("CACHE_URL", default="dbcache://portal_cache")}
+# The shared cache holds the rate limits (numbers.ratelimit): Redis in production, whose increments are atomic.
+# The database cache (the development default) is not atomic and is refused when DEBUG is off.
+_cache_url = env.str("CACHE_URL", default="dbcache://portal_cache" if DEBUG or TESTING else "")
+CACHES = {"default": env.cache_url_config(_cache_url) if _cache_url else {}}
+if not (DEBUG or TESTING) and "redis" not in CACHES["default"].get("BACKEND", "").lower():
+    raise ImproperlyConfigured(
+        "CACHE_URL must name a Redis cache when DEBUG is off (redis://host:6379/1): the rate limits count there, "
+        "and only Redis counts atomically across processes."
+    )
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -141,6 +154,8 @@ SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SECURE = not DEBUG and not TESTING
 CSRF_COOKIE_SECURE = not DEBUG and not TESTING
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG and not TESTING)
+# Health checks and Prometheus call the web processes directly over the internal network, in plain HTTP.
+SECURE_REDIRECT_EXEMPT = [r"^api/v1/health(/live|/ready)?$", r"^metrics$"]
 SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0 if DEBUG else 31536000)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = not DEBUG
 SECURE_HSTS_PRELOAD = not DEBUG
@@ -225,6 +240,8 @@ if CELERY_BROKER_URL.startswith(("portalfs://", "filesystem://")):
         "polling_interval": 0.05,
     }
 CELERY_TASK_IGNORE_RESULT = True
+# Workers log through LOGGING above (JSON in production), not through handlers of Celery's own.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # Celery's Django fixup closes every database connection before and after each task unless this is set:
 # a new PostgreSQL connection per task (~6.5 ms, RECIPES.md) was a fifth of a delivery's time. Workers
 # now keep their connection for this many tasks; portal/celery.py still drops broken or expired ones.
@@ -235,6 +252,10 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+try:  # beat keeps its schedule there; a read-only web process needs no such folder
+    VAR_DIR.mkdir(parents=True, exist_ok=True)
+except OSError:
+    pass
 # Inline execution is for tests only: production without a broker fails above.
 CELERY_TASK_ALWAYS_EAGER = TESTING
 CELERY_TASK_EAGER_PROPAGATES = TESTING
@@ -249,13 +270,51 @@ REST_FRAMEWORK: dict[str, Any] = {
     "UNAUTHENTICATED_USER": None,
 }
 
-LOGGING = {
+# Logs (portal/logs.py): JSON lines to stdout in production, plain lines for people under DEBUG; a request id and
+# the Celery task id on every line, phone numbers masked. LOG_FILE adds a JSON file beside the console.
+LOG_FORMAT = env.str("LOG_FORMAT", default="plain" if DEBUG else "json")
+if LOG_FORMAT not in ("json", "plain"):
+    raise ImproperlyConfigured("LOG_FORMAT must be json or plain.")
+LOG_FILE = env.str("LOG_FILE", default="")
+LOGGING: dict[str, Any] = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"context": {"()": "portal.logs.ContextFilter"}},
+    "formatters": {"json": {"()": "portal.logs.JsonFormatter"}, "plain": {"()": "portal.logs.PlainFormatter"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "stream": "ext://sys.stdout",
+                             "formatter": LOG_FORMAT, "filters": ["context"]}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
 }
+if LOG_FILE:
+    Path(LOG_FILE).parent.mkdir(parents=True, exist_ok=True)
+    # WatchedFileHandler reopens the file after logrotate moves it.
+    LOGGING["handlers"]["file"] = {"class": "logging.handlers.WatchedFileHandler", "filename": LOG_FILE,
+                                   "formatter": "json", "filters": ["context"]}
+    LOGGING["root"]["handlers"].append("file")
+
+# Metrics (portal/metrics.py): /metrics answers only these addresses (the client address as the rate limits
+# see it, so behind a proxy TRUSTED_PROXY_COUNT decides). Gauges read from the database are cached this long:
+# one scrape interval. Counters of gunicorn's and the workers' processes are read from the multiprocess files of
+# every folder under METRICS_ROOT (each process kind writes its own: PROMETHEUS_MULTIPROC_DIR=METRICS_ROOT/web…).
+METRICS_ALLOWED_ADDRESSES = env.list("METRICS_ALLOWED_ADDRESSES", default=["127.0.0.1/32", "::1/128"])
+METRICS_CACHE_SECONDS = env.float("METRICS_CACHE_SECONDS", default=15.0)
+_multiproc_dir = env.str("PROMETHEUS_MULTIPROC_DIR", default="")
+if _multiproc_dir:
+    Path(_multiproc_dir).mkdir(parents=True, exist_ok=True)  # before any counter is made (numbers.metrics)
+METRICS_ROOT = env.str("METRICS_ROOT", default=str(Path(_multiproc_dir).parent) if _multiproc_dir else "")
+
+# Readiness fails when beat or the workers are stale: a periodic task's last heartbeat older than five of its
+# intervals (numbers.heartbeats), and never less than this (a worker busy with a long task is not dead).
+SWEEP_STALE_FLOOR_SECONDS = env.float("SWEEP_STALE_FLOOR_SECONDS", default=60.0)
+
+# Error reporting (portal/sentry.py) when SENTRY_DSN is set: Sentry, or a self-hosted Sentry or GlitchTip.
+SENTRY_DSN = env.str("SENTRY_DSN", default="")
+SENTRY_ENVIRONMENT = env.str("SENTRY_ENVIRONMENT", default="development" if DEBUG else "production")
+SENTRY_TRACES_SAMPLE_RATE = env.float("SENTRY_TRACES_SAMPLE_RATE", default=0.0)
+if SENTRY_DSN:
+    from portal.sentry import sentry_init
+
+    sentry_init(dsn=SENTRY_DSN, environment=SENTRY_ENVIRONMENT, traces_sample_rate=SENTRY_TRACES_SAMPLE_RATE)
 
 # --- Batch renewal (renewal app) --------------------------------------------------------------
 INSTALLED_APPS += ["drf_spectacular", "drf_spectacular_sidecar"]
@@ -336,6 +395,9 @@ SUBSCRIBER_IDLE_SECONDS = env.int("SUBSCRIBER_IDLE_SECONDS", default=600)
 # Evidence uploads: images (JPEG, PNG, GIF, WebP) or PDF, checked by content.
 EVIDENCE_MAX_BYTES = env.int("EVIDENCE_MAX_BYTES", default=5 * 1024 * 1024)
 EVIDENCE_MAX_FILES = env.int("EVIDENCE_MAX_FILES", default=5)
+# Harassment reports: evidence files of reports older than this, and closed reports last handled longer ago than
+# this, are deleted by the daily retention sweep, unless a regulator holds the report.
+REPORT_RETENTION_DAYS = env.int("REPORT_RETENTION_DAYS", default=3 * 365)
 # Unbind tasks are gathered for this many seconds, then one delivery per platform carries them.
 UNBIND_COALESCE_SECONDS = env.float("UNBIND_COALESCE_SECONDS", default=3.0)
 # An unbind task without a result this long after it was created becomes `no_answer`.

@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 
 from portal import views
+from portal.metrics import metrics_view
 from renewal.api.unbind import UnbindTaskResultView
 
 urlpatterns = [
@@ -12,6 +13,8 @@ urlpatterns = [
     path("api/v1/health/ready", views.health_ready, name="health-ready"),
     # What monitors called before live and ready were split: readiness, as it was.
     path("api/v1/health", views.health_ready, name="health"),
+    # Prometheus, from METRICS_ALLOWED_ADDRESSES only.
+    path("metrics", metrics_view, name="metrics"),
     path("staff/", include("numbers.sales.urls")),
     # A platform reports an unbind task's result.
     path("api/v1/unbind-tasks/<uuid:task_id>/result", UnbindTaskResultView.as_view(), name="unbind-task-result"),

@@ -1,8 +1,9 @@
 """The landing page and the health checks.
 
 `GET /api/v1/health/live` needs nothing (the process answers); `GET /api/v1/health/ready` checks the
-database, the broker and the default cache (`GET /api/v1/health` is its alias). Anyone may call them, so
-they answer with codes only; what failed and why goes to the log (logger `portal.health`).
+database, the broker, the default cache, and that beat and the workers are not stale (their heartbeats,
+numbers.heartbeats) (`GET /api/v1/health` is its alias). Anyone may call them, so they answer with codes
+only; what failed and why goes to the log (logger `portal.health`).
 """
 
 import logging
@@ -17,7 +18,9 @@ from django.http import JsonResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
+from numbers.heartbeats import freshness
 from portal.celery import app as celery_app
+from portal.celery import periodic_tasks
 
 log = logging.getLogger("portal.health")
 
@@ -55,13 +58,33 @@ def _check_cache() -> None:
         raise LookupError("the cache did not return the value just stored")
 
 
-CHECKS = {"database": _check_database, "broker": _check_broker, "cache": _check_cache}
+class Stale(Exception):
+    """A periodic task's heartbeat is older than five of its intervals."""
+
+
+def _check_beat() -> None:
+    state = freshness(tasks=set(periodic_tasks()))
+    if not state.beat:
+        raise Stale(f"beat sent no periodic task within its limit; seconds since (sent, ran): {state.ages}")
+
+
+def _check_workers() -> None:
+    state = freshness(tasks=set(periodic_tasks()))
+    if not state.workers:
+        raise Stale(f"no worker finished a periodic task within its limit; seconds since (sent, ran): {state.ages}")
+
+
+CHECKS = {"database": _check_database, "broker": _check_broker, "cache": _check_cache, "beat": _check_beat,
+          "workers": _check_workers}
 
 
 def _run(name: str, check, results: dict) -> None:
     try:
         check()
         results[name] = "ok"
+    except Stale as exc:
+        log.warning("health: %s stale: %s", name, exc)
+        results[name] = "stale"
     except Exception as exc:  # noqa: BLE001  (any failure means not ready; the log says which and why)
         log.warning("health: %s unreachable: %s: %s", name, exc.__class__.__name__, exc)
         results[name] = "unreachable"
@@ -70,7 +93,8 @@ def _run(name: str, check, results: dict) -> None:
 
 
 def readiness() -> dict[str, str]:
-    """Return {check: "ok" | "unreachable" | "timeout"} for the database, the broker and the cache."""
+    """Return {check: "ok" | "unreachable" | "timeout" | "stale"} for the database, the broker, the cache, beat
+    and the workers."""
     results: dict[str, str] = {}
     threads = [threading.Thread(target=_run, args=(name, check, results), name=f"health-{name}", daemon=True)
                for name, check in CHECKS.items()]
@@ -93,7 +117,8 @@ def health_live(request):
 
 @require_GET
 def health_ready(request):
-    """200 when the database, the broker and the cache all answer, 503 otherwise; codes only."""
+    """200 when the database, the broker and the cache all answer and beat and the workers are fresh, 503
+    otherwise; codes only."""
     checks = readiness()
     ready = all(code == "ok" for code in checks.values())
     return JsonResponse({"status": "ok" if ready else "unavailable", "checks": checks},

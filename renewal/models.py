@@ -180,6 +180,11 @@ class BatchChunk(models.Model):
             models.CheckConstraint(condition=Q(deliveries_done__lte=models.F("deliveries_total")),
                                    name="chunk_done_le_total"),
         ]
+        indexes = [
+            # /metrics: batches whose renewal is not complete, without reading every chunk ever made.
+            models.Index(fields=["batch"], condition=Q(deliveries_done__lt=models.F("deliveries_total")),
+                         name="chunk_incomplete"),
+        ]
 
     def __str__(self) -> str:
         return _("batch %(batch)s, chunk %(seq)s") % {"batch": self.batch_id, "seq": self.seq}
@@ -227,6 +232,7 @@ class DeliveryState(models.TextChoices):
 
 
 FINAL_STATES = (DeliveryState.CONFIRMED, DeliveryState.CANCELLED)
+OPEN_STATES = (DeliveryState.PENDING, DeliveryState.SENT, DeliveryState.DEAD)
 # The largest count a platform may report through the API (numbers confirmed, accounts unbound): no chunk or
 # holder comes near it, and it fits every integer column (2**31 - 1 on PostgreSQL) with room to spare.
 MAX_REPORTED_COUNT = 1_000_000
@@ -293,6 +299,11 @@ class Delivery(models.Model):
             models.Index(fields=["state", "next_attempt_at"], name="delivery_state_due"),
             models.Index(fields=["platform", "created_at", "id"], name="delivery_platform_page"),
             models.Index(fields=["chunk", "state"], name="delivery_chunk_state"),
+            # /metrics: open deliveries by platform and state, and the oldest pending one, without touching the
+            # (ever-growing) confirmed history.
+            models.Index(fields=["platform", "state"], condition=Q(state__in=OPEN_STATES),
+                         name="delivery_open_platform_state"),
+            models.Index(fields=["created_at"], condition=Q(state=DeliveryState.PENDING), name="delivery_pending_age"),
         ]
         constraints = [
             models.CheckConstraint(condition=Q(state__in=DeliveryState.values), name="delivery_state_valid"),
@@ -382,6 +393,12 @@ class HarassmentReport(models.Model):
     notes = models.TextField(_("regulator's notes"), blank=True)
     handled_by = models.CharField(_("last handled by"), max_length=150, blank=True, editable=False)
     handled_at = models.DateTimeField(_("last handled at"), null=True, blank=True, editable=False)
+    # Reports and their evidence are deleted after REPORT_RETENTION_DAYS unless a regulator holds them.
+    retention_hold = models.BooleanField(
+        _("held by the regulator"), default=False,
+        help_text=_("Keep this report and its evidence past the retention period (for example, while a case "
+                    "is open). Unticked, the evidence is deleted once the report is older than the retention "
+                    "period, and a closed report once it was last handled longer ago than that."))
 
     class Meta:
         ordering = ["-created_at"]
@@ -390,6 +407,10 @@ class HarassmentReport(models.Model):
         constraints = [
             models.CheckConstraint(condition=Q(category__in=HarassmentCategory.values), name="report_category_valid"),
             models.CheckConstraint(condition=Q(status__in=ReportStatus.values), name="report_status_valid"),
+        ]
+        indexes = [
+            # The retention sweep: reports not held, oldest first.
+            models.Index(fields=["created_at"], condition=Q(retention_hold=False), name="report_retention_created"),
         ]
 
     def __str__(self) -> str:

@@ -43,6 +43,7 @@ from numbers.staging import (
     iso_sql,
     json_object,
     mark_duplicates,
+    observed_import,
     parse_time,
     plus_days_sql,
     range_sql,
@@ -177,6 +178,7 @@ CANCEL_LOAD_COLUMNS = ("line", "raw", "msisdn", "fast", "cancelled_at", "reason"
 
 
 
+@observed_import("cancellations")
 def cancellations_import(
     *, operator: Operator, rows: Iterable[CancellationRow], actor: Actor, dry_run: bool = False,
     report: Report | None = None, all_lines: bool = False, progress: Progress | None = None,

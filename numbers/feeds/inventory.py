@@ -33,6 +33,7 @@ from numbers.staging import (
     db_time,
     json_object,
     mark_duplicates,
+    observed_import,
     parse_time,
     range_sql,
     read_csv,
@@ -120,6 +121,7 @@ INVENTORY_LOAD_COLUMNS = ("line", "raw", "msisdn", "state", "holder_since", "can
                           "released_at", "secondary", "key", "reject", "message")
 
 
+@observed_import("inventory")
 def inventory_import(
     *, operator: Operator, rows: Iterable[InventoryRow], actor: Actor, dry_run: bool = False,
     report: Report | None = None, all_lines: bool = False, progress: Progress | None = None,

@@ -1,4 +1,5 @@
-"""Admin for harassment reports: regulators read them, download evidence, and set status and notes."""
+"""Admin for harassment reports: regulators read them, download evidence, set status and notes, and hold a
+report past the retention period."""
 
 from django.contrib import admin
 from django.urls import reverse
@@ -32,7 +33,7 @@ class EvidenceInline(admin.TabularInline):
 
 
 # What the regulator may change; everything else on a report is the subscriber's and read-only.
-HANDLING_FIELDS = ("status", "notes")
+HANDLING_FIELDS = ("status", "notes", "retention_hold")
 REPORT_FIELDS = ("reference", "number", "holder_period", "category", "sender", "occurred_at", "description",
                  "created_at")
 
@@ -41,7 +42,7 @@ REPORT_FIELDS = ("reference", "number", "holder_period", "category", "sender", "
 class HarassmentReportAdmin(admin.ModelAdmin):
     list_display = ("reference", "number", "category", "sender", "occurred_at", "created_at", "status",
                     "handled_by", "handled_at")
-    list_filter = ("status", "category")
+    list_filter = ("status", "category", "retention_hold")
     search_fields = ("reference", "number__msisdn", "sender")
     fields = (*REPORT_FIELDS, *HANDLING_FIELDS, "handled_by", "handled_at")
     readonly_fields = (*REPORT_FIELDS, "handled_by", "handled_at")

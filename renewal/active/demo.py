@@ -5,6 +5,7 @@ import zlib
 from datetime import timedelta
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import transaction
@@ -13,7 +14,7 @@ from django.utils import timezone
 from numbers.models import HolderPeriod, Outlet, PhoneNumber, State
 from numbers.services import DisclosureInput, number_allocate
 from renewal.active.reports import harassment_report_create
-from renewal.models import HarassmentReport
+from renewal.models import HarassmentReport, ReportStatus
 
 
 def _png(width: int = 8, height: int = 8) -> bytes:
@@ -47,6 +48,7 @@ def load(stdout) -> list[tuple[str, str, str]]:
             period=period, category="debt_collection", sender="+86 400 800 1234", occurred_at=now - timedelta(days=2),
             description="每天都有催收电话找原机主，说他欠网贷。Debt collectors call every day for the old holder.",
             files=[_evidence("call-log.png")])
+        _retention_demo(period, now)
     # An active number loaded from older records without the start of its holding: no unbind button.
     unknown = (PhoneNumber.objects.filter(state=State.AVAILABLE, is_secondary=False, range_holder=outlet.operator)
                .order_by("msisdn").first())
@@ -54,8 +56,19 @@ def load(stdout) -> list[tuple[str, str, str]]:
         HolderPeriod.objects.create(number=unknown, operator=outlet.operator, started_at=None,
                                     customer_ref="DEMO-SUB-2")
         PhoneNumber.objects.filter(pk=unknown.pk).update(state=State.ACTIVE)
-    stdout.write("renewal (subscriber): 2 demo subscriber numbers and 1 harassment report")
+    stdout.write("renewal (subscriber): 2 demo subscriber numbers and 3 harassment reports")
     return _logins()
+
+
+def _retention_demo(period: HolderPeriod, now) -> None:
+    """Two closed reports past the retention period: `manage.py retention_sweep` deletes one, the held one stays."""
+    for held, sender in ((False, "+86 400 800 0001"), (True, "+86 400 800 0002")):
+        report = harassment_report_create(
+            period=period, category="marketing", sender=sender, occurred_at=now - timedelta(days=1200),
+            description="Old marketing calls (demo of the retention period).", files=[_evidence("old.png")])
+        old = now - timedelta(days=settings.REPORT_RETENTION_DAYS + 30)
+        HarassmentReport.objects.filter(pk=report.pk).update(
+            created_at=old, status=ReportStatus.CLOSED, handled_at=old, handled_by="regulator", retention_hold=held)
 
 
 def _evidence(name: str):
@@ -76,4 +89,7 @@ def _logins() -> list[tuple[str, str, str]]:
                       f"number {secondary.number.national}; the code is printed by the worker"))
     if unknown:
         lines.append(("Subscriber (holding start unknown)", "/renew/", f"number {unknown.number.national}"))
+    if HarassmentReport.objects.filter(retention_hold=True).exists():
+        lines.append(("Retention (regulator)", "/admin/renewal/harassmentreport/",
+                      "2 closed reports past 3 years; `manage.py retention_sweep` deletes the one not held"))
     return lines

@@ -23,6 +23,10 @@ from django.utils.translation import ngettext, pgettext
 
 from numbers.errors import DomainError
 from numbers.models import HolderPeriod, State
+
+# The reports' retention (renewal.active.reports), re-exported as the feature's public surface.
+from renewal.active.reports import RetentionSummary as RetentionSummary
+from renewal.active.reports import reports_retention_sweep as reports_retention_sweep
 from renewal.deliveries.services import unbind_deliveries_confirm
 from renewal.models import (
     MAX_REPORTED_COUNT,

@@ -19,6 +19,7 @@ from django.utils import timezone, translation
 from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
 
+from numbers import metrics
 from numbers.models import PhoneNumber, State
 from renewal.models import SmsCode, SmsMessage
 
@@ -137,5 +138,7 @@ def sms_code_send(*, msisdn: str, language: str | None = None) -> None:
             body = code_message(code)
         get_backend().send(to=msisdn, body=body)
     except SmsSendError as exc:
-        log.warning("SMS send to %s…%s failed: %s", msisdn[:5], msisdn[-2:], exc)
+        metrics.SMS_FAILED.inc()
+        log.warning("SMS send failed: %s", exc, extra={"event": "sms_failed", "msisdn": msisdn})
         raise
+    metrics.SMS_SENT.inc()

@@ -2,7 +2,7 @@
 
 from celery import shared_task
 
-from renewal.active.services import unbind_deadline_sweep
+from renewal.active.services import reports_retention_sweep, unbind_deadline_sweep
 from renewal.active.sms import SmsSendError, sms_code_send
 
 
@@ -22,3 +22,10 @@ def sms_code_send_task(msisdn: str, language: str | None = None) -> None:
     a retry issues a fresh code, replacing the one that was not delivered.
     """
     sms_code_send(msisdn=msisdn, language=language)
+
+
+@shared_task(name="renewal.active.reports_retention_task", acks_late=True, reject_on_worker_lost=True)
+def reports_retention_task() -> int:
+    """Daily: delete evidence and closed reports past the retention period (those a regulator holds stay)."""
+    summary = reports_retention_sweep()
+    return summary.reports_deleted + summary.evidence_deleted

@@ -1,5 +1,6 @@
 """The subscriber's pages: sign in with an SMS code, the renewal page, unbind requests, harassment reports."""
 
+import logging
 import time
 from functools import wraps
 
@@ -13,7 +14,7 @@ from django.utils.translation import get_language, ngettext
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
-from numbers import ratelimit, roles
+from numbers import metrics, ratelimit, roles
 from numbers.access import SUPERUSER, account_role
 from numbers.audit import audit_record
 from numbers.models import AuditAction, HolderPeriod, State
@@ -23,6 +24,8 @@ from renewal.active.reports import evidence_storage, harassment_report_create
 from renewal.active.sms import VerifyResult, sms_code_verify
 from renewal.active.tasks import sms_code_send_task
 from renewal.models import Evidence, HarassmentReport, UnbindRequest
+
+log = logging.getLogger(__name__)
 
 SESSION_PENDING = "renew_pending"
 SESSION_SUBSCRIBER = "renew_subscriber"
@@ -116,7 +119,11 @@ def verify(request):
             failures = cache.incr(key)
         except ValueError:
             failures = settings.SMS_CODE_MAX_TRIES
-        if result == VerifyResult.LOCKED or failures >= settings.SMS_CODE_MAX_TRIES:
+        reason = "locked" if result == VerifyResult.LOCKED or failures >= settings.SMS_CODE_MAX_TRIES else "wrong_code"
+        metrics.SIGNIN_REFUSALS.labels(page="subscriber", reason=reason).inc()
+        log.warning("sign-in refused", extra={"event": "signin_refused", "page": "subscriber", "reason": reason,
+                                              "msisdn": msisdn, "address": ratelimit.client_address(request)})
+        if reason == "locked":
             form.add_error("code", _("That code was wrong too many times and no longer works. Request a new code."))
         else:
             left = settings.SMS_CODE_MAX_TRIES - failures

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 import random
+import time
 import uuid
 from collections.abc import Iterable
 from datetime import datetime, timedelta
@@ -22,7 +23,7 @@ from django.utils.translation import gettext as _
 from numbers.audit import audit_record
 from numbers.models import AuditAction, PhoneNumber, State
 from numbers.services import Actor, actor_label
-from renewal.deliveries import bodies, http, queue
+from renewal.deliveries import bodies, http, observe, queue
 
 # What other features use of the outbox's internals, re-exported as its public surface.
 from renewal.deliveries.unbind import unbind_coalesce as unbind_coalesce
@@ -211,17 +212,21 @@ def delivery_attempt(*, delivery_id: uuid.UUID | str, now: datetime | None = Non
         "X-Renewal-Delivery": str(delivery.id),
         "X-Renewal-Signature": signature_header(secrets=platform_secrets(platform), body=body),
     }
+    started = time.monotonic()
     answer = http.post_webhook(platform.webhook_url, body=body, headers=headers)
     attempts = delivery.attempts + 1
     done = timezone.now()
-    if answer.ok:
+    outcome = "sent" if answer.ok else "dead" if attempts >= settings.RENEWAL_MAX_ATTEMPTS else "failed"
+    if outcome == "sent":
         _record(delivery, state=DeliveryState.SENT, sent_at=done, attempts=attempts, last_error="")
-        return "sent"
-    if attempts >= settings.RENEWAL_MAX_ATTEMPTS:
+    elif outcome == "dead":
         _record(delivery, state=DeliveryState.DEAD, attempts=attempts, last_error=answer.error)
-        return "dead"
-    _record(delivery, attempts=attempts, last_error=answer.error, next_attempt_at=done + _backoff(attempts))
-    return "failed"
+    else:
+        _record(delivery, attempts=attempts, last_error=answer.error, next_attempt_at=done + _backoff(attempts))
+    observe.attempt_observed(delivery_id=delivery.id, platform=platform.name, event=delivery.event,
+                             attempt=attempts, outcome=outcome, status_code=answer.status,
+                             latency_seconds=time.monotonic() - started, error=answer.error)
+    return outcome
 
 
 def _record(delivery: Delivery, **fields: Any) -> None:

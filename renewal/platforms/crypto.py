@@ -2,13 +2,13 @@
 
 The portal must sign with the plain secret, so it cannot be hashed like an API
 key. The first key encrypts; every key decrypts, so a key can be rotated by
-putting the new one first and re-encrypting (`secrets_reencrypt`).
+putting the new one first and re-encrypting (`manage.py secrets_reencrypt`, README "Rotating the secrets key").
 """
 
 import secrets
 from functools import lru_cache
 
-from cryptography.fernet import Fernet, MultiFernet
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from django.conf import settings
 from django.core.signals import setting_changed
 from django.dispatch import receiver
@@ -43,3 +43,17 @@ def decrypt(token: str) -> str:
 def reencrypt(token: str) -> str:
     """Return the token encrypted with the first (newest) key."""
     return _fernet().rotate(token.encode()).decode()
+
+
+def is_current(token: str) -> bool:
+    """Return whether the token is encrypted with the first (newest) key."""
+    try:
+        Fernet(_first_key()).decrypt(token.encode())
+    except InvalidToken:
+        return False
+    return True
+
+
+def _first_key() -> bytes:
+    key = settings.RENEWAL_SECRETS_KEYS[0]
+    return key.encode() if isinstance(key, str) else key

@@ -3,8 +3,10 @@
 import hashlib
 import hmac
 import secrets
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from cryptography.fernet import InvalidToken
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
@@ -164,3 +166,44 @@ def platform_set_status(*, platform: Platform, status: str, actor: Actor = None)
         audit_record(actor=actor, action=AuditAction.STATUS_CHANGE, obj=platform, before={"status": before},
                      after={"status": status}, detail={"deliveries_cancelled": cancelled})
     return platform
+
+
+@dataclass
+class ReencryptSummary:
+    platforms: int = 0  # platforms whose secrets were re-encrypted (or, checking, still need it)
+    secrets: int = 0
+    unreadable: list[str] = field(default_factory=list)  # platforms no key decrypts: nothing is changed then
+
+
+_SECRET_FIELDS = ("signing_secret_encrypted", "previous_secret_encrypted")
+
+
+@transaction.atomic
+def platform_secrets_reencrypt(*, check: bool = False) -> ReencryptSummary:
+    """Re-encrypt every platform's signing secrets with the first key of RENEWAL_SECRETS_KEYS.
+
+    All or nothing, under row locks: when a secret decrypts with no key, nothing is changed and the platforms
+    are named. `check` only counts the secrets not yet encrypted with the first key (before the old key is
+    removed, this must be 0).
+    """
+    summary = ReencryptSummary()
+    for platform in Platform.objects.select_for_update().order_by("pk").iterator(chunk_size=500):
+        changed = []
+        for name in _SECRET_FIELDS:
+            token = getattr(platform, name)
+            if not token or crypto.is_current(token):
+                continue
+            try:
+                setattr(platform, name, crypto.reencrypt(token))
+            except InvalidToken:
+                summary.unreadable.append(platform.name)
+                break
+            changed.append(name)
+        if changed:
+            summary.platforms += 1
+            summary.secrets += len(changed)
+            if not check:
+                platform.save(update_fields=changed)
+    if summary.unreadable:
+        transaction.set_rollback(True)
+    return summary

@@ -91,8 +91,8 @@ def test_sign_ins_and_refused_sign_ins_of_the_staff_pages(client, clerk):
                 REMOTE_ADDR="10.1.2.3")
     refused = AuditEntry.objects.filter(action=AuditAction.SIGN_IN_REFUSED).order_by("id")
     assert [(e.actor_name, e.actor_id, e.detail) for e in refused] == [
-        ("clerk", None, {"site": "staff", "reason": "password"}),
-        ("nobody", None, {"site": "staff", "reason": "password"})]
+        ("clerk", None, {"site": "staff", "reason": "wrong_password"}),
+        ("nobody", None, {"site": "staff", "reason": "wrong_password"})]
     entry = only(AuditAction.SIGN_IN)
     assert (entry.actor_id, entry.role, entry.address, entry.detail) == (
         clerk.pk, roles.SALES_STAFF, "10.1.2.3", {"site": "staff", "second_factor": ""})

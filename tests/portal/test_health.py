@@ -1,5 +1,5 @@
-"""Health: liveness needs nothing; readiness checks the database, the broker and the cache, and tells anyone
-only codes (the reasons go to the log)."""
+"""Health: liveness needs nothing; readiness checks the database, the broker, the cache, and that beat and the
+workers are fresh, and tells anyone only codes (the reasons go to the log)."""
 
 import logging
 import socket
@@ -7,7 +7,9 @@ import time
 
 import pytest
 
+from numbers.heartbeats import heartbeat_ran, heartbeat_sent
 from portal import views
+from portal.celery import periodic_tasks
 
 BROKEN_BROKER = "redis://portal:hunter2@127.0.0.1:1/0"  # nothing listens on port 1
 BROKEN_CACHE = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
@@ -18,7 +20,14 @@ SECRETS = ["127.0.0.1", "hunter2", "refused", "Error"]
 
 @pytest.fixture
 def ready(transactional_db):
-    """The checks run in their own threads, on their own connections: no test transaction may hold a lock."""
+    """The checks run in their own threads, on their own connections: no test transaction may hold a lock.
+    Beat has just sent every periodic task and a worker has just finished each."""
+    for task, interval in periodic_tasks().items():
+        heartbeat_sent(task=task, interval_seconds=interval)
+        heartbeat_ran(task=task)
+
+
+FRESH = {"beat": "ok", "workers": "ok"}
 
 
 def _health_logs(caplog) -> str:
@@ -42,7 +51,7 @@ def test_live_answers_with_the_database_out_of_reach(client):
 def test_ready_when_database_broker_and_cache_answer(client, ready):
     response = client.get("/api/v1/health/ready")
     assert response.status_code == 200, response.content
-    assert response.json() == {"status": "ok", "checks": {"database": "ok", "broker": "ok", "cache": "ok"}}
+    assert response.json() == {"status": "ok", "checks": {"database": "ok", "broker": "ok", "cache": "ok", **FRESH}}
 
 
 def test_an_unreachable_broker_is_a_code_in_the_answer_and_a_reason_in_the_log(client, ready, settings, caplog):
@@ -51,7 +60,7 @@ def test_an_unreachable_broker_is_a_code_in_the_answer_and_a_reason_in_the_log(c
         response = client.get("/api/v1/health/ready")
     assert response.status_code == 503
     assert response.json() == {"status": "unavailable",
-                               "checks": {"database": "ok", "broker": "unreachable", "cache": "ok"}}
+                               "checks": {"database": "ok", "broker": "unreachable", "cache": "ok", **FRESH}}
     assert not [s for s in SECRETS if s in response.content.decode()]
     logged = _health_logs(caplog)
     assert "broker unreachable: OperationalError" in logged and "127.0.0.1:1" in logged
@@ -64,7 +73,7 @@ def test_an_unreachable_cache_is_a_code_in_the_answer_and_a_reason_in_the_log(cl
         response = client.get("/api/v1/health/ready")
     assert response.status_code == 503
     assert response.json() == {"status": "unavailable",
-                               "checks": {"database": "ok", "broker": "ok", "cache": "unreachable"}}
+                               "checks": {"database": "ok", "broker": "ok", "cache": "unreachable", **FRESH}}
     assert not [s for s in SECRETS if s in response.content.decode()]
     logged = _health_logs(caplog)
     assert "cache unreachable: ConnectionError" in logged and "127.0.0.1:1" in logged
@@ -88,7 +97,7 @@ def test_a_hanging_dependency_is_a_timeout_within_the_deadline(client, ready, se
         response = client.get("/api/v1/health/ready")
     assert time.monotonic() - started < 2.5
     assert response.status_code == 503
-    assert response.json()["checks"] == {"database": "ok", "broker": "ok", "cache": "timeout"}
+    assert response.json()["checks"] == {"database": "ok", "broker": "ok", "cache": "timeout", **FRESH}
     assert "cache did not answer within 0.5 s" in _health_logs(caplog)
 
 

@@ -21,6 +21,7 @@ PRODUCTION = {
     "CELERY_BROKER_URL": "redis://redis.example.cn:6379/0",
     "RENEWAL_SECRETS_KEYS": "T3ZlcndyaXRlLW1lLXdpdGgtYS1yZWFsLWZlcm5ldC1rZXk=",
     "SMS_GATEWAY_URL": "https://sms.example.cn/send",
+    "CACHE_URL": "redis://redis.example.cn:6379/1",
 }
 
 
@@ -58,12 +59,21 @@ def test_check_deploy_is_clean_with_production_settings():
     assert "no issues" in result.stdout
 
 
-@pytest.mark.parametrize("missing", ["CELERY_BROKER_URL", "SECRET_KEY", "RENEWAL_SECRETS_KEYS", "SMS_GATEWAY_URL"])
+@pytest.mark.parametrize("missing", ["CELERY_BROKER_URL", "SECRET_KEY", "RENEWAL_SECRETS_KEYS", "SMS_GATEWAY_URL",
+                                     "CACHE_URL"])
 def test_production_without_a_broker_or_secret_key_fails_loudly(missing):
     env = {k: v for k, v in PRODUCTION.items() if k != missing}
     result = run_manage("check", env_overrides=env)
     assert result.returncode != 0
     assert missing in result.stderr
+
+
+@pytest.mark.parametrize("cache_url", ["dbcache://portal_cache", "locmemcache://", "filecache:///tmp/portal-cache"])
+def test_production_refuses_a_cache_that_is_not_redis(cache_url):
+    # The rate limits count in the cache: only Redis counts atomically across processes and machines.
+    result = run_manage("check", env_overrides={**PRODUCTION, "CACHE_URL": cache_url})
+    assert result.returncode != 0
+    assert "CACHE_URL must name a Redis cache" in result.stderr
 
 
 def test_demo_data_is_refused_outside_development(settings, db):

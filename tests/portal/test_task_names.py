@@ -19,6 +19,8 @@ STABLE_NAMES = {
     "renewal.unbind.unbind_coalesce_task",
     "renewal.unbind.unbind_deadline_sweep_task",
     "renewal.sms.sms_code_send_task",
+    "numbers.tasks.sessions_clear_task",
+    "renewal.active.reports_retention_task",
 }
 
 
