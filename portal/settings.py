@@ -128,6 +128,8 @@ STORAGES = {
 PRIVATE_FILES_ROOT = Path(env.str("PRIVATE_FILES_ROOT", default=str(VAR_DIR / "private")))
 
 LOGIN_URL = "admin:login"
+# Where people reach the portal (receipts, SMS links): e.g. https://renewal.example.cn. Empty: the request's host.
+PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="").rstrip("/")
 
 # Security. Production (DEBUG off) is HTTPS only.
 SESSION_COOKIE_HTTPONLY = True
@@ -186,6 +188,8 @@ if CELERY_BROKER_URL.startswith(("portalfs://", "filesystem://")):
         "polling_interval": 0.05,
     }
 CELERY_TASK_IGNORE_RESULT = True
+# `make run` turns this off so that the console SMS backend's lines reach the console, not Celery's log.
+CELERY_WORKER_REDIRECT_STDOUTS = env.bool("CELERY_WORKER_REDIRECT_STDOUTS", default=True)
 # Celery's Django fixup closes every database connection before and after each task unless this is set:
 # a new PostgreSQL connection per task (~6.5 ms, RECIPES.md) was a fifth of a delivery's time. Workers
 # now keep their connection for this many tasks; portal/celery.py still drops broken or expired ones.

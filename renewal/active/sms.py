@@ -20,6 +20,7 @@ from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
 
 from numbers.models import PhoneNumber, State
+from numbers.phone import format_national
 from renewal.models import SmsCode, SmsMessage
 
 log = logging.getLogger(__name__)
@@ -32,11 +33,16 @@ class SmsSendError(Exception):
 # --- backends --------------------------------------------------------------------------------
 
 
+# Marks the console backend's lines: `make run` shows exactly these on its console (portal/devrun.py).
+CONSOLE_MARK = "▶ SMS"
+
+
 class ConsoleBackend:
-    """Development: print the message on the worker's console."""
+    """Development: print the message, whole and on one marked line, as demo output (not through logging)."""
 
     def send(self, *, to: str, body: str) -> None:
-        print(f"[SMS to {to}] {body}", flush=True)
+        one_line = " ".join(body.split())
+        print(f"{CONSOLE_MARK} to {format_national(to)} ({to}): {one_line}", flush=True)
 
 
 class DatabaseBackend:
