@@ -9,11 +9,10 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from numbers.models import DisclosureMethod
+from numbers.phone import national_digits
 from numbers.sales import selectors
 from numbers.services import DisclosureInput, validate_customer_ref
 from numbers.signin import LimitedLoginMixin
-
-_SEPARATORS = re.compile(r"[\s\-().]")
 
 
 class StaffLoginForm(LimitedLoginMixin, AuthenticationForm):
@@ -33,7 +32,7 @@ class StaffLoginForm(LimitedLoginMixin, AuthenticationForm):
 
 class BookSearchForm(forms.Form):
     q = forms.CharField(
-        label=gettext_lazy("Digits"), required=False, max_length=24,
+        label=gettext_lazy("Digits"), required=False, max_length=32,
         widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "off", "placeholder": "8888"}),
     )
     match = forms.ChoiceField(
@@ -51,9 +50,12 @@ class BookSearchForm(forms.Form):
     before = forms.CharField(required=False, max_length=16, widget=forms.HiddenInput)
 
     def clean_q(self) -> str:
-        digits = _SEPARATORS.sub("", self.cleaned_data["q"])
-        if digits and not digits.isdigit():
-            raise ValidationError(_("Search with digits only, e.g. 8888."), code="digits")
+        # As a clerk types it: `+86 138…`, `0086-138-…`, full-width digits, spaces and dashes.
+        digits = national_digits(self.cleaned_data["q"])
+        if digits and not re.fullmatch(r"[0-9]+", digits):
+            raise ValidationError(
+                _("Search with digits, e.g. 8888 or a whole number such as 138 0013 8000; “%(typed)s” has other "
+                  "characters.") % {"typed": self.cleaned_data["q"][:24]}, code="digits")
         if len(digits) > 11:
             raise ValidationError(_("A mobile number has 11 digits: search with at most 11."), code="too_long")
         return digits

@@ -9,6 +9,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.cache import cache
 from django.http import FileResponse, Http404, HttpResponseForbidden, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.utils.translation import get_language, ngettext
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
@@ -16,6 +17,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from numbers import ratelimit, roles
 from numbers.access import SUPERUSER, account_role
 from numbers.models import HolderPeriod, State
+from numbers.phone import format_national
 from renewal.active import services as unbind
 from renewal.active.forms import CodeForm, NumberForm, ReportForm
 from renewal.active.reports import evidence_storage, harassment_report_create
@@ -28,9 +30,12 @@ SESSION_SUBSCRIBER = "renew_subscriber"
 
 
 def _limits():
+    # The day's count starts again at local midnight, as "a day" reads on the page.
+    midnight = int(timezone.localtime().utcoffset().total_seconds())
     return {
+        # "One a minute" on the page is one in any 60 seconds, never two across a window's edge.
         "number_minute": ratelimit.Limit("sms-number-minute", settings.SMS_LIMIT_PER_NUMBER_MINUTE, 60),
-        "number_day": ratelimit.Limit("sms-number-day", settings.SMS_LIMIT_PER_NUMBER_DAY, 86400),
+        "number_day": ratelimit.Limit("sms-number-day", settings.SMS_LIMIT_PER_NUMBER_DAY, 86400, offset=midnight),
         "address_hour": ratelimit.Limit("sms-address-hour", settings.SMS_LIMIT_PER_ADDRESS_HOUR, 3600),
     }
 
@@ -56,6 +61,22 @@ def _refusal_message(refusal: ratelimit.Refusal) -> str:
              "%(wait)s before requesting a new one.") % {"wait": wait}
 
 
+def sms_promise() -> str:
+    """What the start page promises, from the same settings as the limits it describes."""
+    minute, day = settings.SMS_LIMIT_PER_NUMBER_MINUTE, settings.SMS_LIMIT_PER_NUMBER_DAY
+    per_minute = ngettext("at most %(n)d code a minute", "at most %(n)d codes a minute", minute) % {"n": minute}
+    per_day = ngettext("%(n)d a day (counted from midnight)", "%(n)d a day (counted from midnight)", day) % {"n": day}
+    return _("We send a code only to numbers in service: %(minute)s and %(day)s for each number.") % {
+        "minute": per_minute, "day": per_day}
+
+
+def _start_page(request, form, status=200):
+    pending = request.session.get(SESSION_PENDING)
+    return render(request, "subscriber/start.html", {
+        "form": form, "promise": sms_promise(),
+        "pending": format_national(pending) if pending else None}, status=status)
+
+
 def _verify_fail_key(msisdn: str) -> str:
     return f"sms-verify-fail:{msisdn}"
 
@@ -67,21 +88,26 @@ def _verify_fail_key(msisdn: str) -> str:
 def start(request):
     """Ask for the number; answer every number the same, at once, and send a code in the background."""
     if request.method == "GET":
-        form = NumberForm(initial={"msisdn": request.GET.get("msisdn", "")[:32]})
-        return render(request, "subscriber/start.html", {"form": form})
+        pending = request.session.get(SESSION_PENDING)
+        typed = request.GET.get("msisdn", "")[:32] or (format_national(pending) if pending else "")
+        return _start_page(request, NumberForm(initial={"msisdn": typed}))
     limits = _limits()
     form = NumberForm(request.POST)
     checks = [(limits["address_hour"], ratelimit.client_address(request))]
     valid = form.is_valid()
     if valid:
         msisdn = form.cleaned_data["msisdn"]
-        checks += [(limits["number_minute"], msisdn), (limits["number_day"], msisdn)]
+        checks += [(limits["number_day"], msisdn)]
     refusal = ratelimit.hit_all(checks)  # counted whatever the number, valid or not
     if not valid:
-        return render(request, "subscriber/start.html", {"form": form}, status=400)
+        return _start_page(request, form, status=400)
+    if refusal is None:
+        refusal = ratelimit.hit_sliding(limits["number_minute"], msisdn)
     if refusal:
         form.add_error("msisdn", _refusal_message(refusal))
-        response = render(request, "subscriber/start.html", {"form": form}, status=429)
+        # The code already sent still works: the page leads back to where it is entered.
+        request.session[SESSION_PENDING] = msisdn
+        response = _start_page(request, form, status=429)
         response["Retry-After"] = str(refusal.retry_after)
         return response
     cache.set(_verify_fail_key(msisdn), 0, timeout=settings.SMS_CODE_TTL_SECONDS)
@@ -125,7 +151,8 @@ def verify(request):
         status = 400
     elif request.method == "POST":
         status = 400
-    return render(request, "subscriber/verify.html", {"form": form, "msisdn": msisdn}, status=status)
+    return render(request, "subscriber/verify.html", {"form": form, "msisdn": msisdn,
+                                                      "national": format_national(msisdn)}, status=status)
 
 
 @require_POST
@@ -185,7 +212,8 @@ def overview(request):
 @subscriber_required
 @require_http_methods(["GET", "POST"])
 def report_create(request):
-    form = ReportForm(request.POST or None, request.FILES or None)
+    # An empty POST is a submission too (it gets every field's error), not a fresh form.
+    form = ReportForm(request.POST, request.FILES) if request.method == "POST" else ReportForm()
     if request.method == "POST":
         if form.is_valid():
             data = form.cleaned_data
