@@ -73,6 +73,9 @@ MATRIX: dict[str, dict[str, dict[str, str]]] = {
     "renewal.batchchunk": {"view": {SU: ALL, REG: ALL, PA: ALL}},
     "renewal.delivery": {"view": {SU: ALL, OA: OWN, REG: ALL, PA: ALL}, "retry": {SU: ALL, OA: OWN, PA: ALL}},
     "renewal.harassmentreport": {"view": {SU: ALL, REG: ALL}, "change": {SU: ALL, REG: ALL}},
+    # Who handles each kind of harassment: shown to the subscriber after a report, kept by regulators.
+    "renewal.reportauthority": {"view": {SU: ALL, REG: ALL}, "add": {SU: ALL, REG: ALL},
+                                "change": {SU: ALL, REG: ALL}, "delete": {SU: ALL, REG: ALL}},
     # Evidence files of harassment reports, served by their own view (never from the web root).
     "renewal.evidence": {"download": {SU: ALL, REG: ALL}},
 }

@@ -315,6 +315,8 @@ CELERY_TASK_QUEUES = [  # each bound by its own name, so a message lands in exac
 CELERY_TASK_ROUTES = {
     "renewal.sms.sms_code_send_task": {"queue": "interactive"},
     "renewal.unbind.unbind_coalesce_task": {"queue": "interactive"},
+    "renewal.active.unbind_summary_send_task": {"queue": "interactive"},
+    "renewal.active.sms_send_task": {"queue": "interactive"},
 }
 
 # The demo data of `make run` (manage.py load_demo), one step per feature, in this order. Each step is a module

@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 
 from portal import views
+from renewal.active import views as active_views
 from renewal.api.unbind import UnbindTaskResultView
 
 urlpatterns = [
@@ -18,4 +19,6 @@ urlpatterns = [
     path("api/v1/", include("renewal.api.urls")),  # the platform API (batch renewal)
     # The subscriber's pages.
     path("renew/", include("renewal.active.urls")),
+    # The short link of the summary SMS.
+    path("r/<str:reference>", active_views.short_link, name="short-link"),
 ]

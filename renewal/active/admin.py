@@ -6,7 +6,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
-from renewal.models import Evidence, HarassmentReport
+from renewal.models import Evidence, HarassmentReport, ReportAuthority
 
 
 class EvidenceInline(admin.TabularInline):
@@ -56,3 +56,14 @@ class HarassmentReportAdmin(admin.ModelAdmin):
         obj.handled_by = request.user.get_username()
         obj.handled_at = timezone.now()
         obj.save(update_fields=[*HANDLING_FIELDS, "handled_by", "handled_at"])
+
+
+@admin.register(ReportAuthority)
+class ReportAuthorityAdmin(admin.ModelAdmin):
+    """Who handles each kind of harassment; a subscriber sees the rows of their report's kind after filing it."""
+
+    list_display = ("category", "position", "name", "phone", "handles", "url")
+    list_display_links = ("name",)
+    list_editable = ("position",)
+    list_filter = ("category",)
+    search_fields = ("name", "phone", "handles")

@@ -9,6 +9,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.cache import cache
 from django.http import FileResponse, Http404, HttpResponseForbidden, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.translation import get_language, ngettext
 from django.utils.translation import gettext as _
@@ -18,15 +19,17 @@ from numbers import ratelimit, roles
 from numbers.access import SUPERUSER, account_role
 from numbers.models import HolderPeriod, State
 from numbers.phone import format_national
+from renewal.active import outcomes
 from renewal.active import services as unbind
 from renewal.active.forms import CodeForm, NumberForm, ReportForm
 from renewal.active.reports import evidence_storage, harassment_report_create
 from renewal.active.sms import VerifyResult, sms_code_verify
 from renewal.active.tasks import sms_code_send_task
-from renewal.models import Evidence, HarassmentReport, UnbindRequest
+from renewal.models import Evidence, HarassmentReport, ReportAuthority, UnbindRequest
 
 SESSION_PENDING = "renew_pending"
 SESSION_SUBSCRIBER = "renew_subscriber"
+SESSION_NEXT = "renew_next"
 
 
 def _limits():
@@ -133,6 +136,11 @@ def verify(request):
             request.session.cycle_key()  # a new session id at sign-in: no session fixation
             request.session.pop(SESSION_PENDING, None)
             request.session[SESSION_SUBSCRIBER] = {"msisdn": msisdn, "period": period.pk, "seen": time.time()}
+            # Came from a short link in an SMS: to that request, if it is this holding's.
+            reference = request.session.pop(SESSION_NEXT, None)
+            target = UnbindRequest.objects.filter(reference=reference, holder_period=period).first()
+            if target is not None:
+                return redirect("subscriber:request_detail", pk=target.pk)
             return redirect("subscriber:overview")
         # Count failures in the cache for every number, so a number not in service answers the same.
         key = _verify_fail_key(msisdn)
@@ -229,7 +237,9 @@ def report_create(request):
 def report_detail(request, reference: str):
     # Only the reports of this holding: anyone else's is a 404, never a 403.
     report = get_object_or_404(HarassmentReport, reference=reference, holder_period=request.period)
-    return render(request, "subscriber/report_detail.html", {"report": report, "files": report.evidence.all()})
+    return render(request, "subscriber/report_detail.html", {
+        "report": report, "files": report.evidence.all(),
+        "authorities": ReportAuthority.objects.filter(category=report.category)})
 
 
 @login_required
@@ -274,23 +284,49 @@ def _own_request(request, pk):
     return get_object_or_404(UnbindRequest, pk=pk, holder_period=request.period)
 
 
+def _request_context(request, unbind_request) -> dict:
+    rows = unbind.request_tasks(unbind_request)
+    board = outcomes.board(rows)
+    final = unbind_request.finished_at is not None
+    return {"unbind_request": unbind_request, "rows": rows, "board": board, "sections": board.sections(),
+            "final": final, "number": request.number, "progress": unbind.request_progress(rows),
+            "summary": unbind.request_summary(rows) if final else ""}
+
+
 @subscriber_required
 def request_detail(request, pk):
-    unbind_request = _own_request(request, pk)
-    rows = unbind.request_tasks(unbind_request)
-    final = unbind_request.finished_at is not None
-    return render(request, "subscriber/request_detail.html", {
-        "unbind_request": unbind_request, "rows": rows, "final": final, "number": request.number,
-        "progress": unbind.request_progress(rows), "summary": unbind.request_summary(rows) if final else "",
-    })
+    return render(request, "subscriber/request_detail.html", _request_context(request, _own_request(request, pk)))
 
 
 @subscriber_required
 def request_status(request, pk):
-    unbind_request = _own_request(request, pk)
-    rows = unbind.request_tasks(unbind_request)
-    final = unbind_request.finished_at is not None
+    context = _request_context(request, _own_request(request, pk))
     return JsonResponse({
-        "final": final, "tasks": rows, "progress": unbind.request_progress(rows),
-        "summary": unbind.request_summary(rows) if final else "",
+        "final": context["final"], "tasks": context["rows"], "progress": context["progress"],
+        "done": context["board"].done, "total": context["board"].total, "summary": context["summary"],
+        # The grouped board as the page renders it, so the page and its updates never differ.
+        "html": render_to_string("subscriber/_board.html", context, request=request),
     }, headers={"Cache-Control": "no-store"})
+
+
+@subscriber_required
+def request_proof(request, pk):
+    """A page to print or save: the reference, the times, and every platform's outcome."""
+    context = _request_context(request, _own_request(request, pk))
+    context["printed_at"] = timezone.now()
+    return render(request, "subscriber/request_proof.html", context)
+
+
+def short_link(request, reference: str):
+    """PUBLIC_BASE_URL/r/<reference> from the summary SMS: the request, after sign-in if need be.
+
+    Every reference answers alike to someone not signed in (to the sign-in page), so the link tells nothing.
+    """
+    data = request.session.get(SESSION_SUBSCRIBER)
+    if data:
+        target = UnbindRequest.objects.filter(reference=reference[:12], holder_period_id=data.get("period")).first()
+        if target is not None:
+            return redirect("subscriber:request_detail", pk=target.pk)
+    request.session[SESSION_NEXT] = reference[:12]
+    messages.info(request, _("Sign in with your number to see your unbind request."))
+    return redirect("subscriber:start")

@@ -19,6 +19,8 @@ STABLE_NAMES = {
     "renewal.unbind.unbind_coalesce_task",
     "renewal.unbind.unbind_deadline_sweep_task",
     "renewal.sms.sms_code_send_task",
+    "renewal.active.unbind_summary_send_task",
+    "renewal.active.sms_send_task",
 }
 
 
