@@ -38,7 +38,7 @@ MATRIX: dict[str, dict[str, dict[str, str]]] = {
     "site.dashboard": {"view": {SU: ALL, REG: ALL}},
     "auth.user": {
         "view": {SU: ALL, OA: OWN_STAFF}, "add": {SU: ALL, OA: OWN_STAFF}, "change": {SU: ALL, OA: OWN_STAFF},
-        "password": {SU: ALL, OA: OWN_STAFF}, "delete": {SU: ALL},
+        "password": {SU: ALL, OA: OWN_STAFF}, "reset_link": {SU: ALL, OA: OWN_STAFF}, "delete": {SU: ALL},
     },
     "auth.group": {"view": {SU: ALL}, "add": {SU: ALL}, "change": {SU: ALL}, "delete": {SU: ALL}},
     "numbers.operator": {
@@ -54,7 +54,8 @@ MATRIX: dict[str, dict[str, dict[str, str]]] = {
     },
     "numbers.phonenumber": _RECORD,
     "numbers.holderperiod": _RECORD,
-    "numbers.disclosure": _RECORD,
+    # The customer's drawn signature: regulators and the outlet's operator administrators.
+    "numbers.disclosure": {**_RECORD, "signature": {SU: ALL, OA: OWN, REG: ALL}},
     "numbers.declinedoffer": _RECORD,
     "numbers.event": _RECORD,
     "numbers.riskmark": {**_RECORD, "add": {SU: ALL, REG: ALL}, "lift": {SU: ALL, REG: ALL}},
@@ -89,6 +90,8 @@ ACTIONS = {
     "delete": "the delete page and the bulk delete",
     "export": "the CSV export of the list",
     "password": "setting the account's password",
+    "reset_link": "making a one-time link with which a clerk sets a new password",
+    "signature": "the customer's signature drawn on the screen (a PNG)",
     "report": "downloading an upload's report",
     "lift": "lifting marks (the lift button and the bulk action)",
     "download": "downloading an evidence file",

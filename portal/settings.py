@@ -126,6 +126,8 @@ STORAGES = {
 }
 # Files people upload (evidence) live outside the web root and are never served as static files.
 PRIVATE_FILES_ROOT = Path(env.str("PRIVATE_FILES_ROOT", default=str(VAR_DIR / "private")))
+# Customers' signatures (disclosures signed on the screen) are deleted after this many days.
+SIGNATURE_RETENTION_DAYS = env.int("SIGNATURE_RETENTION_DAYS", default=3 * 365)
 
 LOGIN_URL = "admin:login"
 # Where people reach the portal (receipts, SMS links): e.g. https://renewal.example.cn. Empty: the request's host.

@@ -11,6 +11,7 @@ from django.utils.translation import gettext_lazy
 from numbers.models import DisclosureMethod
 from numbers.phone import national_digits
 from numbers.sales import selectors
+from numbers.sales.services import signature_png
 from numbers.services import DisclosureInput, validate_customer_ref
 from numbers.signin import LimitedLoginMixin
 
@@ -98,6 +99,8 @@ class AllocateForm(forms.Form):
         ),
         required=False,
     )
+    # The customer's signature drawn on the page's canvas (static/portal/signature.js), as a PNG data URL.
+    signature = forms.CharField(required=False, max_length=600_000, widget=forms.HiddenInput)
 
     def __init__(self, *args, number, **kwargs):
         super().__init__(*args, **kwargs)
@@ -105,6 +108,7 @@ class AllocateForm(forms.Form):
         if not number.is_secondary:
             del self.fields["method"]
             del self.fields["confirmed"]
+            del self.fields["signature"]
 
     def clean_customer_ref(self) -> str:
         return validate_customer_ref(self.cleaned_data["customer_ref"])
@@ -120,12 +124,19 @@ class AllocateForm(forms.Form):
                     _("Confirm that the customer was told this number is secondary and chose it; "
                       "otherwise record that the customer declines."),
                 )
+            if data.get("method") == DisclosureMethod.ESIGN:
+                try:
+                    self.signature_png = signature_png(data.get("signature", ""))
+                except ValidationError as error:
+                    # Shown beside the method (the signature box belongs to it); the hidden field has no place.
+                    self.add_error("method", error)
         return data
 
     def disclosure(self) -> DisclosureInput | None:
         if not self.number.is_secondary:
             return None
-        return DisclosureInput(method=self.cleaned_data["method"], customer_confirmed=self.cleaned_data["confirmed"])
+        return DisclosureInput(method=self.cleaned_data["method"], customer_confirmed=self.cleaned_data["confirmed"],
+                               signature_png=getattr(self, "signature_png", None))
 
 
 class DeclineForm(forms.Form):

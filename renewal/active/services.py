@@ -333,3 +333,24 @@ def overview_context(period: HolderPeriod) -> dict[str, Any]:
 
 
 
+
+
+# --- call-outs of the sales pages (numbers.hooks) ---------------------------------------------
+
+
+def sms_enqueue(to: str, body: str) -> None:
+    """Send one SMS from the interactive queue once the current transaction commits."""
+    transaction.on_commit(lambda: current_app.signature(
+        "renewal.active.sms_send_task", args=(to, body), queue="interactive").apply_async())
+
+
+def unbind_on_allocation(period: HolderPeriod, renewal: dict[str, Any]) -> None:
+    """A secondary number sold while its old accounts were still being removed: ask every platform to unbind for
+    the new holder too (their bindings before this moment are the old holder's), in the allocation's transaction."""
+    if renewal.get("state") == "complete":
+        return
+    try:
+        unbind_request_create(period=period)
+    except UnbindError as exc:
+        if exc.code != "no_platforms":
+            raise
