@@ -132,6 +132,9 @@ class Console:
             self.out.write(text + "\n")
             self.out.flush()
 
+    def open_log(self, name: str) -> None:
+        self._file(name).write(f"=== make run, {datetime.now():%Y-%m-%d %H:%M:%S}\n")
+
     def _file(self, name: str) -> IO[str]:
         if name not in self.files:
             self.files[name] = open(self.log_dir / f"{name}.log", "a", encoding="utf-8", buffering=1)  # noqa: SIM115
@@ -213,6 +216,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("DEBUG", "true")
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
     os.environ.setdefault("PUBLIC_BASE_URL", url)
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")  # each log line when it happens, not when a buffer fills
     os.environ["RENEWAL_SIMULATOR_PORT"] = str(args.simulator_port)
     # The console backend's lines go to the worker's own output, not through Celery's logging.
     os.environ["CELERY_WORKER_REDIRECT_STDOUTS"] = "false"
@@ -252,6 +256,7 @@ def run_processes(*, console: Console, url: str, started: float, logins: list[tu
     manager = Manager(printer=console)
     for name, command in procfile.processes.items():
         manager.add_process(name, command, env=dict(os.environ), cwd=str(ROOT))
+        console.open_log(name)  # each log exists from the start, before its process says anything
     names = ", ".join(procfile.processes)
     console.say(f"make run: starting {names} (Ctrl-C stops them all)…")
     threading.Thread(target=announce_when_ready, daemon=True, kwargs={
