@@ -24,6 +24,7 @@ from django.contrib.auth.tokens import default_token_generator
 from django.core.exceptions import ValidationError
 from django.db.models import ForeignKey, Model, QuerySet
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils.encoding import force_bytes
@@ -330,7 +331,7 @@ class DisclosureAdmin(NumberSearchMixin, CsvExportMixin, ReadOnlyAdmin):
                          name="numbers_disclosure_signature")
         return [signature, *super().get_urls()]
 
-    def signature_view(self, request: HttpRequest, id: str) -> HttpResponse:
+    def signature_view(self, request: HttpRequest, id: str) -> HttpResponseBase:
         """The customer's drawn signature: regulators, and the administrators of the outlet's operator."""
         disclosure = self.get_queryset(request).filter(pk=id).first() if id.isdigit() else None
         if disclosure is None or not self.has_view_permission(request, disclosure) or not disclosure.signature:

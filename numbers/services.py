@@ -231,7 +231,12 @@ def disclosure_signatures_prune(*, now: datetime | None = None, chunk_size: int 
     storage = Disclosure._meta.get_field("signature").storage
     Disclosure.objects.filter(pk__in=[pk for pk, _name in old]).update(signature="")
     names = [name for _pk, name in old]
-    transaction.on_commit(lambda: [storage.delete(name) for name in names])
+
+    def delete_files() -> None:
+        for name in names:
+            storage.delete(name)
+
+    transaction.on_commit(delete_files)
     return len(old)
 
 

@@ -11,6 +11,7 @@ become one delivery per platform.
 import logging
 import uuid
 from datetime import datetime, timedelta
+from functools import partial
 from itertools import groupby
 from typing import Any
 
@@ -180,9 +181,11 @@ SUMMARY_SMS = gettext_noop("[Number renewal] Unbinding finished: %(unbound)d rem
 
 def _summary_after_commit(request_ids: list[uuid.UUID]) -> None:
     # By name: the tasks module imports these services, not the other way round.
+    def enqueue(request_id: str) -> None:
+        current_app.signature(SUMMARY_TASK, args=(request_id,), queue="interactive").apply_async()
+
     for request_id in request_ids:
-        transaction.on_commit(lambda rid=str(request_id): current_app.signature(
-            SUMMARY_TASK, args=(rid,), queue="interactive").apply_async())
+        transaction.on_commit(partial(enqueue, str(request_id)))
 
 
 def unbind_summaries_due(*, limit: int = 1000) -> int:
