@@ -18,7 +18,7 @@ from django.utils import timezone
 from numbers.models import Disclosure, HolderPeriod, PhoneNumber, State
 from renewal.deliveries.services import batch_sweep
 from renewal.deliveries.tasks import unbind_coalesce_task
-from renewal.models import HarassmentReport, SmsMessage, UnbindRequest
+from renewal.models import HarassmentReport, ReportAuthority, SmsMessage, UnbindRequest
 from tests.factories import OutletFactory
 from tests.journeys.helpers_active_renewal import simulated_platforms, wait_for
 from tests.journeys.helpers_browser import DESKTOP, PHONE, accessible
@@ -43,6 +43,9 @@ def _no_sideways_scroll(page) -> None:
 def test_the_subscriber_on_a_phone_from_sign_in_to_the_summary_and_a_report(
         roles_back, chinese_pages, chromium, screens, live_server, start_worker, holder, tmp_path):
     number, period = holder
+    # Transactional tests flush the rows the migration seeded: the one this journey reads is made here.
+    ReportAuthority.objects.get_or_create(category="debt_collection", phone="12378",
+                                          defaults={"name": "12378 银行保险消费者投诉热线"})
     start_worker(SMS_BACKEND="renewal.active.sms.DatabaseBackend", PUBLIC_BASE_URL=live_server.url)
     sim, platforms = simulated_platforms([f"应用 {i}" for i in range(8)], api_url=live_server.url, mix=MIX,
                                          confirm_after_ms=200)

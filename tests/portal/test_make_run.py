@@ -121,8 +121,9 @@ def test_make_run_then_ctrl_c_then_make_run_again(tmp_path):
             assert noise not in console, noise
         for process in ("web", "worker", "interactive", "beat", "simulator", "setup"):
             assert (var / "log" / f"{process}.log").exists(), process
-        deadline = time.monotonic() + 60
-        while "[queues]" not in (var / "log" / "interactive.log").read_text() and time.monotonic() < deadline:
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline and not all(
+                "[queues]" in (var / "log" / f"{name}.log").read_text() for name in ("worker", "interactive")):
             time.sleep(0.5)
         # The banners went to the logs; a sign-in code never waits behind batch work: its worker takes only its queue.
         interactive = (var / "log" / "interactive.log").read_text()
