@@ -44,18 +44,11 @@ lock:
 		sed -i "1i # inputs: $(LOCK_DIGEST)" $$lock; \
 	done
 
+# Under honcho (portal/devrun.py, the Procfile): one Ctrl-C or SIGTERM stops every process; a port in use or a
+# second `make run` is refused before anything changes; each process logs to var/log/<process>.log.
 run: $(BIN)/.installed
-	@export DEBUG=$${DEBUG:-true} ADMIN_2FA_RELAXED=$${ADMIN_2FA_RELAXED:-true}; \
-	$(BIN)/python manage.py migrate --no-input -v0 && \
-	$(BIN)/python manage.py createcachetable && \
-	$(BIN)/python manage.py load_demo --base-url http://$(HOST):$(PORT) && \
-	echo "Starting the worker, beat, the platform simulator and the web server (Ctrl-C stops them all)…" && \
-	trap 'kill 0' INT TERM EXIT; \
-	$(BIN)/celery -A portal worker --loglevel=INFO --concurrency=2 & \
-	$(BIN)/celery -A portal beat --loglevel=INFO & \
-	$(BIN)/python manage.py simulate_platforms --demo --port $(SIMULATOR_PORT) --api-url http://$(HOST):$(PORT) & \
-	$(BIN)/python manage.py runserver $(HOST):$(PORT) --noreload & \
-	wait
+	@MAKE_RUN_STARTED=$${MAKE_RUN_STARTED:-$$(date +%s.%N)} DEBUG=$${DEBUG:-true} ADMIN_2FA_RELAXED=$${ADMIN_2FA_RELAXED:-true} HOST=$(HOST) PORT=$(PORT) \
+		SIMULATOR_PORT=$(SIMULATOR_PORT) exec $(BIN)/python -m portal.devrun
 
 # On SQLite (default) the tests marked `services` are deselected; with DATABASE_URL they all run.
 # pytest's exit status 5 (no tests ran) fails like any other.

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from django import forms
 from django.apps import apps
+from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.contrib.auth import get_user_model
@@ -29,13 +30,17 @@ from django.contrib.auth.forms import (
     UserCreationForm,
 )
 from django.contrib.auth.models import Group
+from django.contrib.auth.tokens import default_token_generator
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import ForeignKey, Model, QuerySet
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http.response import HttpResponseBase
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
+from django.utils.encoding import force_bytes
 from django.utils.html import format_html
+from django.utils.http import urlsafe_base64_encode
 from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 
@@ -195,13 +200,22 @@ class PortalUserAdmin(AuditedAdminMixin, _UserAdmin):
         (None, {"classes": ("wide",), "fields": ("username", "password1", "password2", "outlet")}),
     )
     staff_fieldsets: _FieldsetSpec = (
-        (None, {"fields": ("username", "password")}),
+        (None, {"fields": ("username", "password", "reset_link")}),
         (_("Personal info"), {"fields": ("first_name", "last_name", "email")}),
         (_("Status"), {"fields": ("is_active",)}),
     )
 
     def _is_superuser(self, request: HttpRequest) -> bool:
         return access.account_role(request.user) == access.SUPERUSER
+
+    def get_readonly_fields(self, request: HttpRequest, obj: AuthUser | None = None) -> tuple[str, ...]:
+        readonly = tuple(super().get_readonly_fields(request, obj))
+        return readonly if self._is_superuser(request) or obj is None else (*readonly, "reset_link")
+
+    @admin.display(description=_("forgotten password"))
+    def reset_link(self, obj: AuthUser) -> str:
+        return format_html('<a href="{}">{}</a>', reverse("admin:auth_user_reset_link", args=[obj.pk]),
+                           _("Make a one-time link with which the clerk sets a new password"))
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[AuthUser]:
         return access.managed_users(super().get_queryset(request), request.user)
@@ -241,6 +255,7 @@ class PortalUserAdmin(AuditedAdminMixin, _UserAdmin):
         return [
             path("<id>/two-factor/reset/", self.admin_site.admin_view(self.two_factor_reset_view),
                  name="auth_user_two_factor_reset"),
+            path("<id>/reset-link/", self.admin_site.admin_view(self.reset_link_view), name="auth_user_reset_link"),
             *super().get_urls(),
         ]
 
@@ -269,6 +284,27 @@ class PortalUserAdmin(AuditedAdminMixin, _UserAdmin):
         context["can_reset_two_factor"] = obj is not None and self.has_two_factor_reset_permission(request)
         context["two_factor_enrolled"] = obj is not None and two_factor.is_enrolled(obj)
         return super().render_change_form(request, context, add, change, form_url, obj)
+
+    def reset_link_view(self, request: HttpRequest, id: str) -> HttpResponse:
+        """A one-time link with which a clerk sets a new password (the administrator never learns it).
+
+        Only the accounts this administrator manages (numbers.access.managed_users): its own sales staff.
+        The link works once, for a few days (PASSWORD_RESET_TIMEOUT), and no longer once the password changes.
+        """
+        user = self.get_queryset(request).filter(pk=id).first() if id.isdigit() else None
+        if user is None or not self.has_change_permission(request, user):
+            raise Http404
+        link = None
+        if request.method == "POST":
+            token = default_token_generator.make_token(user)
+            uid = urlsafe_base64_encode(force_bytes(user.pk))
+            link = request.build_absolute_uri(reverse("staff:password_reset_confirm", args=[uid, token]))
+            if settings.PUBLIC_BASE_URL:
+                link = settings.PUBLIC_BASE_URL + reverse("staff:password_reset_confirm", args=[uid, token])
+        context = {**self.admin_site.each_context(request), "title": _("Reset the password of %(name)s")
+                   % {"name": user.get_username()}, "account": user, "link": link, "opts": self.opts,
+                   "days": settings.PASSWORD_RESET_TIMEOUT // 86400}
+        return TemplateResponse(request, "admin/auth/user/reset_link.html", context)
 
 
 if admin.site.is_registered(User):
@@ -378,7 +414,8 @@ class HolderPeriodAdmin(NumberSearchMixin, CsvExportMixin, ReadOnlyAdmin):
 @admin.register(Disclosure)
 class DisclosureAdmin(NumberSearchMixin, CsvExportMixin, ReadOnlyAdmin):
     list_display = ["number", "outlet", "staff", "method", "recorded_at"]
-    fields = ("number", "outlet", "staff", "method", "facts_text", "customer_confirmed", "recorded_at")
+    fields = ("number", "outlet", "staff", "method", "facts_text", "customer_confirmed", "signature_link",
+              "recorded_at")
     readonly_fields = fields
     list_filter = ["method", "outlet__operator", ("recorded_at", admin.DateFieldListFilter)]
     search_fields = ["number__msisdn"]
@@ -391,6 +428,29 @@ class DisclosureAdmin(NumberSearchMixin, CsvExportMixin, ReadOnlyAdmin):
         ("staff", "staff__username"), ("method", "method"), ("customer_confirmed", "customer_confirmed"),
         ("recorded_at", "recorded_at"),
     ]
+
+    @admin.display(description=_("signature"))
+    def signature_link(self, obj: Disclosure) -> str:
+        if not obj.signature:
+            return "—"
+        url = reverse("admin:numbers_disclosure_signature", args=[obj.pk])
+        return format_html('<a href="{}"><img src="{}" alt="{}" class="signature-thumb"></a>', url, url,
+                           _("The customer's signature"))
+
+    def get_urls(self) -> list[URLPattern]:
+        signature = path("<id>/signature.png", self.admin_site.admin_view(self.signature_view),
+                         name="numbers_disclosure_signature")
+        return [signature, *super().get_urls()]
+
+    def signature_view(self, request: HttpRequest, id: str) -> HttpResponseBase:
+        """The customer's drawn signature: regulators, and the administrators of the outlet's operator."""
+        disclosure = self.get_queryset(request).filter(pk=id).first() if id.isdigit() else None
+        if disclosure is None or not self.has_view_permission(request, disclosure) or not disclosure.signature:
+            raise Http404
+        response = FileResponse(disclosure.signature.open("rb"), content_type="image/png")
+        response["X-Content-Type-Options"] = "nosniff"
+        response["Cache-Control"] = "private, no-store"
+        return response
 
     @admin.display(description=_("facts shown"))
     def facts_text(self, obj: Disclosure) -> str:

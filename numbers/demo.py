@@ -162,6 +162,28 @@ def _two_factor_account() -> None:
     StaticToken.objects.bulk_create(StaticToken(device=device, token=code) for code in DEMO_RECOVERY_CODES)
 
 
+def signature_png(width: int = 120, height: int = 40) -> bytes:
+    """A small signature-like PNG (a dark zigzag on transparent ground): the demo's and the tests' drawn signature."""
+    import struct
+    import zlib
+
+    rows = []
+    for y in range(height):
+        row = bytearray(b"\x00")  # filter: none
+        for x in range(width):
+            on = abs((x // 4 % 10) - 5) * height // 12 == y // 2 % (height // 2) or abs(y - height // 2) < 1
+            row += b"\x11\x11\x11\xff" if on and 8 < x < width - 8 else b"\x00\x00\x00\x00"
+        rows.append(bytes(row))
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        crc = zlib.crc32(kind + data) & 0xFFFFFFFF
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", crc)
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 6, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"".join(rows)))
+            + chunk(b"IEND", b""))
+
+
 def _logins() -> list[tuple[str, str, str]]:
     pw = f"password {PASSWORD}"
     key = base64.b32encode(bytes.fromhex(DEMO_TOTP_KEY_HEX)).decode()

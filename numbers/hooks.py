@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from django.db.models import QuerySet
 
 if TYPE_CHECKING:
-    from numbers.models import PhoneNumber
+    from numbers.models import HolderPeriod, PhoneNumber
 
 # A number's renewal status (the keys are described at `renewal_statuses` below).
 Status = dict[str, Any]
@@ -56,3 +56,28 @@ def register(*, releasable_filter: Callable[[QuerySet[PhoneNumber], datetime], Q
     global releasable, renewal_status, renewal_statuses, release_detail
     releasable, renewal_status, renewal_statuses = releasable_filter, status, statuses
     release_detail = release_event_detail
+
+
+# --- call-outs of the sales pages --------------------------------------------------------------------------------
+
+
+def _sms_send_default(to: str, body: str) -> None:
+    raise RuntimeError("No SMS sender is registered (the renewal app registers one in RenewalConfig.ready).")
+
+
+def _allocated_default(period: HolderPeriod, renewal: Status) -> None:
+    return None
+
+
+# Send one SMS (after the current transaction commits).
+sms_send: Callable[[str, str], None] = _sms_send_default
+# Called inside number_allocate's transaction with the new holder period and the number's renewal status as the
+# customer was told it: the renewal app asks the platforms to unbind for the new holder when removal is unfinished.
+allocated: Callable[[HolderPeriod, Status], None] = _allocated_default
+
+
+def register_callouts(*, send_sms: Callable[[str, str], None],
+                      on_allocated: Callable[[HolderPeriod, Status], None]) -> None:
+    """Plug in the SMS sender and what follows an allocation (called once, by RenewalConfig.ready)."""
+    global sms_send, allocated
+    sms_send, allocated = send_sms, on_allocated

@@ -32,6 +32,30 @@ if TYPE_CHECKING:
 LEGAL_FREEZE_DAYS = 90
 
 
+class PrivateStorage(FileSystemStorage):
+    """Files under PRIVATE_FILES_ROOT: outside the web root, never given a URL, served only by checked views."""
+
+    @property
+    def base_location(self) -> str:
+        return str(settings.PRIVATE_FILES_ROOT)
+
+    @property
+    def location(self) -> str:
+        return os.path.abspath(self.base_location)
+
+    # The stubs say str, but FileSystemStorage itself allows None: it then refuses to make a URL.
+    @property
+    def base_url(self) -> None:  # type: ignore[override]
+        return None
+
+    def url(self, name: str | None) -> Never:
+        raise ValueError("Private files have no URL.")
+
+
+def private_storage() -> PrivateStorage:
+    return PrivateStorage()
+
+
 class Operator(models.Model):
     code = models.CharField(_("code"), max_length=16, unique=True, help_text=_("e.g. CMCC"))
     name = models.CharField(_("name"), max_length=100)
@@ -260,6 +284,11 @@ class HolderPeriod(models.Model):
         return f"{self.number} {local_time(self.started_at) or '?'} – {local_time(self.ended_at)}"
 
 
+def _signature_file_name(instance: Disclosure, filename: str) -> str:
+    # Never a name from the client: the path is ours.
+    return f"signatures/{timezone.now():%Y/%m}/{uuid.uuid4().hex}.png"
+
+
 class DisclosureMethod(models.TextChoices):
     SPOKEN = "spoken", _("told in person (spoken)")
     WRITTEN = "written", _("written notice")
@@ -278,6 +307,10 @@ class Disclosure(models.Model):
     facts = models.JSONField(_("facts shown"), help_text=_("Disconnection date and renewal status as shown."))
     customer_confirmed = models.BooleanField(_("customer confirmed"))
     recorded_at = models.DateTimeField(_("recorded at"))
+    # The customer's signature drawn on the screen (method "esign"), a PNG under PRIVATE_FILES_ROOT: shown on the
+    # receipt, served to regulators and the operator's administrators, deleted after SIGNATURE_RETENTION_DAYS.
+    signature = models.FileField(_("signature"), storage=private_storage, upload_to=_signature_file_name,
+                                 max_length=200, blank=True, editable=False)
 
     class Meta:
         ordering = ["-recorded_at"]
@@ -439,30 +472,6 @@ class Event(models.Model):
 
 
 # === Feed uploads (numbers/feeds) ==============================================================================
-
-
-class PrivateStorage(FileSystemStorage):
-    """Files under PRIVATE_FILES_ROOT: outside the web root, never given a URL, served only by checked views."""
-
-    @property
-    def base_location(self) -> str:
-        return str(settings.PRIVATE_FILES_ROOT)
-
-    @property
-    def location(self) -> str:
-        return os.path.abspath(self.base_location)
-
-    # The stubs say str, but FileSystemStorage itself allows None: it then refuses to make a URL.
-    @property
-    def base_url(self) -> None:  # type: ignore[override]
-        return None
-
-    def url(self, name: str | None) -> Never:
-        raise ValueError("Private files have no URL.")
-
-
-def private_storage() -> PrivateStorage:
-    return PrivateStorage()
 
 
 def _feed_file_name(instance: FeedUpload, filename: str) -> str:

@@ -40,7 +40,8 @@ MATRIX: dict[str, dict[str, dict[str, str]]] = {
     "site.dashboard": {"view": {SU: ALL, REG: ALL}},
     "auth.user": {
         "view": {SU: ALL, OA: OWN_STAFF}, "add": {SU: ALL, OA: OWN_STAFF}, "change": {SU: ALL, OA: OWN_STAFF},
-        "password": {SU: ALL, OA: OWN_STAFF}, "delete": {SU: ALL}, "two_factor_reset": {SU: ALL},
+        "password": {SU: ALL, OA: OWN_STAFF}, "reset_link": {SU: ALL, OA: OWN_STAFF}, "delete": {SU: ALL},
+        "two_factor_reset": {SU: ALL},
     },
     "auth.group": {"view": {SU: ALL}, "add": {SU: ALL}, "change": {SU: ALL}, "delete": {SU: ALL}},
     "numbers.operator": {
@@ -56,7 +57,8 @@ MATRIX: dict[str, dict[str, dict[str, str]]] = {
     },
     "numbers.phonenumber": _RECORD,
     "numbers.holderperiod": _RECORD,
-    "numbers.disclosure": _RECORD,
+    # The customer's drawn signature: regulators and the outlet's operator administrators.
+    "numbers.disclosure": {**_RECORD, "signature": {SU: ALL, OA: OWN, REG: ALL}},
     "numbers.declinedoffer": _RECORD,
     "numbers.event": _RECORD,
     "numbers.riskmark": {**_RECORD, "add": {SU: ALL, REG: ALL}, "lift": {SU: ALL, REG: ALL}},
@@ -77,6 +79,9 @@ MATRIX: dict[str, dict[str, dict[str, str]]] = {
     "renewal.batchchunk": {"view": {SU: ALL, REG: ALL, PA: ALL}},
     "renewal.delivery": {"view": {SU: ALL, OA: OWN, REG: ALL, PA: ALL}, "retry": {SU: ALL, OA: OWN, PA: ALL}},
     "renewal.harassmentreport": {"view": {SU: ALL, REG: ALL}, "change": {SU: ALL, REG: ALL}},
+    # Who handles each kind of harassment: shown to the subscriber after a report, kept by regulators.
+    "renewal.reportauthority": {"view": {SU: ALL, REG: ALL}, "add": {SU: ALL, REG: ALL},
+                                "change": {SU: ALL, REG: ALL}, "delete": {SU: ALL, REG: ALL}},
     # Evidence files of harassment reports, served by their own view (never from the web root).
     "renewal.evidence": {"download": {SU: ALL, REG: ALL}},
 }
@@ -91,6 +96,8 @@ ACTIONS = {
     "export": "the CSV export of the list",
     "password": "setting the account's password",
     "two_factor_reset": "resetting the account's two-factor sign-in (it enrols again at its next sign-in)",
+    "reset_link": "making a one-time link with which a clerk sets a new password",
+    "signature": "the customer's signature drawn on the screen (a PNG)",
     "report": "downloading an upload's report",
     "lift": "lifting marks (the lift button and the bulk action)",
     "download": "downloading an evidence file",

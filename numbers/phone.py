@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from typing import TYPE_CHECKING
 
 import phonenumbers
@@ -28,6 +30,40 @@ _PARSE_REASONS = {
 _MOBILE = (phonenumbers.PhoneNumberType.MOBILE, phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE)
 
 
+# What people put between digits: spaces, dashes of every kind, dots, brackets, slashes.
+_SEPARATORS = re.compile(r"[\s\-\u2010-\u2015\u2212.()/]+")
+
+
+def typed(value: str) -> str:
+    """Return what a person typed as plain ASCII where it has an ASCII twin, trimmed.
+
+    A Chinese input method types full-width digits, plus and brackets (`１３８`, `＋`, `（`) and the ideographic
+    space; NFKC folds them into `138`, `+`, `(` and a space. Only non-ASCII input pays for it.
+    """
+    value = value or ""
+    if not value.isascii():
+        value = unicodedata.normalize("NFKC", value)
+    return value.strip()
+
+
+def typed_digits(value: str) -> str:
+    """Return a typed code or digit string without separators (`１２３ ４５６` -> `123456`); other characters stay."""
+    return _SEPARATORS.sub("", typed(value))
+
+
+def national_digits(value: str) -> str:
+    """Return the digits a person typed for a number, without the country code: `+86 138-0013`, `0086 138 0013`
+    and `１３８００１３` all give `1380013`. Anything that is not a digit stays, so the caller can refuse it."""
+    digits = typed_digits(value)
+    country = str(phonenumbers.country_code_for_region(settings.PHONE_REGION))
+    for prefix in (f"+{country}", f"00{country}"):
+        if digits.startswith(prefix):
+            return digits[len(prefix):]
+    if len(digits) == 11 + len(country) and digits.startswith(country):  # 8613800138000: a whole number, no +
+        return digits[len(country):]
+    return digits
+
+
 class InvalidMsisdn(ValidationError):
     code = "invalid_msisdn"
 
@@ -44,8 +80,11 @@ def _invalid(raw: str, reason: StrOrPromise | None = None) -> InvalidMsisdn:
 
 
 def normalize_msisdn(value: str, *, region: str | None = None) -> str:
-    """Return `value` as E.164 (`+8613800138000`), or raise InvalidMsisdn saying what is wrong."""
-    raw = (value or "").strip()
+    """Return `value` as E.164 (`+8613800138000`), or raise InvalidMsisdn saying what is wrong.
+
+    Accepts what people type: `13800138000`, `138 0013 8000`, `+86 138…`, `0086-138-…`, full-width digits.
+    """
+    raw = typed(value)
     if not raw:
         raise InvalidMsisdn(_("Enter a phone number."))
     try:

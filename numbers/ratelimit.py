@@ -50,6 +50,8 @@ class Limit:
     name: str
     count: int
     seconds: int
+    # Windows start at this many seconds past the epoch's boundaries: a day's window at local midnight.
+    offset: int = 0
 
 
 @dataclass(frozen=True)
@@ -61,7 +63,7 @@ class Refusal:
 def hit(limit: Limit, key: str, *, now: float | None = None) -> Refusal | None:
     """Count one request against `limit` for `key`; return a Refusal when it is over the limit."""
     now = time.time() if now is None else now
-    window = int(now // limit.seconds)
+    window = int((now + limit.offset) // limit.seconds)
     cache_key = f"rl:{limit.name}:{key}:{window}"
     # add() is a no-op when the key exists; incr() is atomic on Redis.
     cache.add(cache_key, 0, timeout=limit.seconds + 5)
@@ -71,7 +73,7 @@ def hit(limit: Limit, key: str, *, now: float | None = None) -> Refusal | None:
         cache.set(cache_key, 1, timeout=limit.seconds + 5)
         used = 1
     if used > limit.count:
-        retry_after = max(1, int((window + 1) * limit.seconds - now + 0.999))
+        retry_after = max(1, int((window + 1) * limit.seconds - limit.offset - now + 0.999))
         metrics.RATE_LIMIT_HITS.labels(limit=limit.name).inc()
         if used == limit.count + 1:  # one line per key and window, however many requests are refused
             log.warning("rate limit hit", extra={"event": "rate_limit_hit", "limit": limit.name,
@@ -83,6 +85,23 @@ def hit(limit: Limit, key: str, *, now: float | None = None) -> Refusal | None:
 def _log_key(key: str) -> str:
     # An address or a number (masked by the log formatter) tells an operator who; an API key's id is a number.
     return key[:100]
+
+
+def hit_sliding(limit: Limit, key: str, *, now: float | None = None) -> Refusal | None:
+    """Admit at most `limit.count` requests for `key` in ANY `limit.seconds`; return a Refusal otherwise.
+
+    Each admitted request holds one of `count` slots for `seconds` (cache.add is atomic, so two requests never take
+    one slot), and a refused one takes none. Unlike a fixed window, two requests can never pass a few seconds
+    apart on either side of a window's edge: "one a minute" means one a minute.
+    """
+    now = time.time() if now is None else now
+    slots = [f"rl:{limit.name}:{key}:slot{i}" for i in range(limit.count)]
+    for slot in slots:
+        if cache.add(slot, now, timeout=limit.seconds):
+            return None
+    taken = [v for v in cache.get_many(slots).values() if isinstance(v, int | float)]
+    oldest = min(taken, default=now)
+    return Refusal(limit=limit, retry_after=max(1, math.ceil(oldest + limit.seconds - now)))
 
 
 def hit_all(checks: list[tuple[Limit, str]], *, now: float | None = None) -> Refusal | None:

@@ -67,6 +67,8 @@ ROLE_PERMISSIONS: dict[str, set[str]] = {
 ROLE_PERMISSIONS[REGULATOR] |= {"renewal.view_harassmentreport", "renewal.view_evidence"}
 # and handle them (status and notes only; the admin makes every other field read-only).
 ROLE_PERMISSIONS[REGULATOR] |= {"renewal.change_harassmentreport"}
+# Regulators keep the table of who handles each kind of harassment (shown to subscribers after a report).
+ROLE_PERMISSIONS[REGULATOR] |= {f"renewal.{action}_reportauthority" for action in ("view", "add", "change", "delete")}
 
 
 # Batch renewal: platform administrators manage platforms, keys and deliveries;

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 from django.conf import settings
 from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
+from django.core.files.base import ContentFile
 from django.db import connection, transaction
 from django.db.models import Max
 from django.utils import timezone
@@ -139,14 +140,32 @@ def number_facts(number: PhoneNumber) -> dict[str, Any]:
 class DisclosureInput:
     method: str
     customer_confirmed: bool
+    # The customer's signature drawn on the screen, a checked PNG (required when the method is "esign").
+    signature_png: bytes | None = None
 
 
-@transaction.atomic
 def number_allocate(
     *, number: PhoneNumber, outlet: Outlet, staff: User, customer_ref: str,
     disclosure: DisclosureInput | None, now: datetime | None = None,
 ) -> HolderPeriod:
     """Give an available number to a new holder; a secondary number needs the disclosure."""
+    written: list[str] = []
+    try:
+        return _allocate(number=number, outlet=outlet, staff=staff, customer_ref=customer_ref,
+                         disclosure=disclosure, now=now, written=written)
+    except BaseException:
+        # The transaction rolled back: a signature file written for it must not stay behind.
+        storage = Disclosure._meta.get_field("signature").storage
+        for name in written:
+            storage.delete(name)
+        raise
+
+
+@transaction.atomic
+def _allocate(
+    *, number: PhoneNumber, outlet: Outlet, staff: User, customer_ref: str,
+    disclosure: DisclosureInput | None, now: datetime | None, written: list[str],
+) -> HolderPeriod:
     customer_ref = validate_customer_ref(customer_ref)
     now = now or timezone.now()
     number = _lock(number)
@@ -162,10 +181,16 @@ def number_allocate(
             )
         if disclosure.method not in DisclosureMethod.values:
             raise DisclosureRequired(_("Choose how the customer was told that the number is secondary."))
+        if disclosure.method == DisclosureMethod.ESIGN and not disclosure.signature_png:
+            raise DisclosureRequired(_("The customer has not signed: ask them to sign on the screen, or choose "
+                                       "another way of telling them."))
+        facts = number_facts(number)
         record = Disclosure.objects.create(
-            number=number, outlet=outlet, staff=staff, method=disclosure.method, facts=number_facts(number),
+            number=number, outlet=outlet, staff=staff, method=disclosure.method, facts=facts,
             customer_confirmed=True, recorded_at=now,
         )
+        if disclosure.method == DisclosureMethod.ESIGN and disclosure.signature_png:
+            written.append(_signature_store(record, disclosure.signature_png))
     if number.cycle_id:
         # Marks that were not lifted end with their cycle.
         RiskMark.objects.in_force().filter(number=number, cycle_id=number.cycle_id).update(ended_at=now)
@@ -184,7 +209,38 @@ def number_allocate(
         at=now, detail={"outlet": outlet.code, "secondary": period.requires_disclosure,
                         "disclosure": record.pk if record else None},
     )
+    if record is not None:
+        # In the same transaction: e.g. an unbind request for the new holder while old accounts are still removed.
+        hooks.allocated(period, record.facts.get("renewal") or {})
     return period
+
+
+def _signature_store(record: Disclosure, png: bytes) -> str:
+    """Save the signature file with the record and return its name (deleted again if the allocation fails)."""
+    record.signature.save("signature.png", ContentFile(png), save=False)
+    record.save(update_fields=["signature"])
+    return str(record.signature.name)
+
+
+@transaction.atomic
+def disclosure_signatures_prune(*, now: datetime | None = None, chunk_size: int = 1000) -> int:
+    """Delete the signature files of disclosures older than SIGNATURE_RETENTION_DAYS; return how many."""
+    now = now or timezone.now()
+    cutoff = now - timedelta(days=settings.SIGNATURE_RETENTION_DAYS)
+    old = list(Disclosure.objects.filter(recorded_at__lt=cutoff).exclude(signature="")
+               .select_for_update(skip_locked=True).values_list("pk", "signature")[:chunk_size])
+    if not old:
+        return 0
+    storage = Disclosure._meta.get_field("signature").storage
+    Disclosure.objects.filter(pk__in=[pk for pk, _name in old]).update(signature="")
+    names = [name for _pk, name in old]
+
+    def delete_files() -> None:
+        for name in names:
+            storage.delete(name)
+
+    transaction.on_commit(delete_files)
+    return len(old)
 
 
 @transaction.atomic

@@ -2,7 +2,7 @@
 
 from celery import shared_task
 
-from numbers.services import release_sweep
+from numbers.services import disclosure_signatures_prune, release_sweep
 
 
 @shared_task(name="numbers.tasks.release_sweep_task", acks_late=True, reject_on_worker_lost=True)
@@ -16,3 +16,9 @@ def sessions_clear_task() -> None:
     from django.core.management import call_command
 
     call_command("clearsessions")
+
+
+@shared_task(name="numbers.tasks.signature_retention_task", acks_late=True, reject_on_worker_lost=True)
+def signature_retention_task() -> int:
+    """Delete customers' signatures past SIGNATURE_RETENTION_DAYS, a chunk per run (beat runs it daily)."""
+    return disclosure_signatures_prune()

@@ -44,6 +44,8 @@ app.conf.beat_schedule["unbind-coalesce"] = {
     "task": "renewal.unbind.unbind_coalesce_task",
     "schedule": float(os.environ.get("UNBIND_COALESCE_SECONDS", "3")),
 }
+# Customers' signatures are kept SIGNATURE_RETENTION_DAYS, then deleted.
+app.conf.beat_schedule["signature-retention"] = {"task": "numbers.tasks.signature_retention_task", "schedule": 3600.0}
 app.conf.beat_schedule["unbind-deadline-sweep"] = {
     "task": "renewal.unbind.unbind_deadline_sweep_task", "schedule": SWEEP_EVERY,
 }

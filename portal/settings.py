@@ -146,8 +146,12 @@ STORAGES = {
 }
 # Files people upload (evidence) live outside the web root and are never served as static files.
 PRIVATE_FILES_ROOT = Path(env.str("PRIVATE_FILES_ROOT", default=str(VAR_DIR / "private")))
+# Customers' signatures (disclosures signed on the screen) are deleted after this many days.
+SIGNATURE_RETENTION_DAYS = env.int("SIGNATURE_RETENTION_DAYS", default=3 * 365)
 
 LOGIN_URL = "admin:login"
+# Where people reach the portal (receipts, SMS links): e.g. https://renewal.example.cn. Empty: the request's host.
+PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="").rstrip("/")
 
 # Security. Production (DEBUG off) is HTTPS only.
 SESSION_COOKIE_HTTPONLY = True
@@ -242,6 +246,8 @@ if CELERY_BROKER_URL.startswith(("portalfs://", "filesystem://")):
 CELERY_TASK_IGNORE_RESULT = True
 # Workers log through LOGGING above (JSON in production), not through handlers of Celery's own.
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+# `make run` turns this off so that the console SMS backend's lines reach the console, not Celery's log.
+CELERY_WORKER_REDIRECT_STDOUTS = env.bool("CELERY_WORKER_REDIRECT_STDOUTS", default=True)
 # Celery's Django fixup closes every database connection before and after each task unless this is set:
 # a new PostgreSQL connection per task (~6.5 ms, RECIPES.md) was a fifth of a delivery's time. Workers
 # now keep their connection for this many tasks; portal/celery.py still drops broken or expired ones.
@@ -415,6 +421,8 @@ CELERY_TASK_QUEUES = [  # each bound by its own name, so a message lands in exac
 CELERY_TASK_ROUTES = {
     "renewal.sms.sms_code_send_task": {"queue": "interactive"},
     "renewal.unbind.unbind_coalesce_task": {"queue": "interactive"},
+    "renewal.active.unbind_summary_send_task": {"queue": "interactive"},
+    "renewal.active.sms_send_task": {"queue": "interactive"},
 }
 
 # The demo data of `make run` (manage.py load_demo), one step per feature, in this order. Each step is a module

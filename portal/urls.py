@@ -3,6 +3,7 @@ from django.urls import include, path
 
 from portal import views
 from portal.metrics import metrics_view
+from renewal.active import views as active_views
 from renewal.api.unbind import UnbindTaskResultView
 
 urlpatterns = [
@@ -21,4 +22,6 @@ urlpatterns = [
     path("api/v1/", include("renewal.api.urls")),  # the platform API (batch renewal)
     # The subscriber's pages.
     path("renew/", include("renewal.active.urls")),
+    # The short link of the summary SMS.
+    path("r/<str:reference>", active_views.short_link, name="short-link"),
 ]

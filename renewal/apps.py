@@ -15,6 +15,11 @@ class RenewalConfig(AppConfig):
         # far its renewal has come (numbers never imports renewal).
         hooks.register(releasable_filter=services.renewal_releasable, status=services.renewal_status,
                        statuses=services.renewal_statuses, release_event_detail=services.release_event_detail)
+        from renewal.active import services as active
+
+        # The sales pages send SMS (the disclosure's copy) and, when a number's old accounts are still being
+        # removed, an unbind request for its new holder follows the allocation.
+        hooks.register_callouts(send_sms=active.sms_enqueue, on_allocated=active.unbind_on_allocation)
         # The app's Celery tasks are registered in every process: the services enqueue them by name
         # (renewal.deliveries.queue), so tests run them inline and web processes send them to the broker.
         import renewal.active.tasks  # noqa: F401

@@ -437,6 +437,37 @@ class Evidence(models.Model):
         return self.original_name
 
 
+class ReportAuthority(models.Model):
+    """Who handles a kind of harassment: shown to a subscriber after filing a report; regulators keep the table."""
+
+    category = models.CharField(_("kind of harassment"), max_length=20, choices=HarassmentCategory.choices)
+    name = models.CharField(_("authority"), max_length=200)
+    phone = models.CharField(_("hotline"), max_length=40, blank=True)
+    handles = models.CharField(_("what it handles"), max_length=300, blank=True)
+    url = models.URLField(_("web address"), blank=True)
+    position = models.PositiveSmallIntegerField(_("order"), default=0)
+
+    class Meta:
+        ordering = ["category", "position", "id"]
+        verbose_name = _("report authority")
+        verbose_name_plural = _("report authorities")
+        constraints = [
+            models.CheckConstraint(condition=Q(category__in=HarassmentCategory.values),
+                                   name="report_authority_category_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} {self.phone}".strip()
+
+
+# Short references for links in SMS: no 0/O, 1/I/L to misread.
+_REFERENCE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
+
+
+def request_reference() -> str:
+    return "".join(secrets.choice(_REFERENCE_ALPHABET) for _ in range(8))
+
+
 class UnbindRequestQuerySet(models.QuerySet["UnbindRequest"]):
     def running(self) -> "UnbindRequestQuerySet":
         return self.filter(finished_at__isnull=True)
@@ -454,6 +485,9 @@ class UnbindRequest(models.Model):
     created_at = models.DateTimeField(_("requested at"))
     finished_at = models.DateTimeField(_("finished at"), null=True, blank=True,
                                        help_text=_("When every platform's task reached a final state."))
+    # For the short link in the summary SMS (PUBLIC_BASE_URL/r/<reference>).
+    reference = models.CharField(_("reference"), max_length=12, unique=True, default=request_reference)
+    summary_sent_at = models.DateTimeField(_("summary SMS sent at"), null=True, blank=True)
 
     objects = UnbindRequestQuerySet.as_manager()
 

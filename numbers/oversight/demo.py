@@ -7,6 +7,7 @@ disclosure records are the real ones.
 from django.contrib.auth import get_user_model
 from django.db import transaction
 
+from numbers.demo import signature_png
 from numbers.models import Disclosure, DisclosureMethod, Outlet, PhoneNumber, State
 from numbers.services import DisclosureInput, number_allocate, number_offer_decline
 
@@ -35,7 +36,8 @@ def load(stdout) -> list[tuple[str, str, str]]:
         fresh = list(available.filter(is_secondary=False).order_by("-pk")[k * 10: k * 10 + FRESH_SOLD + FRESH_DECLINED])
         for i, number in enumerate(secondary[:SECONDARY_SOLD + k % 3]):
             number_allocate(number=number, outlet=outlet, staff=clerk, customer_ref=f"{outlet.code}-S{i:03d}",
-                            disclosure=DisclosureInput(method=methods[i % len(methods)], customer_confirmed=True))
+                            disclosure=DisclosureInput(method=methods[i % len(methods)], customer_confirmed=True,
+                                                       signature_png=signature_png()))
             sold += 1
         for number in secondary[SECONDARY_SOLD + k % 3:]:
             number_offer_decline(number=number, outlet=outlet, staff=clerk, reason="客户改选了全新号码")

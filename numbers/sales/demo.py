@@ -56,4 +56,6 @@ def load(stdout) -> list[tuple[str, str, str]]:
     return [
         ("Sales staff (CMCC Beijing)", "/staff/login/", f"clerk-bj-xd / {pw}"),
         ("Sales staff (CMCC Shanghai)", "/staff/login/", f"clerk-sh-nj / {pw}"),
+        ("  try: search +86 138 1234 8888", "/staff/", "choose “electronic signature”: the customer signs"),
+        ("  a clerk's own password", "/staff/password/", "any clerk; cmcc-admin makes reset links in Users"),
     ]

@@ -9,11 +9,11 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from numbers.models import DisclosureMethod
+from numbers.phone import national_digits
 from numbers.sales import selectors
+from numbers.sales.services import signature_png
 from numbers.services import DisclosureInput, validate_customer_ref
 from numbers.signin import LimitedLoginMixin
-
-_SEPARATORS = re.compile(r"[\s\-().]")
 
 
 class StaffLoginForm(LimitedLoginMixin, AuthenticationForm):
@@ -33,7 +33,7 @@ class StaffLoginForm(LimitedLoginMixin, AuthenticationForm):
 
 class BookSearchForm(forms.Form):
     q = forms.CharField(
-        label=gettext_lazy("Digits"), required=False, max_length=24,
+        label=gettext_lazy("Digits"), required=False, max_length=32,
         widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "off", "placeholder": "8888"}),
     )
     match = forms.ChoiceField(
@@ -51,9 +51,12 @@ class BookSearchForm(forms.Form):
     before = forms.CharField(required=False, max_length=16, widget=forms.HiddenInput)
 
     def clean_q(self) -> str:
-        digits = _SEPARATORS.sub("", self.cleaned_data["q"])
-        if digits and not digits.isdigit():
-            raise ValidationError(_("Search with digits only, e.g. 8888."), code="digits")
+        # As a clerk types it: `+86 138…`, `0086-138-…`, full-width digits, spaces and dashes.
+        digits = national_digits(self.cleaned_data["q"])
+        if digits and not re.fullmatch(r"[0-9]+", digits):
+            raise ValidationError(
+                _("Search with digits, e.g. 8888 or a whole number such as 138 0013 8000; “%(typed)s” has other "
+                  "characters.") % {"typed": self.cleaned_data["q"][:24]}, code="digits")
         if len(digits) > 11:
             raise ValidationError(_("A mobile number has 11 digits: search with at most 11."), code="too_long")
         return digits
@@ -96,6 +99,8 @@ class AllocateForm(forms.Form):
         ),
         required=False,
     )
+    # The customer's signature drawn on the page's canvas (static/portal/signature.js), as a PNG data URL.
+    signature = forms.CharField(required=False, max_length=600_000, widget=forms.HiddenInput)
 
     def __init__(self, *args, number, **kwargs):
         super().__init__(*args, **kwargs)
@@ -103,6 +108,7 @@ class AllocateForm(forms.Form):
         if not number.is_secondary:
             del self.fields["method"]
             del self.fields["confirmed"]
+            del self.fields["signature"]
 
     def clean_customer_ref(self) -> str:
         return validate_customer_ref(self.cleaned_data["customer_ref"])
@@ -118,12 +124,19 @@ class AllocateForm(forms.Form):
                     _("Confirm that the customer was told this number is secondary and chose it; "
                       "otherwise record that the customer declines."),
                 )
+            if data.get("method") == DisclosureMethod.ESIGN:
+                try:
+                    self.signature_png = signature_png(data.get("signature", ""))
+                except ValidationError as error:
+                    # Shown beside the method (the signature box belongs to it); the hidden field has no place.
+                    self.add_error("method", error)
         return data
 
     def disclosure(self) -> DisclosureInput | None:
         if not self.number.is_secondary:
             return None
-        return DisclosureInput(method=self.cleaned_data["method"], customer_confirmed=self.cleaned_data["confirmed"])
+        return DisclosureInput(method=self.cleaned_data["method"], customer_confirmed=self.cleaned_data["confirmed"],
+                               signature_png=getattr(self, "signature_png", None))
 
 
 class DeclineForm(forms.Form):

@@ -12,5 +12,9 @@ urlpatterns = [
     path("", views.book, name="book"),
     path("numbers/<int:pk>/", views.number_offer, name="offer"),
     path("receipts/<int:pk>/", views.receipt, name="receipt"),
+    path("receipts/<int:pk>/signature.png", views.receipt_signature, name="receipt_signature"),
+    path("receipts/<int:pk>/sms", views.receipt_sms, name="receipt_sms"),
     path("records/", views.outlet_records, name="records"),
+    path("password/", views.password_change, name="password_change"),
+    path("reset/<uidb64>/<token>/", views.PasswordResetConfirm.as_view(), name="password_reset_confirm"),
 ]

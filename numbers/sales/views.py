@@ -9,13 +9,15 @@ from datetime import datetime
 from functools import wraps
 from urllib.parse import urlencode
 
+from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth import login, logout
-from django.contrib.auth.views import redirect_to_login
+from django.contrib.auth import login, logout, update_session_auth_hash
+from django.contrib.auth.forms import PasswordChangeForm
+from django.contrib.auth.views import PasswordResetConfirmView, redirect_to_login
 from django.core.exceptions import ValidationError
-from django.http import Http404
+from django.http import FileResponse, Http404
 from django.shortcuts import redirect, render
-from django.urls import reverse
+from django.urls import reverse, reverse_lazy
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
@@ -27,6 +29,7 @@ from numbers.errors import DomainError, NumberTaken, WrongOperator
 from numbers.models import DeclinedOffer, HolderPeriod, PhoneNumber, State
 from numbers.sales import selectors
 from numbers.sales.forms import AllocateForm, BookSearchForm, DeclineForm, StaffLoginForm
+from numbers.sales.services import disclosure_sms_copy_send
 from numbers.services import number_allocate, number_offer_decline
 
 
@@ -173,9 +176,13 @@ def _parse(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value) if value else None
 
 
-@require_GET
-@sales_staff_required
-def receipt(request, pk: int):
+def public_url(request, path: str) -> str:
+    """The address a customer reaches `path` at: PUBLIC_BASE_URL, or this request's host when it is not set."""
+    base = settings.PUBLIC_BASE_URL
+    return f"{base}{path}" if base else request.build_absolute_uri(path)
+
+
+def _receipt_period(request, pk: int) -> HolderPeriod:
     period = (
         HolderPeriod.objects.select_related("number", "disclosure", "outlet", "outlet__operator", "staff")
         .filter(pk=pk, outlet=request.outlet)
@@ -183,14 +190,57 @@ def receipt(request, pk: int):
     )
     if period is None:
         raise Http404
+    return period
+
+
+@require_GET
+@sales_staff_required
+def receipt(request, pk: int):
+    period = _receipt_period(request, pk)
     facts = period.disclosure.facts if period.disclosure else {}
     context = {
         "period": period, "number": period.number, "disclosure": period.disclosure,
         "disconnected_at": _parse(facts.get("disconnected_at")), "released_at": _parse(facts.get("released_at")),
         "renewal": selectors.renewal_display(facts.get("renewal")) if period.disclosure else None,
-        "portal_url": request.build_absolute_uri(reverse("home")),
+        "portal_url": public_url(request, reverse("subscriber:start")),
+        # The button's own label, from the same message as the button on the subscriber's page.
+        "unbind_button": _("Unbind all"),
     }
     return render(request, "staff/receipt.html", context)
+
+
+@require_GET
+@sales_staff_required
+def receipt_signature(request, pk: int):
+    """The customer's signature on this outlet's receipt (the outlet's own staff, who took it)."""
+    period = _receipt_period(request, pk)
+    if period.disclosure is None or not period.disclosure.signature:
+        raise Http404
+    return signature_response(period.disclosure)
+
+
+def signature_response(disclosure) -> FileResponse:
+    response = FileResponse(disclosure.signature.open("rb"), content_type="image/png")
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+@require_POST
+@sales_staff_required
+def receipt_sms(request, pk: int):
+    """Send the disclosure's electronic copy to the customer's new number."""
+    period = _receipt_period(request, pk)
+    try:
+        sent = disclosure_sms_copy_send(period=period, renew_url=public_url(request, reverse("subscriber:start")))
+    except ValidationError as error:
+        messages.error(request, error.messages[0])
+    else:
+        if sent:
+            messages.success(request, _("A copy was sent by SMS to %(number)s.") % {"number": period.number.national})
+        else:
+            messages.info(request, _("A copy was sent less than a minute ago; it is on its way."))
+    return redirect("staff:receipt", pk=period.pk)
 
 
 @require_GET
@@ -207,3 +257,34 @@ def outlet_records(request):
     )
     return render(request, "staff/records.html", {"periods": periods, "declined": declined,
                                                   "outlet": request.outlet})
+
+
+# --- the clerk's own password ----------------------------------------------------------------------------------
+
+
+@never_cache
+@csrf_protect
+@require_http_methods(["GET", "POST"])
+@sales_staff_required
+def password_change(request):
+    """A clerk changes their own password (admin is not theirs); the session stays signed in."""
+    form = PasswordChangeForm(request.user, request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        form.save()
+        update_session_auth_hash(request, form.user)
+        messages.success(request, _("Your password was changed."))
+        return redirect("staff:book")
+    return render(request, "staff/password_change.html", {"form": form, "outlet": request.outlet},
+                  status=400 if form.errors else 200)
+
+
+class PasswordResetConfirm(PasswordResetConfirmView):
+    """A one-time link from the clerk's operator administrator: the clerk sets a new password, then signs in."""
+
+    template_name = "staff/password_reset.html"
+    success_url = reverse_lazy("staff:login")
+    post_reset_login = False
+
+    def form_valid(self, form):
+        messages.success(self.request, _("Your new password is set. Sign in with it."))
+        return super().form_valid(form)

@@ -6,8 +6,9 @@ from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
+from numbers.admin_base import AuditedAdminMixin
 from renewal.active.reports import harassment_report_handle
-from renewal.models import Evidence, HarassmentReport
+from renewal.models import Evidence, HarassmentReport, ReportAuthority
 
 
 class EvidenceInline(admin.TabularInline):
@@ -60,3 +61,14 @@ class HarassmentReportAdmin(admin.ModelAdmin):
             return
         harassment_report_handle(report=obj, status=form.cleaned_data["status"], notes=form.cleaned_data["notes"],
                                  actor=request.user)
+
+
+@admin.register(ReportAuthority)
+class ReportAuthorityAdmin(AuditedAdminMixin, admin.ModelAdmin):
+    """Who handles each kind of harassment; a subscriber sees the rows of their report's kind after filing it."""
+
+    list_display = ("category", "position", "name", "phone", "handles", "url")
+    list_display_links = ("name",)
+    list_editable = ("position",)
+    list_filter = ("category",)
+    search_fields = ("name", "phone", "handles")

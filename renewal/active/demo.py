@@ -86,7 +86,9 @@ def _logins() -> list[tuple[str, str, str]]:
                .select_related("number").first())
     if secondary:
         lines.append(("Subscriber (secondary number)", "/renew/",
-                      f"number {secondary.number.national}; the code is printed by the worker"))
+                      f"number {secondary.number.national}; the code is printed below (▶ SMS)"))
+        lines.append(("  then", "/renew/number", "“unbind all”; the summary SMS links back (/r/…); a report"))
+        lines.append(("Regulator: who handles reports", "/admin/renewal/reportauthority/", "regulator"))
     if unknown:
         lines.append(("Subscriber (holding start unknown)", "/renew/", f"number {unknown.number.national}"))
     if HarassmentReport.objects.filter(retention_hold=True).exists():

@@ -1,6 +1,7 @@
 """Forms of the subscriber pages: the number, the code, and the harassment report with evidence."""
 
 import hashlib
+import re
 
 from django import forms
 from django.conf import settings
@@ -8,7 +9,7 @@ from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from numbers.phone import InvalidMsisdn, normalize_msisdn
+from numbers.phone import InvalidMsisdn, normalize_msisdn, typed, typed_digits
 from renewal.models import HarassmentCategory
 
 
@@ -27,11 +28,18 @@ class NumberForm(forms.Form):
 
 
 class CodeForm(forms.Form):
-    code = forms.RegexField(
-        label=_("The 6-digit code from the SMS"), regex=r"^\s*\d{6}\s*$", max_length=12,
-        error_messages={"invalid": _("Enter the 6 digits of the code, without spaces or letters.")},
+    code = forms.CharField(
+        label=_("The 6-digit code from the SMS"), max_length=24,
         widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "one-time-code", "autofocus": True}),
     )
+
+    def clean_code(self) -> str:
+        # Full-width digits (a Chinese input method's default) and spaces or dashes between them are the code too;
+        # anything else is refused here, before it is checked, so it costs none of the tries.
+        code = typed_digits(self.cleaned_data["code"])
+        if not re.fullmatch(r"[0-9]{6}", code):
+            raise forms.ValidationError(_("Enter the 6 digits of the code from the SMS."), code="invalid")
+        return code
 
 
 # Magic bytes of the accepted evidence types: the content decides, never the file name.
@@ -117,6 +125,9 @@ class ReportForm(forms.Form):
     evidence = EvidenceField(
         label=_("Evidence (optional)"), required=False,
         help_text=_("Screenshots, photos or PDF files, at most 5 files of 5 MB each."))
+
+    def clean_sender(self) -> str:
+        return typed(self.cleaned_data["sender"])
 
     def clean_occurred_at(self):
         value = self.cleaned_data["occurred_at"]

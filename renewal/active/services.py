@@ -11,18 +11,21 @@ become one delivery per platform.
 import logging
 import uuid
 from datetime import datetime, timedelta
+from functools import partial
 from itertools import groupby
 from typing import Any
 
+from celery import current_app
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext, pgettext
+from django.utils.translation import gettext_noop, ngettext, pgettext
 
 from numbers.errors import DomainError
 from numbers.models import HolderPeriod, State
+from renewal.active import outcomes, sms
 
 # The reports' retention (renewal.active.reports), re-exported as the feature's public surface.
 from renewal.active.reports import RetentionSummary as RetentionSummary
@@ -168,9 +171,66 @@ def unbind_task_report(
 def _finish(*, request_id: uuid.UUID, delivery_id: uuid.UUID | None, now: datetime) -> None:
     """Finish the request and confirm the delivery if nothing in them is open any more (conditional updates)."""
     with transaction.atomic():  # one commit for both
-        _finish_requests(UnbindRequest.objects.filter(pk=request_id), now)
+        if _finish_requests(UnbindRequest.objects.filter(pk=request_id), now):
+            _summary_after_commit([request_id])
         if delivery_id:
             unbind_deliveries_confirm(Delivery.objects.filter(pk=delivery_id), now)
+
+
+SUMMARY_TASK = "renewal.active.unbind_summary_send_task"
+# One SMS segment in zh-hans with the short link (a test checks it at its longest).
+SUMMARY_SMS = gettext_noop("[Number renewal] Unbinding finished: %(unbound)d removed, %(nothing)d had none, "
+                           "%(needs)d need you.")
+
+
+def _summary_after_commit(request_ids: list[uuid.UUID]) -> None:
+    # By name: the tasks module imports these services, not the other way round.
+    def enqueue(request_id: str) -> None:
+        current_app.signature(SUMMARY_TASK, args=(request_id,), queue="interactive").apply_async()
+
+    for request_id in request_ids:
+        transaction.on_commit(partial(enqueue, str(request_id)))
+
+
+def unbind_summaries_due(*, limit: int = 1000) -> int:
+    """Enqueue the summary SMS of finished requests that have none yet (a lost message or a crash); return how many."""
+    ids = list(UnbindRequest.objects.filter(finished_at__isnull=False, summary_sent_at__isnull=True)
+               .order_by("finished_at").values_list("pk", flat=True)[:limit])
+    with transaction.atomic():
+        _summary_after_commit(ids)
+    return len(ids)
+
+
+def short_link(request: UnbindRequest) -> str:
+    """PUBLIC_BASE_URL/r/<reference>, or "" when the portal's public address is not configured."""
+    return f"{settings.PUBLIC_BASE_URL}/r/{request.reference}" if settings.PUBLIC_BASE_URL else ""
+
+
+def summary_message(request: UnbindRequest, board: outcomes.Board) -> str:
+    """One SMS segment: what was unbound, where nothing was bound, what needs the subscriber, and the link back."""
+    counts = {"unbound": board.count(UnbindResult.UNBOUND), "nothing": board.count(UnbindResult.NOTHING_BOUND),
+              "needs": board.count(outcomes.NEEDS_YOU)}
+    text = _(SUMMARY_SMS) % counts
+    link = short_link(request)
+    return f"{text} {link}" if link else text
+
+
+def unbind_summary_send(*, request_id: uuid.UUID | str, now: datetime | None = None) -> bool:
+    """Text the holder the summary of a finished request, once; return whether this call sent it."""
+    now = now or timezone.now()
+    claimed = UnbindRequest.objects.filter(pk=request_id, finished_at__isnull=False,
+                                           summary_sent_at__isnull=True).update(summary_sent_at=now)
+    if not claimed:
+        return False
+    request = UnbindRequest.objects.select_related("number").get(pk=request_id)
+    with translation.override(settings.LANGUAGE_CODE):
+        body = summary_message(request, outcomes.board(request_tasks(request)))
+    try:
+        sms.get_backend().send(to=request.number.msisdn, body=body)
+    except sms.SmsSendError:
+        UnbindRequest.objects.filter(pk=request_id).update(summary_sent_at=None)  # the retry sends it
+        raise
+    return True
 
 
 def _finish_requests(requests: QuerySet[UnbindRequest], now: datetime) -> int:
@@ -191,6 +251,7 @@ def unbind_deadline_sweep(*, now: datetime | None = None) -> int:
     timed_out = UnbindTask.objects.filter(result="", deadline_at__lte=now).update(
         result=UnbindResult.NO_ANSWER, reported_at=now)
     _finish_requests(UnbindRequest.objects.all(), now)
+    unbind_summaries_due()
     # Repair after a crash between an answer's commit and its check: confirmed here.
     unbind_deliveries_confirm(Delivery.objects.all(), now)
     return timed_out
@@ -219,24 +280,27 @@ def status_labels() -> dict[str, str]:
     }
 
 
-def request_tasks(request: UnbindRequest) -> list[dict[str, str]]:
+def request_tasks(request: UnbindRequest) -> list[dict[str, Any]]:
     labels = status_labels()
     rows = []
     for task in request.tasks.select_related("platform", "delivery").order_by("platform__category",
                                                                                "platform__name"):
         status = task_status(task)
         label = labels[status]
-        if status == UnbindResult.REJECTED and task.detail:
-            label = _("rejected: %(reason)s") % {"reason": task.detail}
-        elif status == UnbindResult.UNBOUND and task.accounts:
+        if status == UnbindResult.UNBOUND and task.accounts:
             label = ngettext("unbound (%(n)d account)", "unbound (%(n)d accounts)", task.accounts) % {
                 "n": task.accounts}
-        rows.append({"id": str(task.pk), "platform": task.platform.name,
-                     "category": task.platform.get_category_display(), "status": status, "label": label})
+        row: dict[str, Any] = {"id": str(task.pk), "platform": task.platform.name,
+                               "category": task.platform.get_category_display(), "status": status, "label": label}
+        if status in (UnbindResult.REJECTED, UnbindResult.NO_ANSWER):
+            # The reason code, when the platform sent one; its own words only as the detail beneath.
+            row["rejection"] = outcomes.rejection(status=status, reason=getattr(task, "reason", "") or "",
+                                                  detail=task.detail, platform=task.platform)
+        rows.append(row)
     return rows
 
 
-def request_summary(rows: list[dict[str, str]]) -> str:
+def request_summary(rows: list[dict[str, Any]]) -> str:
     counts: dict[str, int] = {}
     for row in rows:
         counts[row["status"]] = counts.get(row["status"], 0) + 1
@@ -251,7 +315,7 @@ def request_summary(rows: list[dict[str, str]]) -> str:
     return _("Finished: %(parts)s.") % {"parts": text}
 
 
-def request_progress(rows: list[dict[str, str]]) -> str:
+def request_progress(rows: list[dict[str, Any]]) -> str:
     done = sum(1 for r in rows if r["status"] not in ("waiting", "sent"))
     return _("%(done)d of %(total)d platforms have answered.") % {"done": done, "total": len(rows)}
 
@@ -276,3 +340,24 @@ def overview_context(period: HolderPeriod) -> dict[str, Any]:
 
 
 
+
+
+# --- call-outs of the sales pages (numbers.hooks) ---------------------------------------------
+
+
+def sms_enqueue(to: str, body: str) -> None:
+    """Send one SMS from the interactive queue once the current transaction commits."""
+    transaction.on_commit(lambda: current_app.signature(
+        "renewal.active.sms_send_task", args=(to, body), queue="interactive").apply_async())
+
+
+def unbind_on_allocation(period: HolderPeriod, renewal: dict[str, Any]) -> None:
+    """A secondary number sold while its old accounts were still being removed: ask every platform to unbind for
+    the new holder too (their bindings before this moment are the old holder's), in the allocation's transaction."""
+    if renewal.get("state") == "complete":
+        return
+    try:
+        unbind_request_create(period=period)
+    except UnbindError as exc:
+        if exc.code != "no_platforms":
+            raise

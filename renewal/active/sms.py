@@ -18,9 +18,11 @@ from django.db import transaction
 from django.utils import timezone, translation
 from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from numbers import metrics
 from numbers.models import PhoneNumber, State
+from numbers.phone import format_national
 from renewal.models import SmsCode, SmsMessage
 
 log = logging.getLogger(__name__)
@@ -33,11 +35,16 @@ class SmsSendError(Exception):
 # --- backends --------------------------------------------------------------------------------
 
 
+# Marks the console backend's lines: `make run` shows exactly these on its console (portal/devrun.py).
+CONSOLE_MARK = "▶ SMS"
+
+
 class ConsoleBackend:
-    """Development: print the message on the worker's console."""
+    """Development: print the message, whole and on one marked line, as demo output (not through logging)."""
 
     def send(self, *, to: str, body: str) -> None:
-        print(f"[SMS to {to}] {body}", flush=True)
+        one_line = " ".join(body.split())
+        print(f"{CONSOLE_MARK} to {format_national(to)} ({to}): {one_line}", flush=True)
 
 
 class DatabaseBackend:
@@ -122,10 +129,14 @@ def sms_code_verify(*, msisdn: str, code: str, now=None) -> str:
     return VerifyResult.LOCKED if row.tries >= settings.SMS_CODE_MAX_TRIES else VerifyResult.WRONG
 
 
+# Every SMS fits one segment in zh-hans (70 characters): a test formats each at its longest.
+CODE_SMS = gettext_noop("[Number renewal] Your sign-in code is %(code)s. It expires in %(minutes)d minutes. "
+                        "Never tell it to anyone.")
+
+
 def code_message(code: str) -> str:
     minutes = settings.SMS_CODE_TTL_SECONDS // 60
-    return _("[Number renewal] Your sign-in code is %(code)s. It expires in %(minutes)d minutes. "
-             "Never tell it to anyone.") % {"code": code, "minutes": minutes}
+    return _(CODE_SMS) % {"code": code, "minutes": minutes}
 
 
 def sms_code_send(*, msisdn: str, language: str | None = None) -> None:

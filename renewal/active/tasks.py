@@ -2,8 +2,8 @@
 
 from celery import shared_task
 
-from renewal.active.services import reports_retention_sweep, unbind_deadline_sweep
-from renewal.active.sms import SmsSendError, sms_code_send
+from renewal.active.services import reports_retention_sweep, unbind_deadline_sweep, unbind_summary_send
+from renewal.active.sms import SmsSendError, get_backend, sms_code_send
 
 
 @shared_task(name="renewal.unbind.unbind_deadline_sweep_task", acks_late=True, reject_on_worker_lost=True)
@@ -29,3 +29,21 @@ def reports_retention_task() -> int:
     """Daily: delete evidence and closed reports past the retention period (those a regulator holds stay)."""
     summary = reports_retention_sweep()
     return summary.reports_deleted + summary.evidence_deleted
+
+
+@shared_task(
+    name="renewal.active.unbind_summary_send_task", acks_late=True, reject_on_worker_lost=True,
+    autoretry_for=(SmsSendError,), retry_backoff=5, retry_backoff_max=300, max_retries=6,
+)
+def unbind_summary_send_task(request_id: str) -> bool:
+    """Text the summary of a finished unbind request (once: the request row records that it was sent)."""
+    return unbind_summary_send(request_id=request_id)
+
+
+@shared_task(
+    name="renewal.active.sms_send_task", acks_late=True, reject_on_worker_lost=True,
+    autoretry_for=(SmsSendError,), retry_backoff=5, retry_backoff_max=300, max_retries=6,
+)
+def sms_send_task(to: str, body: str) -> None:
+    """Send one SMS (e.g. the electronic copy of a disclosure, asked for by a clerk)."""
+    get_backend().send(to=to, body=body)

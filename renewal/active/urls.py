@@ -12,6 +12,7 @@ urlpatterns = [
     path("unbind", views.unbind_create, name="unbind"),
     path("requests/<uuid:pk>", views.request_detail, name="request_detail"),
     path("requests/<uuid:pk>/status", views.request_status, name="request_status"),
+    path("requests/<uuid:pk>/proof", views.request_proof, name="request_proof"),
     path("report", views.report_create, name="report"),
     path("reports/<str:reference>", views.report_detail, name="report_detail"),
     path("evidence/<uuid:pk>", views.evidence_file, name="evidence"),

@@ -10,6 +10,8 @@ from django.contrib.auth.decorators import login_required
 from django.core.cache import cache
 from django.http import FileResponse, Http404, HttpResponseForbidden, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
+from django.utils import timezone
 from django.utils.translation import get_language, ngettext
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
@@ -18,23 +20,29 @@ from numbers import metrics, ratelimit, roles
 from numbers.access import SUPERUSER, account_role
 from numbers.audit import audit_record
 from numbers.models import AuditAction, HolderPeriod, State
+from numbers.phone import format_national
+from renewal.active import outcomes
 from renewal.active import services as unbind
 from renewal.active.forms import CodeForm, NumberForm, ReportForm
 from renewal.active.reports import evidence_storage, harassment_report_create
 from renewal.active.sms import VerifyResult, sms_code_verify
 from renewal.active.tasks import sms_code_send_task
-from renewal.models import Evidence, HarassmentReport, UnbindRequest
+from renewal.models import Evidence, HarassmentReport, ReportAuthority, UnbindRequest
 
 log = logging.getLogger(__name__)
 
 SESSION_PENDING = "renew_pending"
 SESSION_SUBSCRIBER = "renew_subscriber"
+SESSION_NEXT = "renew_next"
 
 
 def _limits():
+    # The day's count starts again at local midnight, as "a day" reads on the page.
+    midnight = int(timezone.localtime().utcoffset().total_seconds())
     return {
+        # "One a minute" on the page is one in any 60 seconds, never two across a window's edge.
         "number_minute": ratelimit.Limit("sms-number-minute", settings.SMS_LIMIT_PER_NUMBER_MINUTE, 60),
-        "number_day": ratelimit.Limit("sms-number-day", settings.SMS_LIMIT_PER_NUMBER_DAY, 86400),
+        "number_day": ratelimit.Limit("sms-number-day", settings.SMS_LIMIT_PER_NUMBER_DAY, 86400, offset=midnight),
         "address_hour": ratelimit.Limit("sms-address-hour", settings.SMS_LIMIT_PER_ADDRESS_HOUR, 3600),
     }
 
@@ -60,6 +68,22 @@ def _refusal_message(refusal: ratelimit.Refusal) -> str:
              "%(wait)s before requesting a new one.") % {"wait": wait}
 
 
+def sms_promise() -> str:
+    """What the start page promises, from the same settings as the limits it describes."""
+    minute, day = settings.SMS_LIMIT_PER_NUMBER_MINUTE, settings.SMS_LIMIT_PER_NUMBER_DAY
+    per_minute = ngettext("at most %(n)d code a minute", "at most %(n)d codes a minute", minute) % {"n": minute}
+    per_day = ngettext("%(n)d a day (counted from midnight)", "%(n)d a day (counted from midnight)", day) % {"n": day}
+    return _("We send a code only to numbers in service: %(minute)s and %(day)s for each number.") % {
+        "minute": per_minute, "day": per_day}
+
+
+def _start_page(request, form, status=200):
+    pending = request.session.get(SESSION_PENDING)
+    return render(request, "subscriber/start.html", {
+        "form": form, "promise": sms_promise(),
+        "pending": format_national(pending) if pending else None}, status=status)
+
+
 def _verify_fail_key(msisdn: str) -> str:
     return f"sms-verify-fail:{msisdn}"
 
@@ -71,21 +95,26 @@ def _verify_fail_key(msisdn: str) -> str:
 def start(request):
     """Ask for the number; answer every number the same, at once, and send a code in the background."""
     if request.method == "GET":
-        form = NumberForm(initial={"msisdn": request.GET.get("msisdn", "")[:32]})
-        return render(request, "subscriber/start.html", {"form": form})
+        pending = request.session.get(SESSION_PENDING)
+        typed = request.GET.get("msisdn", "")[:32] or (format_national(pending) if pending else "")
+        return _start_page(request, NumberForm(initial={"msisdn": typed}))
     limits = _limits()
     form = NumberForm(request.POST)
     checks = [(limits["address_hour"], ratelimit.client_address(request))]
     valid = form.is_valid()
     if valid:
         msisdn = form.cleaned_data["msisdn"]
-        checks += [(limits["number_minute"], msisdn), (limits["number_day"], msisdn)]
+        checks += [(limits["number_day"], msisdn)]
     refusal = ratelimit.hit_all(checks)  # counted whatever the number, valid or not
     if not valid:
-        return render(request, "subscriber/start.html", {"form": form}, status=400)
+        return _start_page(request, form, status=400)
+    if refusal is None:
+        refusal = ratelimit.hit_sliding(limits["number_minute"], msisdn)
     if refusal:
         form.add_error("msisdn", _refusal_message(refusal))
-        response = render(request, "subscriber/start.html", {"form": form}, status=429)
+        # The code already sent still works: the page leads back to where it is entered.
+        request.session[SESSION_PENDING] = msisdn
+        response = _start_page(request, form, status=429)
         response["Retry-After"] = str(refusal.retry_after)
         return response
     cache.set(_verify_fail_key(msisdn), 0, timeout=settings.SMS_CODE_TTL_SECONDS)
@@ -111,6 +140,11 @@ def verify(request):
             request.session.cycle_key()  # a new session id at sign-in: no session fixation
             request.session.pop(SESSION_PENDING, None)
             request.session[SESSION_SUBSCRIBER] = {"msisdn": msisdn, "period": period.pk, "seen": time.time()}
+            # Came from a short link in an SMS: to that request, if it is this holding's.
+            reference = request.session.pop(SESSION_NEXT, None)
+            target = UnbindRequest.objects.filter(reference=reference, holder_period=period).first()
+            if target is not None:
+                return redirect("subscriber:request_detail", pk=target.pk)
             return redirect("subscriber:overview")
         # Count failures in the cache for every number, so a number not in service answers the same.
         key = _verify_fail_key(msisdn)
@@ -133,7 +167,8 @@ def verify(request):
         status = 400
     elif request.method == "POST":
         status = 400
-    return render(request, "subscriber/verify.html", {"form": form, "msisdn": msisdn}, status=status)
+    return render(request, "subscriber/verify.html", {"form": form, "msisdn": msisdn,
+                                                      "national": format_national(msisdn)}, status=status)
 
 
 @require_POST
@@ -193,7 +228,8 @@ def overview(request):
 @subscriber_required
 @require_http_methods(["GET", "POST"])
 def report_create(request):
-    form = ReportForm(request.POST or None, request.FILES or None)
+    # An empty POST is a submission too (it gets every field's error), not a fresh form.
+    form = ReportForm(request.POST, request.FILES) if request.method == "POST" else ReportForm()
     if request.method == "POST":
         if form.is_valid():
             data = form.cleaned_data
@@ -209,7 +245,9 @@ def report_create(request):
 def report_detail(request, reference: str):
     # Only the reports of this holding: anyone else's is a 404, never a 403.
     report = get_object_or_404(HarassmentReport, reference=reference, holder_period=request.period)
-    return render(request, "subscriber/report_detail.html", {"report": report, "files": report.evidence.all()})
+    return render(request, "subscriber/report_detail.html", {
+        "report": report, "files": report.evidence.all(),
+        "authorities": ReportAuthority.objects.filter(category=report.category)})
 
 
 @login_required
@@ -259,23 +297,49 @@ def _own_request(request, pk):
     return get_object_or_404(UnbindRequest, pk=pk, holder_period=request.period)
 
 
+def _request_context(request, unbind_request) -> dict:
+    rows = unbind.request_tasks(unbind_request)
+    board = outcomes.board(rows)
+    final = unbind_request.finished_at is not None
+    return {"unbind_request": unbind_request, "rows": rows, "board": board, "sections": board.sections(),
+            "final": final, "number": request.number, "progress": unbind.request_progress(rows),
+            "summary": unbind.request_summary(rows) if final else ""}
+
+
 @subscriber_required
 def request_detail(request, pk):
-    unbind_request = _own_request(request, pk)
-    rows = unbind.request_tasks(unbind_request)
-    final = unbind_request.finished_at is not None
-    return render(request, "subscriber/request_detail.html", {
-        "unbind_request": unbind_request, "rows": rows, "final": final, "number": request.number,
-        "progress": unbind.request_progress(rows), "summary": unbind.request_summary(rows) if final else "",
-    })
+    return render(request, "subscriber/request_detail.html", _request_context(request, _own_request(request, pk)))
 
 
 @subscriber_required
 def request_status(request, pk):
-    unbind_request = _own_request(request, pk)
-    rows = unbind.request_tasks(unbind_request)
-    final = unbind_request.finished_at is not None
+    context = _request_context(request, _own_request(request, pk))
     return JsonResponse({
-        "final": final, "tasks": rows, "progress": unbind.request_progress(rows),
-        "summary": unbind.request_summary(rows) if final else "",
+        "final": context["final"], "tasks": context["rows"], "progress": context["progress"],
+        "done": context["board"].done, "total": context["board"].total, "summary": context["summary"],
+        # The grouped board as the page renders it, so the page and its updates never differ.
+        "html": render_to_string("subscriber/_board.html", context, request=request),
     }, headers={"Cache-Control": "no-store"})
+
+
+@subscriber_required
+def request_proof(request, pk):
+    """A page to print or save: the reference, the times, and every platform's outcome."""
+    context = _request_context(request, _own_request(request, pk))
+    context["printed_at"] = timezone.now()
+    return render(request, "subscriber/request_proof.html", context)
+
+
+def short_link(request, reference: str):
+    """PUBLIC_BASE_URL/r/<reference> from the summary SMS: the request, after sign-in if need be.
+
+    Every reference answers alike to someone not signed in (to the sign-in page), so the link tells nothing.
+    """
+    data = request.session.get(SESSION_SUBSCRIBER)
+    if data:
+        target = UnbindRequest.objects.filter(reference=reference[:12], holder_period_id=data.get("period")).first()
+        if target is not None:
+            return redirect("subscriber:request_detail", pk=target.pk)
+    request.session[SESSION_NEXT] = reference[:12]
+    messages.info(request, _("Sign in with your number to see your unbind request."))
+    return redirect("subscriber:start")

@@ -71,11 +71,13 @@ from renewal.platforms.signing import signature_header
 
 
 def numbers_due_for_renewal(now: datetime) -> QuerySet[PhoneNumber]:
-    """Return frozen numbers due within the lead time whose current cycle has no batch entry."""
-    return PhoneNumber.objects.filter(
-        state=State.FROZEN, cycle__isnull=False,
-        frozen_until__lte=now + timedelta(days=settings.RENEWAL_LEAD_DAYS),
-    ).exclude(Exists(BatchEntry.objects.filter(cycle_id=OuterRef("cycle_id")))).order_by()
+    """Return the numbers to push whose current cycle has no batch entry: frozen ones due within the lead time,
+    and secondary numbers already on sale that were never pushed (recycled before the portal went live)."""
+    frozen_due = Q(state=State.FROZEN, frozen_until__lte=now + timedelta(days=settings.RENEWAL_LEAD_DAYS))
+    released_unpushed = Q(state=State.AVAILABLE, is_secondary=True, cancelled_at__isnull=False,
+                          frozen_until__isnull=False)
+    return PhoneNumber.objects.filter(frozen_due | released_unpushed, cycle__isnull=False).exclude(
+        Exists(BatchEntry.objects.filter(cycle_id=OuterRef("cycle_id")))).order_by()
 
 
 def batch_sweep(*, now: datetime | None = None) -> list[int]:
@@ -372,7 +374,9 @@ def renewal_statuses(numbers: Iterable[PhoneNumber]) -> dict[int, dict[str, Any]
     with_cycle = {n.pk: n for n in numbers if n.cycle_id}
     entries = dict(BatchEntry.objects.filter(cycle_id__in=[n.cycle_id for n in with_cycle.values()])
                    .values_list("cycle_id", "chunk_id"))
-    chunks = {c.pk: c for c in BatchChunk.objects.filter(pk__in=set(entries.values()))}
+    chunks = {c.pk: c for c in BatchChunk.objects.filter(pk__in=set(entries.values())).select_related("batch")}
+    grace = timedelta(days=settings.RELEASE_GRACE_DAYS)
+    now = timezone.now()
     confirmed = dict(Delivery.objects.filter(chunk_id__in=chunks, state=DeliveryState.CONFIRMED).order_by()
                      .values("chunk_id").annotate(n=Count("id")).values_list("chunk_id", "n"))
     released_chunks = [entries[n.cycle_id] for n in with_cycle.values()
@@ -390,7 +394,11 @@ def renewal_statuses(numbers: Iterable[PhoneNumber]) -> dict[int, dict[str, Any]
         chunk = chunks[chunk_id]
         status: dict[str, Any] = {"state": "complete" if chunk.is_complete else "in_progress",
                   "confirmed": confirmed.get(chunk_id, 0), "total": chunk.deliveries_total}
-        if n.state == State.AVAILABLE and chunk_id in never:
+        # A number pushed only after it went on sale is still being worked on until the grace period after its
+        # push; one released with its renewal unfinished names the platforms that never confirmed.
+        pushed_on_sale = n.released_at is not None and chunk.batch.created_at >= n.released_at
+        if n.state == State.AVAILABLE and chunk_id in never and not (
+                pushed_on_sale and chunk.batch.created_at + grace > now):
             status["never_confirmed"] = never[chunk_id]
         out[n.pk] = status
     return out

@@ -1,8 +1,24 @@
-/* The subscriber pages: focus the error summary, and follow an unbind request until every platform is final. */
+/* The subscriber pages: focus the error summary; select all or none of the platforms; print the proof; and follow an
+   unbind request until every platform is final (the server renders the grouped board; this swaps it in). */
 (function () {
   "use strict";
   var summary = document.getElementById("error-summary");
   if (summary) { summary.focus(); }
+
+  document.querySelectorAll("[data-choose]").forEach(function (form) {
+    var tools = form.querySelector(".choose-tools");
+    if (tools) { tools.hidden = false; }
+    form.querySelectorAll("[data-select]").forEach(function (button) {
+      button.addEventListener("click", function () {
+        var on = button.getAttribute("data-select") === "all";
+        form.querySelectorAll('input[type="checkbox"][name="platforms"]').forEach(function (box) { box.checked = on; });
+      });
+    });
+  });
+
+  document.querySelectorAll("[data-print]").forEach(function (button) {
+    button.addEventListener("click", function () { window.print(); });
+  });
 
   var board = document.querySelector("[data-status-url]");
   if (!board || board.getAttribute("data-final") === "true") { return; }
@@ -10,23 +26,14 @@
   var delay = 2000;
 
   function render(data) {
-    data.tasks.forEach(function (task) {
-      var row = board.querySelector('[data-task="' + task.id + '"]');
-      if (!row) { return; }
-      var cell = row.querySelector("[data-status]");
-      if (cell.getAttribute("data-status") !== task.status) {
-        cell.setAttribute("data-status", task.status);
-        cell.textContent = task.label;
-        row.className = "task task-" + task.status;
-      }
+    // Keep the groups the person opened open, and the scroll position where it was.
+    var open = {};
+    board.querySelectorAll("details[data-group]").forEach(function (d) { open[d.getAttribute("data-group")] = d.open; });
+    board.innerHTML = data.html;
+    board.querySelectorAll("details[data-group]").forEach(function (d) {
+      if (open[d.getAttribute("data-group")]) { d.open = true; }
     });
-    var counts = document.getElementById("progress");
-    if (counts) { counts.textContent = data.progress; }
-    if (data.final) {
-      board.setAttribute("data-final", "true");
-      var done = document.getElementById("summary");
-      if (done) { done.textContent = data.summary; done.hidden = false; }
-    }
+    if (data.final) { board.setAttribute("data-final", "true"); }
     return data.final;
   }
 

@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from numbers import permission_matrix as pm
 from numbers import roles
-from numbers.models import AuditEntry, FeedUpload, Operator, StaffProfile
+from numbers.models import AuditEntry, Disclosure, FeedUpload, Operator, StaffProfile
 from tests.factories import UserFactory, staff_user
 from tests.helpers_two_factor import sign_in_verified
 
@@ -27,7 +27,7 @@ SITE_PAGES = {"index", "app_list", "password_change", "password_change_done", "j
 OPEN_PAGES = {"login", "logout"}
 # Custom URLs of model admins, by the suffix of their name.
 CUSTOM_URLS = {"export_csv": "export", "password_change": "password", "report": "report", "lift": "lift",
-               "two_factor_reset": "two_factor_reset"}
+               "two_factor_reset": "two_factor_reset", "reset_link": "reset_link", "signature": "signature"}
 # Bulk actions that change rows when confirmed; the delete action needs "post" to confirm.
 ACTION_NAMES = {"delete_selected": "delete", "lift_marks": "lift"}
 
@@ -121,6 +121,8 @@ def matrix_world(world, renewal_world, tmp_path, settings):
     number_cancel(number=b.active, operator=b.operator, at=timezone.now(), actor="test")
     for upload in FeedUpload.objects.all():
         upload.report.save(f"report-{upload.pk}.csv", ContentFile(b"line,msisdn,outcome\n"), save=True)
+    for disclosure in Disclosure.objects.all():  # each signed on the screen
+        disclosure.signature.save("s.png", ContentFile(b"\x89PNG\r\n\x1a\n"), save=True)
     report = HarassmentReport.objects.first()
     path = evidence_storage().save("evidence/test.png", ContentFile(b"\x89PNG\r\n\x1a\n"))
     Evidence.objects.create(report=report, path=path, original_name="call.png", content_type="image/png", size=8,
@@ -294,6 +296,9 @@ def walk_model(walk: Walk, model, model_admin, w: World) -> None:
             walk.check(may("password", obj), c.get(_url(model, "password_change", obj.pk)), f"GET {what} password")
             walk.check(may("two_factor_reset", obj), c.get(_url(model, "two_factor_reset", obj.pk)),
                        f"GET {what} two-factor reset")
+            walk.check(may("reset_link", obj), c.get(_url(model, "reset_link", obj.pk)), f"GET {what} reset link")
+        if model is Disclosure:
+            walk.check(may("signature", obj), c.get(_url(model, "signature", obj.pk)), f"GET {what} signature")
         if model is FeedUpload:
             walk.check(may("report", obj), c.get(_url(model, "report", obj.pk)), f"GET {what} report")
     if hasattr(model_admin, "csv_fields"):

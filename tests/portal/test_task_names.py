@@ -21,6 +21,9 @@ STABLE_NAMES = {
     "renewal.sms.sms_code_send_task",
     "numbers.tasks.sessions_clear_task",
     "renewal.active.reports_retention_task",
+    "renewal.active.unbind_summary_send_task",
+    "renewal.active.sms_send_task",
+    "numbers.tasks.signature_retention_task",
 }
 
 

@@ -58,3 +58,12 @@ def sales_clerk(outlet: Outlet, username: str):
     from numbers import roles
 
     return staff_user(role=roles.SALES_STAFF, outlet=outlet, username=username)
+
+
+def signature_data_url() -> str:
+    """What the offer page's canvas puts in its hidden field: a drawn signature as a PNG data URL."""
+    import base64
+
+    from numbers.demo import signature_png
+
+    return "data:image/png;base64," + base64.b64encode(signature_png()).decode()

@@ -10,6 +10,7 @@ from django.urls import reverse
 from numbers import demo
 from numbers.models import Disclosure, PhoneNumber
 from numbers.sales import demo as demo_sales
+from tests.numbers.sales.helpers_staff import signature_data_url
 
 
 def test_demo_clerk_sells_a_secondary_number_with_the_disclosure(db):
@@ -43,7 +44,8 @@ def test_demo_clerk_sells_a_secondary_number_with_the_disclosure(db):
     assert not Disclosure.objects.filter(number=number).exists()
 
     done = client.post(offer, {"action": "allocate", "customer_ref": "CMCC-77-0001", "method": "esign",
-                               "confirmed": "on", "csrfmiddlewaretoken": token}, follow=True)
+                               "confirmed": "on", "signature": signature_data_url(), "csrfmiddlewaretoken": token},
+                       follow=True)
     receipt = done.content.decode()
     assert done.redirect_chain[-1][0].startswith("/staff/receipts/")
     assert "This is a secondary number" in receipt and "electronic signature" in receipt

@@ -1,0 +1,62 @@
+"""Browser journeys: Debian's Chromium through Playwright, axe-core on every page, screenshots of the key steps."""
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/lib/chromium/chromium")
+LAUNCH_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+               "--disable-component-update", "--disable-sync", "--disable-quic"]
+PHONE = {"viewport": {"width": 390, "height": 844}, "locale": "zh-CN", "is_mobile": True, "has_touch": True}
+DESKTOP = {"viewport": {"width": 1366, "height": 768}, "locale": "zh-CN"}
+ROOT = Path(__file__).resolve().parents[2]
+# axe-core's impacts that fail a journey.
+FAILING = ("serious", "critical")
+
+
+def missing(message: str) -> None:
+    """In CI a browser test that cannot run fails; elsewhere it is skipped with the reason."""
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+def accessible(page, where: str) -> None:
+    """Run axe-core on the page as it is now; fail on serious or critical violations, naming each."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    results = Axe().run(page)
+    bad = [v for v in results.response["violations"] if v.get("impact") in FAILING]
+    report = "\n".join(f"  {v['impact']}: {v['id']} — {v['help']} "
+                       f"({', '.join(n['target'][0] for n in v['nodes'][:3])})" for v in bad)
+    assert not bad, f"axe-core on {where} ({page.url}):\n{report}"
+
+
+class Screens:
+    """Screenshots of a journey's key steps, in JOURNEY_SCREENSHOTS (docs/screenshots for the README) or a tmp dir."""
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+        folder.mkdir(parents=True, exist_ok=True)
+
+    def take(self, page, name: str, *, full_page: bool = False) -> Path:
+        path = self.folder / f"{name}.png"
+        page.screenshot(path=str(path), full_page=full_page)
+        return path
+
+
+def compile_pending_translations(tmp_path: Path) -> Path | None:
+    """Compile locale/pending/*.po (translations of new strings, not yet merged into the catalogue) into a locale
+    folder of their own, so that the pages read in Chinese before the merge; None when there is nothing to do."""
+    pending = sorted((ROOT / "locale" / "pending").glob("*.po"))
+    if not pending or not shutil.which("msgfmt") or not shutil.which("msgcat"):
+        return None
+    out = tmp_path / "locale-pending" / "zh_Hans" / "LC_MESSAGES"
+    out.mkdir(parents=True)
+    merged = out / "django.po"
+    subprocess.run(["msgcat", "--use-first", "-o", str(merged), *map(str, pending)], check=True)
+    subprocess.run(["msgfmt", "-o", str(out / "django.mo"), str(merged)], check=True)
+    return tmp_path / "locale-pending"
