@@ -56,11 +56,11 @@ class HarassmentReportAdmin(admin.ModelAdmin):
         return False
 
     def save_model(self, request, obj, form, change):
-        """Save only status and notes, naming who changed them and when (the audit trail keeps before and after)."""
+        """Save only the handling fields, naming who changed them and when (the audit trail keeps before and after)."""
         if not form.has_changed():
             return
         harassment_report_handle(report=obj, status=form.cleaned_data["status"], notes=form.cleaned_data["notes"],
-                                 actor=request.user)
+                                 retention_hold=form.cleaned_data["retention_hold"], actor=request.user)
 
 
 @admin.register(ReportAuthority)

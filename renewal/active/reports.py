@@ -54,19 +54,23 @@ def harassment_report_create(
     return report
 
 
-def harassment_report_handle(*, report: HarassmentReport, status: str, notes: str, actor) -> HarassmentReport:
-    """Set a report's status and notes (a regulator's handling), naming who and when, audited before and after."""
+def harassment_report_handle(*, report: HarassmentReport, status: str, notes: str, actor,
+                             retention_hold: bool | None = None) -> HarassmentReport:
+    """Set a report's status, notes and retention hold (a regulator's handling), naming who and when, audited
+    before and after. `retention_hold` None leaves the hold as it is."""
     with transaction.atomic():
         report = HarassmentReport.objects.select_for_update().get(pk=report.pk)
-        before, after = audit_changes({"status": report.status, "notes": report.notes},
-                                      {"status": status, "notes": notes})
+        hold = report.retention_hold if retention_hold is None else retention_hold
+        before, after = audit_changes(
+            {"status": report.status, "notes": report.notes, "retention_hold": report.retention_hold},
+            {"status": status, "notes": notes, "retention_hold": hold})
         if not after:
             return report
-        report.status, report.notes = status, notes
+        report.status, report.notes, report.retention_hold = status, notes, hold
         report.handled_by = actor.get_username()
         report.handled_at = timezone.now()
         report.full_clean(exclude=["number", "holder_period"])
-        report.save(update_fields=["status", "notes", "handled_by", "handled_at"])
+        report.save(update_fields=["status", "notes", "retention_hold", "handled_by", "handled_at"])
         audit_record(actor=actor, action=AuditAction.REPORT_HANDLE, obj=report, before=before, after=after,
                      at=report.handled_at)
     return report

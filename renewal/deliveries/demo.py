@@ -136,7 +136,7 @@ def load(stdout: OutputWrapper) -> list[tuple[str, str, str]]:
                 Platform.objects.filter(pk=platform.pk).update(
                     webhook_url=f"http://127.0.0.1:{SIMULATOR_PORT}/p/{platform.pk}")
             count += 1
-    pull_only = Platform.objects.get(name="国家政务服务平台 National Gov Services")
+    pull_only = Platform.objects.get(name=chinese_name("国家政务服务平台 National Gov Services"))
     _, key = services.api_key_create(platform=pull_only, name="demo", actor="demo")
     operator = Operator.objects.get(code="CMCC")
     _due_numbers(rng, operator)

@@ -125,6 +125,12 @@ SITE_SAMPLES: dict[str, Callable[[PageWorld], list[dict]]] = {
     "subscriber:request_status": lambda pw: [{"pk": pw.extra["unbind"].pk}],
     "subscriber:report_detail": lambda pw: [{"reference": pw.extra["report"].reference}],
     "subscriber:evidence": lambda pw: [{"pk": pw.extra["evidence"].pk}],
+    "subscriber:request_proof": lambda pw: [{"pk": pw.extra["unbind"].pk}],
+    "short-link": lambda pw: [{"reference": pw.extra["unbind"].reference}],
+    "staff:receipt_signature": lambda pw: [{"pk": p.pk} for p in pw.extra["periods"]],
+    # A page that only answers a POST, and the one-time link of a password reset (an invalid link says so).
+    "staff:receipt_sms": lambda pw: [{"pk": p.pk} for p in pw.extra["periods"]],
+    "staff:password_reset_confirm": lambda pw: [{"uidb64": "MQ", "token": "not-a-token"}],
 }
 
 
@@ -157,7 +163,8 @@ def site_urls(pw: PageWorld) -> list[str]:
     return urls
 
 
-OBJECT_VIEWS = ("change", "history", "delete", "password_change", "two_factor_reset", "report", "lift")
+OBJECT_VIEWS = ("change", "history", "delete", "password_change", "two_factor_reset", "reset_link", "signature",
+                "report", "lift")
 
 
 def admin_urls(w: matrix.World) -> list[str]:
@@ -174,13 +181,13 @@ def admin_urls(w: matrix.World) -> list[str]:
         model_key, _, view = name.rpartition("_")
         if name.endswith("_export_csv"):
             continue  # a CSV file: its column names are codes, its cells data
-        for object_view in ("password_change", "two_factor_reset"):
+        for object_view in ("password_change", "two_factor_reset", "reset_link"):
             if name.endswith(f"_{object_view}"):
                 model_key, view = name.removesuffix(f"_{object_view}"), object_view
         model = models.get(model_key)
         if model is not None and view in OBJECT_VIEWS:
-            if view in ("report", "lift"):
-                continue  # a file download, and a POST-only action
+            if view in ("report", "lift", "signature"):
+                continue  # a file download, a POST-only action, and a PNG
             urls += [reverse(f"admin:{name}", args=[obj.pk]) for obj in matrix.samples(model, w)]
         else:
             urls.append(reverse(f"admin:{name}"))

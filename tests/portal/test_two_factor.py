@@ -157,7 +157,7 @@ def test_a_wrong_password_with_a_right_code_is_refused(client, regulator):
     device, _codes = enrol(regulator)
     response = sign_in(client, "reg", code=current_code(device), password="wrong")
     assert response.status_code == 200 and client.get(INDEX).status_code == 302
-    assert refusals("password").get().actor_name == "reg"
+    assert refusals("wrong_password").get().actor_name == "reg"
 
 
 def test_a_code_works_once(client, regulator):
