@@ -184,9 +184,14 @@ class Stage:
     """A temporary staging table on the current connection, dropped when the import ends."""
 
     def __init__(self, table: str, ddl: str, columns: tuple[str, ...], *,
-                 reasons: Mapping[str, StrOrPromise] | None = None) -> None:
+                 reasons: Mapping[str, StrOrPromise] | None = None, indexes: tuple[str, ...] = ("line", "msisdn"),
+                 fillfactor: int | None = None) -> None:
         # `reasons`: the message of each rejection code, for lines rejected without a message of their own.
+        # `indexes`: the columns indexed once the rows are loaded (`line` is unique). Index only what later
+        # statements look rows up by: an UPDATE that changes no indexed column, on a page with room
+        # (`fillfactor`, PostgreSQL), writes the new row version in place (HOT) instead of into every index.
         self.table, self.ddl, self.columns, self.reasons = table, ddl, columns, reasons or {}
+        self.indexes, self.fillfactor = indexes, fillfactor
         self.pg = connection.vendor == "postgresql"
 
     def __enter__(self) -> Self:
@@ -195,6 +200,8 @@ class Stage:
         with connection.cursor() as cursor:
             cursor.execute(f"DROP TABLE IF EXISTS {self.table}")
             cursor.execute(self.ddl.format(false=false, **types))
+            if self.pg and self.fillfactor:
+                cursor.execute(f"ALTER TABLE {self.table} SET (fillfactor = {int(self.fillfactor)})")
             if self.pg:
                 # The statements below look costly to the planner, so JIT would compile each one (~0.2 s) and
                 # gain nothing: every statement touches one chunk.
@@ -232,8 +239,9 @@ class Stage:
                 while batch := list(islice(values, LOAD_BATCH)):
                     cursor.executemany(sql, batch)
                     count += len(batch)
-            cursor.execute(f"CREATE UNIQUE INDEX {self.table}_line ON {self.table} (line)")
-            cursor.execute(f"CREATE INDEX {self.table}_msisdn ON {self.table} (msisdn)")
+            for column in self.indexes:
+                unique = "UNIQUE " if column == "line" else ""
+                cursor.execute(f"CREATE {unique}INDEX {self.table}_{column} ON {self.table} ({column})")
             if self.pg:
                 cursor.execute(f"ANALYZE {self.table}")
         return count

@@ -150,6 +150,8 @@ CREATE {temp} TABLE feed_cancel_stage (
     reason text NOT NULL, to_code text NOT NULL, key text, reject text, message text NOT NULL,
     number_id {big}, to_operator_id {big}, period_id {big}, dup_of integer, outcome text)
 """
+# Room on each page of the staging table for the versions its UPDATEs write (see Stage).
+STAGE_FILLFACTOR = 45
 CANCEL_LOAD_COLUMNS = ("line", "raw", "msisdn", "fast", "cancelled_at", "reason", "to_code", "key", "reject",
                        "message")
 
@@ -190,7 +192,9 @@ def cancellations_import(
     now = now or timezone.now()
     zone = ZoneInfo(settings.TIME_ZONE)
     summary = FeedSummary(feed="cancellations", operator=operator.code, dry_run=dry_run)
-    with Stage(CANCEL_STAGE, CANCEL_DDL, CANCEL_LOAD_COLUMNS, reasons=REASONS) as stage:
+    # Lines are looked up by line and, once resolved, by number: the other columns are written in place.
+    with Stage(CANCEL_STAGE, CANCEL_DDL, CANCEL_LOAD_COLUMNS, reasons=REASONS, indexes=("line",),
+               fillfactor=STAGE_FILLFACTOR) as stage:
         summary.lines = stage.load(_cancellation_values(row, zone) for row in rows)
         _cancellations_validate(stage)
         done = summary.lines - stage.one("SELECT COUNT(*) FROM {s} WHERE outcome IS NULL")
@@ -205,9 +209,10 @@ def cancellations_import(
 
 def _cancellations_validate(stage: Stage) -> None:
     """Resolve numbers and operators, mark identical lines, reject what needs no lock."""
-    stage.execute("CREATE INDEX {s}_number ON {s} (number_id)")
     stage.execute("UPDATE {s} SET number_id = n.id FROM numbers_phonenumber AS n "
                   "WHERE n.msisdn = {s}.msisdn AND {s}.reject IS NULL")
+    # Indexed once resolved, so that resolving wrote each line in place.
+    stage.execute("CREATE INDEX {s}_number ON {s} (number_id)")
     stage.execute("UPDATE {s} SET reject = 'unknown_number' WHERE reject IS NULL AND number_id IS NULL")
     _check_unknown_fast_numbers(stage)
     stage.execute("UPDATE {s} SET to_operator_id = o.id FROM numbers_operator AS o "
@@ -261,25 +266,23 @@ def _cancellations_chunk(stage: Stage, low: int, high: int, *, operator: Operato
         + " GROUP BY number_id HAVING COUNT(*) > 1)")
     # 3. What depends on the number's state (the order of docs/feed.md), in one statement: each UPDATE of the
     # staging table writes new row versions, so the chunk's lines are rewritten as few times as possible. The
-    # open holding is read by correlated subqueries: an index lookup per line, whatever the statistics say.
+    # open holding is joined within the chunk's id range on both tables, so it is read by index for the chunk.
     op = int(operator.pk)
-    period = "(SELECT hp.{col} FROM numbers_holderperiod AS hp WHERE hp.number_id = {{s}}.number_id " \
-             "AND hp.ended_at IS NULL)"
-    started = period.format(col="started_at")
     reject = (
         "CASE "
         f"WHEN n.serving_operator_id <> {op} THEN 'wrong_operator' "
         "WHEN n.state <> 'active' THEN 'not_active' "
         "WHEN {s}.cancelled_at > %s THEN 'future_time' "
-        f"WHEN {{s}}.cancelled_at < {started} THEN 'stale' "
+        "WHEN {s}.cancelled_at < hp.started_at THEN 'stale' "
         "WHEN {s}.to_code <> '' AND {s}.to_operator_id IS NULL THEN 'unknown_operator' "
         f"WHEN {{s}}.to_operator_id = {op} THEN 'same_operator' END"
     )
     stage.execute(
-        f"UPDATE {{s}} SET period_id = {period.format(col='id')}, reject = {reject}, "
+        f"UPDATE {{s}} SET period_id = hp.id, reject = {reject}, "
         f"outcome = CASE WHEN ({reject}) IS NULL THEN 'applied' ELSE 'rejected' END "
-        "FROM numbers_phonenumber AS n WHERE n.id = {s}.number_id AND " + range_sql("n.id", low, high) + " AND "
-        + chunk + " AND {s}." + PENDING,
+        "FROM numbers_phonenumber AS n LEFT JOIN numbers_holderperiod AS hp ON hp.number_id = n.id "
+        "AND hp.ended_at IS NULL AND " + range_sql("hp.number_id", low, high) + " "
+        "WHERE n.id = {s}.number_id AND " + range_sql("n.id", low, high) + " AND " + chunk + " AND {s}." + PENDING,
         [db_time(now), db_time(now)])
     if not dry_run:
         _cancellations_apply(stage, low, high, operator=operator, actor=actor, now=now)
@@ -292,10 +295,16 @@ def _cancellations_apply(stage: Stage, low: int, high: int, *, operator: Operato
     chunk = range_sql("{s}.number_id", low, high)
     applied = chunk + " AND {s}." + APPLIED
     cancel = applied + " AND {s}.reason = 'cancel'"
-    in_force = "m.cycle_id = {s}.period_id AND m.lifted_at IS NULL AND m.ended_at IS NULL"
-    extra = (f"COALESCE((SELECT MAX(m.extra_days) FROM numbers_riskmark AS m WHERE {in_force} "
-             "AND m.effect = 'extend'), 0)")
-    suspend = f"EXISTS (SELECT 1 FROM numbers_riskmark AS m WHERE {in_force} AND m.effect = 'suspend')"
+    # The marks in force on the holdings that end (a mark placed on an active number waits on its open holding),
+    # gathered once for the chunk and joined, rather than looked up line by line.
+    marks = (
+        "(SELECT m.cycle_id, MAX(CASE WHEN m.effect = 'extend' THEN m.extra_days END) AS extra, "
+        "MAX(CASE WHEN m.effect = 'suspend' THEN 1 ELSE 0 END) AS suspend FROM numbers_riskmark AS m "
+        "WHERE m.lifted_at IS NULL AND m.ended_at IS NULL AND " + range_sql("m.number_id", low, high)
+        + " GROUP BY m.cycle_id) AS mk"
+    )
+    extra = "COALESCE(mk.extra, 0)"
+    suspend = "COALESCE(mk.suspend, 0) = 1"
     stage.execute(
         "UPDATE numbers_holderperiod SET ended_at = {s}.cancelled_at, customer_ref = '' FROM {s} "
         "WHERE numbers_holderperiod.id = {s}.period_id AND " + range_sql("numbers_holderperiod.number_id", low, high)
@@ -306,7 +315,8 @@ def _cancellations_apply(stage: Stage, low: int, high: int, *, operator: Operato
         f"cancelled_at = {{s}}.cancelled_at, released_at = NULL, frozen_until = {frozen_until}, "
         f"state = CASE WHEN {suspend} THEN 'suspended' ELSE 'frozen' END, "
         f"suspended_from = CASE WHEN {suspend} THEN 'frozen' ELSE '' END, updated_at = %s "
-        "FROM {s} WHERE numbers_phonenumber.id = {s}.number_id AND " + range_sql("numbers_phonenumber.id", low, high)
+        "FROM {s} LEFT JOIN " + marks + " ON mk.cycle_id = {s}.period_id "
+        "WHERE numbers_phonenumber.id = {s}.number_id AND " + range_sql("numbers_phonenumber.id", low, high)
         + " AND " + cancel, [db_time(now)])
     stage.execute(
         "UPDATE numbers_phonenumber SET serving_operator_id = {s}.to_operator_id, updated_at = %s FROM {s} "

@@ -41,6 +41,8 @@ from numbers.staging import (
 
 # PostgreSQL advisory lock taken by every inventory chunk: two loads of new numbers queue instead of colliding.
 INVENTORY_LOCK_KEY = 0x6E756D62  # "numb"
+# Room on each page of the staging table for the versions its UPDATEs write (see Stage).
+STAGE_FILLFACTOR = 45
 INVENTORY_COLUMNS = ("msisdn", "state", "holder_since", "cancelled_at")
 
 
@@ -114,7 +116,7 @@ INVENTORY_DDL = """
 CREATE {temp} TABLE feed_inventory_stage (
     line integer NOT NULL, raw text NOT NULL, msisdn text, state text NOT NULL, holder_since {ts},
     cancelled_at {ts}, frozen_until {ts}, released_at {ts}, secondary {bool} NOT NULL, key text,
-    reject text, message text NOT NULL, number_id {big}, dup_of integer, outcome text)
+    reject text, message text NOT NULL, number_id {big}, period_id {big}, dup_of integer, outcome text)
 """
 INVENTORY_LOAD_COLUMNS = ("line", "raw", "msisdn", "state", "holder_since", "cancelled_at", "frozen_until",
                           "released_at", "secondary", "key", "reject", "message")
@@ -133,7 +135,10 @@ def inventory_import(
     now = now or timezone.now()
     zone = ZoneInfo(settings.TIME_ZONE)
     summary = FeedSummary(feed="inventory", operator=operator.code, dry_run=dry_run)
-    with Stage(INVENTORY_STAGE, INVENTORY_DDL, INVENTORY_LOAD_COLUMNS, reasons=REASONS) as stage:
+    # Lines are looked up by line only (identical and conflicting lines are grouped by number, set-based): the
+    # other columns are written in place.
+    with Stage(INVENTORY_STAGE, INVENTORY_DDL, INVENTORY_LOAD_COLUMNS, reasons=REASONS, indexes=("line",),
+               fillfactor=STAGE_FILLFACTOR) as stage:
         summary.lines = stage.load(_inventory_values(row, zone, now) for row in rows)
         mark_duplicates(stage, "msisdn")
         stage.execute(
@@ -156,64 +161,68 @@ def _inventory_chunk(stage: Stage, low: int, high: int, *, operator: Operator, a
     if connection.vendor == "postgresql" and not dry_run:
         # New numbers have no row to lock yet: loads queue on one advisory lock per chunk.
         stage.execute("SELECT pg_advisory_xact_lock(%s)", [INVENTORY_LOCK_KEY])
-    # Correlated subqueries, not joins: one index lookup per line of the chunk, never a scan of the whole table.
-    # Most lines are new numbers: they are marked applied at once; the others are looked at below.
-    stage.execute("UPDATE {s} SET number_id = (SELECT n.id FROM numbers_phonenumber AS n WHERE n.msisdn = {s}.msisdn), "
-                  "outcome = CASE WHEN EXISTS (SELECT 1 FROM numbers_phonenumber AS n WHERE n.msisdn = {s}.msisdn) "
-                  "THEN NULL ELSE 'applied' END WHERE " + pending)
+    # Most lines are new numbers: only the lines of numbers already in the portal are touched here (a join on
+    # the number's unique index), and looked at below.
+    stage.execute("UPDATE {s} SET number_id = n.id FROM numbers_phonenumber AS n WHERE n.msisdn = {s}.msisdn AND "
+                  + pending)
     line_of = "e.detail ->> 'line'" if connection.vendor == "postgresql" else "json_extract(e.detail, '$.line')"
+    known = pending + " AND {s}.number_id IS NOT NULL"
     stage.execute(
-        "UPDATE {s} SET outcome = 'already_applied' WHERE " + pending + " AND number_id IS NOT NULL AND ("
+        "UPDATE {s} SET outcome = 'already_applied' WHERE " + known + " AND ("
         "SELECT 1 FROM numbers_event AS e WHERE e.number_id = {s}.number_id AND e.kind = 'import' "
         f"AND {line_of} = {{s}}.key AND (SELECT n.range_holder_id FROM numbers_phonenumber AS n "
         f"WHERE n.id = {{s}}.number_id) = {op} LIMIT 1) IS NOT NULL")
     stage.execute(
         "UPDATE {s} SET outcome = 'rejected', reject = (SELECT CASE WHEN n.range_holder_id <> "
         f"{op} THEN 'wrong_operator' ELSE 'number_exists' END FROM numbers_phonenumber AS n "
-        "WHERE n.id = {s}.number_id) WHERE number_id IS NOT NULL AND " + pending)
-    if not dry_run:
-        _inventory_apply(stage, chunk + " AND {s}." + APPLIED, operator=operator, actor=actor, now=now)
+        "WHERE n.id = {s}.number_id) WHERE " + known)
+    if dry_run:
+        stage.execute("UPDATE {s} SET outcome = 'applied' WHERE " + pending)
+    else:
+        _inventory_apply(stage, pending, operator=operator, actor=actor, now=now)
 
 
-def _inventory_apply(stage: Stage, applied: str, *, operator: Operator, actor: Actor, now: datetime) -> None:
+def _new_ids(table: str) -> str:
+    """SQL giving each new line of a chunk an id of `table`, taken before its rows are written.
+
+    PostgreSQL draws from the table's own sequence. SQLite has none: its writer holds the database lock for the
+    whole transaction, so ids past the table's largest, offset by the (unique) line number, are free.
+    """
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_get_serial_sequence(%s, 'id')", [table])
+            return f"nextval('{cursor.fetchone()[0]}')"
+    return f"(SELECT COALESCE(MAX(id), 0) FROM {table}) + {{s}}.line"
+
+
+def _inventory_apply(stage: Stage, pending: str, *, operator: Operator, actor: Actor, now: datetime) -> None:
+    """Write the chunk's new numbers, their holdings and events, each in one INSERT … SELECT.
+
+    The ids of the numbers and holdings are taken first, so a number is written with its cycle (the holding
+    loaded as ended) at once: the number and its holding point at each other, and the foreign keys are checked
+    at commit.
+    """
     op = int(operator.pk)
     stamp = db_time(now)
-    insert = (
-        "INSERT INTO numbers_phonenumber (msisdn, range_holder_id, serving_operator_id, state, suspended_from, "
-        "is_secondary, cancelled_at, frozen_until, released_at, updated_at) "
-        f"SELECT msisdn, {op}, {op}, state, '', secondary, cancelled_at, frozen_until, released_at, %s "
-        "FROM {s} WHERE " + applied + " ORDER BY line"
-    )
-    if connection.vendor == "postgresql":
-        stage.execute("WITH ins AS (" + insert + " RETURNING id, msisdn) UPDATE {s} SET number_id = ins.id "
-                      "FROM ins WHERE ins.msisdn = {s}.msisdn AND " + applied, [stamp])
-    else:
-        stage.execute(insert, [stamp])
-        stage.execute("UPDATE {s} SET number_id = (SELECT n.id FROM numbers_phonenumber AS n "
-                      "WHERE n.msisdn = {s}.msisdn) WHERE " + applied)
-    low, high = _bounds(stage, applied)
-    if low is None or high is None:  # MIN and MAX are NULL together: nothing applied
-        return
+    applied = pending.replace("{s}." + PENDING, "{s}.outcome = 'applied' AND {s}.dup_of IS NULL")
+    stage.execute(
+        f"UPDATE {{s}} SET outcome = 'applied', number_id = {_new_ids('numbers_phonenumber')}, period_id = CASE "
+        f"WHEN state = 'active' OR cancelled_at IS NOT NULL THEN {_new_ids('numbers_holderperiod')} END "
+        "WHERE " + pending)
+    stage.execute(
+        "INSERT INTO numbers_phonenumber (id, msisdn, range_holder_id, serving_operator_id, state, suspended_from, "
+        "is_secondary, cycle_id, cancelled_at, frozen_until, released_at, updated_at) "
+        f"SELECT number_id, msisdn, {op}, {op}, state, '', secondary, "
+        "CASE WHEN cancelled_at IS NOT NULL THEN period_id END, cancelled_at, frozen_until, released_at, %s "
+        "FROM {s} WHERE " + applied + " ORDER BY number_id", [stamp])
     false = "false" if connection.vendor == "postgresql" else "0"
     # The holding of an active number; the ended holding (start unknown unless given) of a frozen or released one.
     stage.execute(
-        "INSERT INTO numbers_holderperiod (number_id, operator_id, started_at, ended_at, customer_ref, "
-        f"requires_disclosure) SELECT number_id, {op}, holder_since, cancelled_at, '', {false} FROM {{s}} "
-        "WHERE " + applied + " AND (state = 'active' OR cancelled_at IS NOT NULL) ORDER BY line")
-    stage.execute(
-        "UPDATE numbers_phonenumber SET cycle_id = hp.id FROM numbers_holderperiod AS hp, {s} "
-        "WHERE hp.number_id = numbers_phonenumber.id AND hp.ended_at IS NOT NULL "
-        "AND {s}.number_id = numbers_phonenumber.id AND " + range_sql("numbers_phonenumber.id", low - 1, high)
-        + " AND " + range_sql("hp.number_id", low - 1, high) + " AND " + applied + " AND {s}.cancelled_at IS NOT NULL")
+        "INSERT INTO numbers_holderperiod (id, number_id, operator_id, started_at, ended_at, customer_ref, "
+        f"requires_disclosure) SELECT period_id, number_id, {op}, holder_since, cancelled_at, '', {false} "
+        "FROM {s} WHERE " + applied + " AND period_id IS NOT NULL ORDER BY period_id")
     stage.execute(
         "INSERT INTO numbers_event (number_id, kind, from_state, to_state, actor, reason, detail, at, recorded_at) "
         "SELECT number_id, 'import', '', state, %s, '', " + json_object([("operator", "%s"), ("line", "{s}.key")])
-        + ", %s, %s FROM {s} WHERE " + applied + " ORDER BY line",
+        + ", %s, %s FROM {s} WHERE " + applied + " ORDER BY number_id",
         [actor_label(actor), operator.code, stamp, stamp])
-
-
-def _bounds(stage: Stage, where: str) -> tuple[int | None, int | None]:
-    with connection.cursor() as cursor:
-        cursor.execute(f"SELECT MIN(number_id), MAX(number_id) FROM {stage.table} WHERE "
-                       + where.format(s=stage.table))
-        return cursor.fetchone()
