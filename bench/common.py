@@ -109,7 +109,8 @@ def record(result: Result) -> None:
             out.write(json.dumps(result.as_dict()) + "\n")
 
 
-def measure(args: list[str], env: dict, *, cwd: Path = ROOT, ok: tuple[int, ...] = (0, 1)) -> tuple[float, float, float]:
+def measure(args: list[str], env: dict, *, cwd: Path = ROOT,
+            ok: tuple[int, ...] = (0, 1)) -> tuple[float, float, float]:
     """Run a process to its end; return (wall seconds, peak RSS in MB, CPU seconds of the process and children)."""
     start = time.perf_counter()
     proc = subprocess.Popen(args, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)

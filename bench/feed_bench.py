@@ -30,7 +30,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench.common import ROOT, BackendCpu, Result, measure, random_numbers, record  # noqa: E402
+from bench.common import BackendCpu, Result, measure, random_numbers, record  # noqa: E402
 
 OPERATOR, OTHER = "BENCHA", "BENCHB"
 TARGET = 0.5

@@ -7,12 +7,12 @@ import re
 from typing import TYPE_CHECKING
 
 import phonenumbers
-from phonenumbers import PhoneMetadata
-from phonenumbers.phonenumberutil import COUNTRY_CODE_TO_REGION_CODE
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
+from phonenumbers import PhoneMetadata
+from phonenumbers.phonenumberutil import COUNTRY_CODE_TO_REGION_CODE
 
 if TYPE_CHECKING:
     from django_stubs_ext import StrOrPromise

@@ -14,7 +14,8 @@ class RenewalConfig(AppConfig):
         # The number lifecycle asks batch renewal, through these hooks, whether a number may be released and how
         # far its renewal has come (numbers never imports renewal).
         hooks.register(releasable_filter=services.renewal_releasable, status=services.renewal_status,
-                       statuses=services.renewal_statuses, release_event_detail=services.release_event_detail)
+                       statuses=services.renewal_statuses, release_event_detail=services.release_event_detail,
+                       release_event_detail_sql=services.release_event_detail_sql)
         # The app's Celery tasks are registered in every process: the services enqueue them by name
         # (renewal.deliveries.queue), so tests run them inline and web processes send them to the broker.
         import renewal.active.tasks  # noqa: F401

@@ -20,7 +20,6 @@ from numbers.models import Operator, State
 from numbers.phone import InvalidMsisdn, normalize_msisdn
 from numbers.services import Actor, actor_label
 from numbers.staging import (
-    APPLIED,
     CHUNK_SIZE,
     PENDING,
     FeedSummary,
