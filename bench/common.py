@@ -109,19 +109,45 @@ def record(result: Result) -> None:
             out.write(json.dumps(result.as_dict()) + "\n")
 
 
+def vm_hwm_mb(pid: int) -> float:
+    """The peak resident memory (VmHWM) of a living process, in MB; 0 when it is gone."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
 def measure(args: list[str], env: dict, *, cwd: Path = ROOT,
             ok: tuple[int, ...] = (0, 1)) -> tuple[float, float, float]:
-    """Run a process to its end; return (wall seconds, peak RSS in MB, CPU seconds of the process and children)."""
+    """Run a process to its end; return (wall seconds, peak RSS in MB, CPU seconds of the process).
+
+    The peak is VmHWM sampled while the process runs: wait4's ru_maxrss would report at least this process's
+    own size, which a child inherits at fork.
+    """
+    import threading
+
     start = time.perf_counter()
     proc = subprocess.Popen(args, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    err = proc.stderr.read().decode()  # drained while it runs, so a chatty process cannot block
-    _, status, usage = os.wait4(proc.pid, 0)
+    err: list[bytes] = []
+    reader = threading.Thread(target=lambda: err.append(proc.stderr.read()), daemon=True)
+    reader.start()  # drained while it runs, so a chatty process cannot block
+    peak = 0.0
+    while True:
+        peak = max(peak, vm_hwm_mb(proc.pid))
+        pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+        if pid:
+            break
+        time.sleep(0.05)
     seconds = time.perf_counter() - start
+    proc.returncode = code = os.waitstatus_to_exitcode(status)
+    reader.join()
     proc.stderr.close()
-    code = os.waitstatus_to_exitcode(status)
     if code not in ok:
-        sys.exit(f"{' '.join(args)} failed ({code}):\n{err[-3000:]}")
-    return seconds, usage.ru_maxrss / 1024, usage.ru_utime + usage.ru_stime
+        sys.exit(f"{' '.join(args)} failed ({code}):\n{b''.join(err).decode()[-3000:]}")
+    return seconds, peak, usage.ru_utime + usage.ru_stime
 
 
 # --- realistic numbers ---------------------------------------------------------------------------------

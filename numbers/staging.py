@@ -12,7 +12,9 @@ What every bulk path that reads a file shares (the inventory, the cancellation f
 from __future__ import annotations
 
 import csv
+import functools
 import io
+import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -167,7 +169,31 @@ def parse_time(value: object, zone: ZoneInfo, name: str) -> datetime | None:
 
 def db_time(value: datetime | None) -> datetime | str | None:
     # What the backend takes as a query parameter: a datetime on PostgreSQL, text on SQLite.
-    return None if value is None else connection.ops.adapt_datetimefield_value(value)
+    return None if value is None else _time_adapter()(value)
+
+
+@functools.cache
+def _time_adapter() -> Callable[[datetime], datetime | str | None]:
+    # Looked up once: bulk loads call db_time per line, and `connection` is a per-thread proxy. The adapter reads
+    # only settings, never the connection's state, so any thread may use it.
+    adapt: Callable[[datetime], datetime | str | None] = connection.ops.adapt_datetimefield_value
+    return adapt
+
+
+def db_time_text(value: datetime | None, iso: str | None = None) -> str | None:
+    """`db_time` as text for a staging table: the ISO 8601 form on PostgreSQL (`iso` when the caller has it)."""
+    if value is None:
+        return None
+    if connection_is_postgres():
+        return iso or value.isoformat()
+    adapted = db_time(value)
+    return adapted if isinstance(adapted, str) or adapted is None else adapted.isoformat()
+
+
+@functools.cache
+def connection_is_postgres() -> bool:
+    """Whether the default database is PostgreSQL (asked once per process: bulk loads ask per line)."""
+    return connection.vendor == "postgresql"
 
 
 def clean_raw(value: object) -> str:
@@ -301,8 +327,14 @@ class Stage:
 COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 
 
+_COPY_SPECIAL = re.compile(r"[\\\t\n\r]")
+
+
 def copy_field(value: object) -> str:
     """One field in COPY's text format."""
+    if value.__class__ is str:  # most fields: escaped only when they hold a character COPY reads specially
+        text: str = value  # type: ignore[assignment]
+        return text.translate(COPY_ESCAPES) if _COPY_SPECIAL.search(text) else text
     if value is None:
         return "\\N"
     if value is True or value is False:

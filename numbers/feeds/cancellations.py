@@ -40,6 +40,7 @@ from numbers.staging import (
     chunks,
     clean_raw,
     db_time,
+    db_time_text,
     iso_sql,
     json_object,
     mark_duplicates,
@@ -131,11 +132,12 @@ def _cancellation_values(row: CancellationRow, zone: ZoneInfo) -> tuple:
         at = parse_time(row.cancelled_at, zone, "cancelled_at")
         if at is None:
             raise Reject("invalid_time", _("cancelled_at is empty."))
-        key = f"{at.isoformat()}|{reason}|{to_code}"
+        iso = at.isoformat()
+        key = f"{iso}|{reason}|{to_code}"
         reject, message = None, ""
     except Reject as rej:
-        reject, message = rej.code, rej.message
-    return (row.line, raw, msisdn, fast, db_time(at), reason[:16], to_code, key, reject, message)
+        reject, message, iso = rej.code, rej.message, None
+    return (row.line, raw, msisdn, fast, db_time_text(at, iso), reason[:16], to_code, key, reject, message)
 
 
 # --- the staging table -----------------------------------------------------------------------

@@ -20,6 +20,7 @@ from numbers.models import Operator, State
 from numbers.phone import InvalidMsisdn, normalize_msisdn
 from numbers.services import Actor, actor_label
 from numbers.staging import (
+    APPLIED,
     CHUNK_SIZE,
     PENDING,
     FeedSummary,
@@ -30,6 +31,7 @@ from numbers.staging import (
     chunks,
     clean_raw,
     db_time,
+    db_time_text,
     json_object,
     mark_duplicates,
     parse_time,
@@ -100,14 +102,17 @@ def _inventory_values(row: InventoryRow, zone: ZoneInfo, now: datetime) -> tuple
                     raise Reject("freeze_not_over", "")
                 # Released before it came to the portal: secondary, released when loaded.
                 secondary, released = True, now
-        key = "|".join([state, since.isoformat() if since else "", cancelled.isoformat() if cancelled else ""])
+        since_iso, cancelled_iso = since.isoformat() if since else "", cancelled.isoformat() if cancelled else ""
+        key = f"{state}|{since_iso}|{cancelled_iso}"
         reject, message = None, ""
     except InvalidMsisdn as exc:
         reject, message = "invalid_msisdn", exc.messages[0]
+        since_iso = cancelled_iso = ""
     except Reject as rej:
         reject, message = rej.code, rej.message
-    return (row.line, raw, msisdn, state[:10], db_time(since), db_time(cancelled), db_time(frozen_until),
-            db_time(released), secondary, key, reject, message)
+        since_iso = cancelled_iso = ""
+    return (row.line, raw, msisdn, state[:10], db_time_text(since, since_iso), db_time_text(cancelled, cancelled_iso),
+            db_time_text(frozen_until), db_time_text(released), secondary, key, reject, message)
 
 
 INVENTORY_STAGE = "feed_inventory_stage"
@@ -160,10 +165,18 @@ def _inventory_chunk(stage: Stage, low: int, high: int, *, operator: Operator, a
     if connection.vendor == "postgresql" and not dry_run:
         # New numbers have no row to lock yet: loads queue on one advisory lock per chunk.
         stage.execute("SELECT pg_advisory_xact_lock(%s)", [INVENTORY_LOCK_KEY])
-    # Most lines are new numbers: only the lines of numbers already in the portal are touched here (a join on
-    # the number's unique index), and looked at below.
-    stage.execute("UPDATE {s} SET number_id = n.id FROM numbers_phonenumber AS n WHERE n.msisdn = {s}.msisdn AND "
-                  + pending)
+    # One pass over the chunk's lines: a number already in the portal gets its id (looked at below); a new one
+    # is applied, with the ids its number and holding will take (none in a dry run). The lookup is a correlated
+    # subquery, one probe of the unique index per line, whatever the planner thinks of the growing table.
+    new = "CAST(NULL AS bigint)" if dry_run else _new_ids("numbers_phonenumber")
+    period = "CAST(NULL AS bigint)" if dry_run else (f"CASE WHEN {{s}}.state = 'active' OR {{s}}.cancelled_at IS NOT NULL "
+                                     f"THEN {_new_ids('numbers_holderperiod')} END")
+    stage.execute(
+        f"UPDATE {{s}} SET number_id = COALESCE(x.id, {new}), "
+        "outcome = CASE WHEN x.id IS NULL THEN 'applied' END, "
+        f"period_id = CASE WHEN x.id IS NULL THEN {period} END "
+        "FROM (SELECT line, (SELECT n.id FROM numbers_phonenumber AS n WHERE n.msisdn = {s}.msisdn) AS id FROM {s} "
+        "WHERE " + pending + ") AS x WHERE {s}.line = x.line")
     line_of = "e.detail ->> 'line'" if connection.vendor == "postgresql" else "json_extract(e.detail, '$.line')"
     known = pending + " AND {s}.number_id IS NOT NULL"
     stage.execute(
@@ -175,10 +188,8 @@ def _inventory_chunk(stage: Stage, low: int, high: int, *, operator: Operator, a
         "UPDATE {s} SET outcome = 'rejected', reject = (SELECT CASE WHEN n.range_holder_id <> "
         f"{op} THEN 'wrong_operator' ELSE 'number_exists' END FROM numbers_phonenumber AS n "
         "WHERE n.id = {s}.number_id) WHERE " + known)
-    if dry_run:
-        stage.execute("UPDATE {s} SET outcome = 'applied' WHERE " + pending)
-    else:
-        _inventory_apply(stage, pending, operator=operator, actor=actor, now=now)
+    if not dry_run:
+        _inventory_apply(stage, chunk, operator=operator, actor=actor, now=now)
 
 
 def _new_ids(table: str) -> str:
@@ -194,20 +205,15 @@ def _new_ids(table: str) -> str:
     return f"(SELECT COALESCE(MAX(id), 0) FROM {table}) + {{s}}.line"
 
 
-def _inventory_apply(stage: Stage, pending: str, *, operator: Operator, actor: Actor, now: datetime) -> None:
+def _inventory_apply(stage: Stage, chunk: str, *, operator: Operator, actor: Actor, now: datetime) -> None:
     """Write the chunk's new numbers, their holdings and events, each in one INSERT … SELECT.
 
-    The ids of the numbers and holdings are taken first, so a number is written with its cycle (the holding
-    loaded as ended) at once: the number and its holding point at each other, and the foreign keys are checked
-    at commit.
+    Their ids were taken first, so a number is written with its cycle (the holding loaded as ended) at once: the
+    number and its holding point at each other, and the foreign keys are checked at commit.
     """
     op = int(operator.pk)
     stamp = db_time(now)
-    applied = pending.replace("{s}." + PENDING, "{s}.outcome = 'applied' AND {s}.dup_of IS NULL")
-    stage.execute(
-        f"UPDATE {{s}} SET outcome = 'applied', number_id = {_new_ids('numbers_phonenumber')}, period_id = CASE "
-        f"WHEN state = 'active' OR cancelled_at IS NOT NULL THEN {_new_ids('numbers_holderperiod')} END "
-        "WHERE " + pending)
+    applied = chunk + " AND {s}." + APPLIED
     stage.execute(
         "INSERT INTO numbers_phonenumber (id, msisdn, range_holder_id, serving_operator_id, state, suspended_from, "
         "is_secondary, cycle_id, cancelled_at, frozen_until, released_at, updated_at) "
