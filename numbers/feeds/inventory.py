@@ -171,12 +171,14 @@ def _inventory_chunk(stage: Stage, low: int, high: int, *, operator: Operator, a
     new = "CAST(NULL AS bigint)" if dry_run else _new_ids("numbers_phonenumber")
     period = "CAST(NULL AS bigint)" if dry_run else (f"CASE WHEN {{s}}.state = 'active' OR {{s}}.cancelled_at IS NOT NULL "
                                      f"THEN {_new_ids('numbers_holderperiod')} END")
+    # (Materialised, so that the lookup runs once per line however often the UPDATE names its result.)
     stage.execute(
+        "WITH x AS MATERIALIZED (SELECT line, (SELECT n.id FROM numbers_phonenumber AS n "
+        "WHERE n.msisdn = {s}.msisdn) AS id FROM {s} WHERE " + pending + ") "
         f"UPDATE {{s}} SET number_id = COALESCE(x.id, {new}), "
         "outcome = CASE WHEN x.id IS NULL THEN 'applied' END, "
         f"period_id = CASE WHEN x.id IS NULL THEN {period} END "
-        "FROM (SELECT line, (SELECT n.id FROM numbers_phonenumber AS n WHERE n.msisdn = {s}.msisdn) AS id FROM {s} "
-        "WHERE " + pending + ") AS x WHERE {s}.line = x.line")
+        "FROM x WHERE {s}.line = x.line AND " + chunk)
     line_of = "e.detail ->> 'line'" if connection.vendor == "postgresql" else "json_extract(e.detail, '$.line')"
     known = pending + " AND {s}.number_id IS NOT NULL"
     stage.execute(
