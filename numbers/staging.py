@@ -320,8 +320,9 @@ class Stage:
 
     def finish_duplicates(self) -> None:
         """Give every identical line the outcome of the first one."""
+        # Only the identical lines are looked at (few), each finding its first line by the line index.
         self.execute("UPDATE {s} SET outcome = p.outcome, reject = p.reject FROM {s} AS p "
-                     "WHERE p.line = {s}.dup_of")
+                     "WHERE {s}.dup_of IS NOT NULL AND p.line = {s}.dup_of")
 
 
 COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})

@@ -99,13 +99,13 @@ def read_cancellations(text) -> Iterator[CancellationRow]:
 
 
 
-def _msisdn(raw: str) -> tuple[str, bool]:
+def _msisdn(raw: str, region: str) -> tuple[str, bool]:
     """Return (E.164, fast): a number already in E.164 is checked in full only if it is not in the portal."""
     raw = raw.strip()
     if _E164.fullmatch(raw):
         return raw, True
     try:
-        return normalize_msisdn(raw), False
+        return normalize_msisdn(raw, region=region), False
     except InvalidMsisdn as exc:
         raise Reject("invalid_msisdn", exc.messages[0]) from None
 
@@ -114,7 +114,7 @@ def _msisdn(raw: str) -> tuple[str, bool]:
 
 
 
-def _cancellation_values(row: CancellationRow, zone: ZoneInfo) -> tuple:
+def _cancellation_values(row: CancellationRow, zone: ZoneInfo, region: str) -> tuple:
     raw = clean_raw(row.msisdn)
     msisdn, fast, at, key = None, False, None, None
     reason = (row.reason or "").strip() or EventKind.CANCEL
@@ -128,7 +128,7 @@ def _cancellation_values(row: CancellationRow, zone: ZoneInfo) -> tuple:
             raise Reject("invalid_line", _("A port (reason port_out) names the receiving operator in to_operator."))
         if reason == EventKind.CANCEL and to_code:
             raise Reject("invalid_line", _("to_operator is only for a port (reason port_out)."))
-        msisdn, fast = _msisdn(raw)
+        msisdn, fast = _msisdn(raw, region)
         at = parse_time(row.cancelled_at, zone, "cancelled_at")
         if at is None:
             raise Reject("invalid_time", _("cancelled_at is empty."))
@@ -197,7 +197,8 @@ def cancellations_import(
     # Lines are looked up by line and, once resolved, by number: the other columns are written in place.
     with Stage(CANCEL_STAGE, CANCEL_DDL, CANCEL_LOAD_COLUMNS, reasons=REASONS, indexes=("line",),
                fillfactor=STAGE_FILLFACTOR) as stage:
-        summary.lines = stage.load(_cancellation_values(row, zone) for row in rows)
+        region = settings.PHONE_REGION  # read once, not per line
+        summary.lines = stage.load(_cancellation_values(row, zone, region) for row in rows)
         _cancellations_validate(stage)
         done = summary.lines - stage.one("SELECT COUNT(*) FROM {s} WHERE outcome IS NULL")
         for low, high in chunks(stage, "number_id", chunk_size):

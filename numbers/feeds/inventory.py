@@ -68,7 +68,7 @@ def read_inventory(text) -> Iterator[InventoryRow]:
                                cancelled_at=values.get("cancelled_at", ""))
 
 
-def _inventory_values(row: InventoryRow, zone: ZoneInfo, now: datetime) -> tuple:
+def _inventory_values(row: InventoryRow, zone: ZoneInfo, now: datetime, region: str, freeze: timedelta) -> tuple:
     raw = clean_raw(row.msisdn)
     state = (row.state or "").strip().lower()
     msisdn = since = cancelled = frozen_until = released = key = None
@@ -79,7 +79,7 @@ def _inventory_values(row: InventoryRow, zone: ZoneInfo, now: datetime) -> tuple
         if state not in (State.AVAILABLE, State.ACTIVE, State.FROZEN):
             raise Reject("invalid_state", _("The state must be available, active or frozen, not “%(s)s”.")
                           % {"s": state[:20]})
-        msisdn = normalize_msisdn(raw)
+        msisdn = normalize_msisdn(raw, region=region)
         since = parse_time(row.holder_since, zone, "holder_since")
         cancelled = parse_time(row.cancelled_at, zone, "cancelled_at")
         if (since and since > now) or (cancelled and cancelled > now):
@@ -96,7 +96,7 @@ def _inventory_values(row: InventoryRow, zone: ZoneInfo, now: datetime) -> tuple
         if since and cancelled and since > cancelled:
             raise Reject("invalid_time", _("holder_since is after cancelled_at."))
         if cancelled is not None:
-            frozen_until = cancelled + timedelta(days=settings.MIN_FREEZE_DAYS)
+            frozen_until = cancelled + freeze
             if state == State.AVAILABLE:
                 if frozen_until > now:
                     raise Reject("freeze_not_over", "")
@@ -143,7 +143,9 @@ def inventory_import(
     # other columns are written in place.
     with Stage(INVENTORY_STAGE, INVENTORY_DDL, INVENTORY_LOAD_COLUMNS, reasons=REASONS, indexes=("line",),
                fillfactor=STAGE_FILLFACTOR) as stage:
-        summary.lines = stage.load(_inventory_values(row, zone, now) for row in rows)
+        # Settings read once, not per line.
+        region, freeze = settings.PHONE_REGION, timedelta(days=settings.MIN_FREEZE_DAYS)
+        summary.lines = stage.load(_inventory_values(row, zone, now, region, freeze) for row in rows)
         mark_duplicates(stage, "msisdn")
         stage.execute(
             "UPDATE {s} SET reject = 'conflicting_lines' WHERE reject IS NULL AND dup_of IS NULL AND msisdn IN ("
@@ -168,9 +170,10 @@ def _inventory_chunk(stage: Stage, low: int, high: int, *, operator: Operator, a
     # One pass over the chunk's lines: a number already in the portal gets its id (looked at below); a new one
     # is applied, with the ids its number and holding will take (none in a dry run). The lookup is a correlated
     # subquery, one probe of the unique index per line, whatever the planner thinks of the growing table.
-    new = "CAST(NULL AS bigint)" if dry_run else _new_ids("numbers_phonenumber")
-    period = "CAST(NULL AS bigint)" if dry_run else (f"CASE WHEN {{s}}.state = 'active' OR {{s}}.cancelled_at IS NOT NULL "
-                                     f"THEN {_new_ids('numbers_holderperiod')} END")
+    none = "CAST(NULL AS bigint)"
+    new = none if dry_run else _new_ids("numbers_phonenumber")
+    period = none if dry_run else (f"CASE WHEN {{s}}.state = 'active' OR {{s}}.cancelled_at IS NOT NULL "
+                                   f"THEN {_new_ids('numbers_holderperiod')} END")
     # (Materialised, so that the lookup runs once per line however often the UPDATE names its result.)
     stage.execute(
         "WITH x AS MATERIALIZED (SELECT line, (SELECT n.id FROM numbers_phonenumber AS n "
