@@ -68,8 +68,8 @@ def canonical_mobile(region: str) -> tuple[str, dict[int, re.Pattern[str]]] | No
     meta = PhoneMetadata.metadata_for_region(region)
     if meta is None or meta.mobile is None or not meta.mobile.national_number_pattern:
         return None
-    code = meta.country_code
-    if tuple(COUNTRY_CODE_TO_REGION_CODE.get(code, ())) != (region,):
+    code, general = meta.country_code, meta.general_desc
+    if code is None or general is None or tuple(COUNTRY_CODE_TO_REGION_CODE.get(code, ())) != (region,):
         return None
 
     def applies(desc: phonenumbers.PhoneNumberDesc | None, length: int) -> bool:
@@ -79,10 +79,10 @@ def canonical_mobile(region: str) -> tuple[str, dict[int, re.Pattern[str]]] | No
     guards = [f"{code}", "0"]  # a leading country code or zero is read specially by the parser
     guards += [p for p in (meta.national_prefix_for_parsing, meta.international_prefix) if p]
     patterns: dict[int, re.Pattern[str]] = {}
-    for length in meta.mobile.possible_length or meta.general_desc.possible_length:
-        if not applies(meta.general_desc, length):
+    for length in meta.mobile.possible_length or general.possible_length:
+        if not applies(general, length):
             continue
-        parts = [rf"(?=\d{{{length}}}\Z)", f"(?=(?:{meta.general_desc.national_number_pattern})\\Z)"]
+        parts = [rf"(?=\d{{{length}}}\Z)", f"(?=(?:{general.national_number_pattern})\\Z)"]
         parts += [f"(?!(?:{guard}))" for guard in guards]
         for name in _TYPES_BEFORE_MOBILE:
             desc = getattr(meta, name)

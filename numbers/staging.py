@@ -334,7 +334,7 @@ _COPY_SPECIAL = re.compile(r"[\\\t\n\r]")
 def copy_field(value: object) -> str:
     """One field in COPY's text format."""
     if value.__class__ is str:  # most fields: escaped only when they hold a character COPY reads specially
-        text: str = value  # type: ignore[assignment]
+        text: str = value
         return text.translate(COPY_ESCAPES) if _COPY_SPECIAL.search(text) else text
     if value is None:
         return "\\N"
