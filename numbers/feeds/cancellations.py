@@ -274,8 +274,19 @@ def _cancellations_chunk(stage: Stage, low: int, high: int, *, operator: Operato
         + " GROUP BY number_id HAVING COUNT(*) > 1)")
     # 3. What depends on the number's state (the order of docs/feed.md), in one statement: each UPDATE of the
     # staging table writes new row versions, so the chunk's lines are rewritten as few times as possible. The
-    # open holding is joined within the chunk's id range on both tables, so it is read by index for the chunk.
+    # open holding is read by an index lookup per line, whatever the statistics say (a plain join, planned with
+    # the statistics of a table just loaded, can scan the whole holding table for every chunk): a LATERAL
+    # subquery with a LIMIT on PostgreSQL, which the planner keeps as a lookup; correlated subqueries on SQLite.
     op = int(operator.pk)
+    if connection.vendor == "postgresql":
+        holding = ("LEFT JOIN LATERAL (SELECT p.id, p.started_at FROM numbers_holderperiod AS p "
+                   "WHERE p.number_id = n.id AND p.ended_at IS NULL LIMIT 1) AS hp ON true")
+    else:
+        open_period = ("(SELECT p.{} FROM numbers_holderperiod AS p WHERE p.number_id = n.id "
+                       "AND p.ended_at IS NULL)")
+        holding = (f"JOIN (SELECT n.id AS number_id, {open_period.format('id')} AS id, "
+                   f"{open_period.format('started_at')} AS started_at FROM numbers_phonenumber AS n "
+                   "WHERE " + range_sql("n.id", low, high) + ") AS hp ON hp.number_id = n.id")
     reject = (
         "CASE "
         f"WHEN n.serving_operator_id <> {op} THEN 'wrong_operator' "
@@ -288,9 +299,8 @@ def _cancellations_chunk(stage: Stage, low: int, high: int, *, operator: Operato
     stage.execute(
         f"UPDATE {{s}} SET period_id = hp.id, reject = {reject}, "
         f"outcome = CASE WHEN ({reject}) IS NULL THEN 'applied' ELSE 'rejected' END "
-        "FROM numbers_phonenumber AS n LEFT JOIN numbers_holderperiod AS hp ON hp.number_id = n.id "
-        "AND hp.ended_at IS NULL AND " + range_sql("hp.number_id", low, high) + " "
-        "WHERE n.id = {s}.number_id AND " + range_sql("n.id", low, high) + " AND " + chunk + " AND {s}." + PENDING,
+        "FROM numbers_phonenumber AS n " + holding + " WHERE n.id = {s}.number_id AND "
+        + range_sql("n.id", low, high) + " AND " + chunk + " AND {s}." + PENDING,
         [db_time(now), db_time(now)])
     if not dry_run:
         _cancellations_apply(stage, low, high, operator=operator, actor=actor, now=now)
