@@ -388,9 +388,13 @@ def _release(ids: list[int], now: datetime) -> None:
     )
     # One event per number with its detail (whether its renewal was complete, who never confirmed), written
     # set-based: the renewal app gives the detail as SQL (numbers.hooks.release_detail_sql).
-    placeholders = ", ".join(["%s"] * len(ids))
-    details_sql, params = hooks.release_detail_sql(
-        f"SELECT id FROM {PhoneNumber._meta.db_table} WHERE id IN ({placeholders})", list(ids), now)
+    table = PhoneNumber._meta.db_table
+    if connection.vendor == "postgresql":
+        # One array parameter, not thousands: the ids are named in several statements.
+        ids_sql, ids_params = f"SELECT id FROM {table} WHERE id = ANY(%s)", [list(ids)]
+    else:
+        ids_sql, ids_params = f"SELECT id FROM {table} WHERE id IN ({', '.join(['%s'] * len(ids))})", list(ids)
+    details_sql, params = hooks.release_detail_sql(ids_sql, ids_params, now)
     detail = "CAST(d.detail AS jsonb)" if connection.vendor == "postgresql" else "d.detail"
     with connection.cursor() as cursor:
         cursor.execute(
