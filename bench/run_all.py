@@ -19,6 +19,7 @@ import argparse
 import json
 import os
 import platform
+import re
 import subprocess
 import sys
 import tempfile
@@ -48,6 +49,37 @@ def scaled(key: str, scale: float, floor: int = 1) -> str:
     return str(max(floor, round(DAY[key] * scale)))
 
 
+def parse_unbind(out: str) -> list[dict]:
+    """bench_unbind prints its figures: results per second coalesced, against the uncoalesced baseline."""
+    rates, peak = {}, None
+    for line in out.splitlines():
+        match = re.search(r"(baseline: no coalescing|coalesced \(one window\))\s+\d+ requests\s+(\d+) tasks.*?"
+                          r"all final in\s+([\d.]+) s", line)
+        if match:
+            rates[match[1]] = (int(match[2]) / float(match[3]), float(match[3]))
+    if len(rates) < 2:
+        return []
+    (rate, seconds), (base, base_seconds) = rates["coalesced (one window)"], rates["baseline: no coalescing"]
+    return [{"name": "unbind requests to all final states", "figure": rate, "baseline": base,
+             "unit": "results/s", "higher_is_better": True, "peak_rss_mb": peak, "target": None,
+             "baseline_label": "the same requests without coalescing (one delivery per request and platform)",
+             "ratio": round(rate / base, 3), "extra": {"seconds": seconds, "baseline_seconds": base_seconds}}]
+
+
+def parse_number_book(out: str) -> list[dict]:
+    """bench_number_book prints each search's median with its indexes and without (the baseline)."""
+    results = []
+    for line in out.splitlines():
+        match = re.match(r"(.+?)\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)x\s+(\d+)$", line)
+        if match and not line.startswith("search"):
+            fast, slow = float(match[2]), float(match[3])
+            results.append({"name": f"number book: {match[1].strip()}", "figure": fast, "baseline": slow,
+                            "unit": "ms", "higher_is_better": False, "peak_rss_mb": None, "target": None,
+                            "baseline_label": "the same search without the number book's indexes",
+                            "ratio": round(slow / fast, 3) if fast else None, "extra": {}})
+    return results
+
+
 @dataclass(frozen=True)
 class Scenario:
     name: str
@@ -57,6 +89,8 @@ class Scenario:
     scratch: bool = False  # runs on <name>_scratch, recreated and migrated first
     broker: str = "redis"  # or "amqp": CELERY_BROKER_URL becomes BENCH_AMQP_URL
     env: dict[str, str] = field(default_factory=dict)
+    # For a command that prints its figures instead of recording them (bench.common.record): its output -> results.
+    parse: Callable[[str], list[dict]] | None = None
 
 
 SCENARIOS = [
@@ -79,14 +113,15 @@ SCENARIOS = [
         broker="amqp"),
     Scenario(
         "number book", ["manage.py", "bench_number_book", "--rows", "1000000"],
-        ["manage.py", "bench_number_book", "--rows", "20000", "--repeat", "3"], scratch=True),
+        ["manage.py", "bench_number_book", "--rows", "20000", "--repeat", "3"], scratch=True,
+        parse=parse_number_book),
     Scenario(
         "unbind", ["manage.py", "bench_unbind", "--requests", "1000", "--platforms", "20"],
         ["manage.py", "bench_unbind", "--requests", "20", "--platforms", "3", "--baseline-requests", "5",
          "--timeout", "180"],
         day=lambda s: ["manage.py", "bench_unbind", "--requests", scaled("unbind_requests", s, 20), "--platforms",
                        str(DAY["platforms"]), "--baseline-requests", "5", "--timeout", "86400"],
-        scratch=True),
+        scratch=True, parse=parse_unbind),
     Scenario(
         "scaling", ["bench/scaling_bench.py", "--feed-lines", "100000", "--numbers", "20000", "--platforms", "20"],
         ["bench/scaling_bench.py", "--feed-lines", "2000", "--numbers", "1000", "--platforms", "2"], scratch=True),
@@ -125,9 +160,16 @@ def _run(scenario: Scenario, argv: list[str], url: str, amqp: str) -> tuple[int,
     with tempfile.NamedTemporaryFile("r", suffix=".jsonl") as results:
         env["BENCH_RESULTS_FILE"] = results.name
         started = time.monotonic()
-        status = subprocess.run([PYTHON, *argv], cwd=ROOT, env=env).returncode
+        proc = subprocess.Popen([PYTHON, *argv], cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True)
+        output = []
+        for line in proc.stdout:  # shown as it comes, and kept for the scenario's parser
+            print(line, end="", flush=True)
+            output.append(line)
+        status = proc.wait()
         seconds = time.monotonic() - started
         recorded = [json.loads(line) for line in results.read().splitlines() if line.strip()]
+        if scenario.parse and status == 0:
+            recorded += scenario.parse("".join(output))
     for item in recorded:
         item["scenario"] = scenario.name
     return status, seconds, recorded
