@@ -182,6 +182,10 @@ def _fmt(value: float | None, unit: str = "") -> str:
     return f"{text} {unit}".strip()
 
 
+def _rss(value: float | None) -> str:
+    return "–" if value is None else f"{value:,.0f}"
+
+
 def write_report(run: dict, path: Path) -> None:
     reference = json.loads(REFERENCE.read_text()) if REFERENCE.exists() else {}
     quiet = reference.get("baselines", {})
@@ -205,7 +209,7 @@ def write_report(run: dict, path: Path) -> None:
             target += " (missed)"
         lines.append(
             f"| {r['scenario']} | {r['name']} | {_fmt(r['figure'], r['unit'])} | {_fmt(r.get('baseline'), r['unit'])} "
-            f"| {_fmt(quiet.get(r['name']), r['unit'])} | {ratio} | {target} | {_fmt(r.get('peak_rss_mb'))} "
+            f"| {_fmt(quiet.get(r['name']), r['unit'])} | {ratio} | {target} | {_rss(r.get('peak_rss_mb'))} "
             f"| {r.get('baseline_label', '')} |")
     lines += ["", "| scenario | exit | minutes |", "|---|---|---|"]
     lines += [f"| {s['name']} | {s['exit']} | {s['seconds'] / 60:.1f} |" for s in run["scenarios"]]
@@ -227,7 +231,12 @@ def main() -> int:
     parser.add_argument("--only", nargs="+", choices=NAMES, metavar="NAME", help=f"run only these: {NAMES}")
     parser.add_argument("--write", type=Path, help="write results.json and REPORT.md into this folder "
                         "(default: bench/ for a default-size run of every scenario, nowhere otherwise)")
+    parser.add_argument("--report-from", type=Path, metavar="RESULTS_JSON",
+                        help="only write REPORT.md (beside the file) again from a run's results.json")
     args = parser.parse_args()
+    if args.report_from:
+        write_report(json.loads(args.report_from.read_text()), args.report_from.parent / REPORT.name)
+        return 0
     url = os.environ.get("DATABASE_URL", "")
     if not url.startswith("postgres") or not os.environ.get("CELERY_BROKER_URL", "").startswith("redis"):
         print("The benchmarks need PostgreSQL and Redis: set DATABASE_URL=postgres://… and "
