@@ -389,11 +389,12 @@ def _release(ids: list[int], now: datetime) -> None:
     # One event per number with its detail (whether its renewal was complete, who never confirmed), written
     # set-based: the renewal app gives the detail as SQL (numbers.hooks.release_detail_sql).
     table = PhoneNumber._meta.db_table
+    ids_params: list[Any]
     if connection.vendor == "postgresql":
         # One array parameter, not thousands: the ids are named in several statements.
         ids_sql, ids_params = f"SELECT id FROM {table} WHERE id = ANY(%s)", [list(ids)]
     else:
-        ids_sql, ids_params = f"SELECT id FROM {table} WHERE id IN ({', '.join(['%s'] * len(ids))})", list(ids)
+        ids_sql, ids_params = f"SELECT id FROM {table} WHERE id IN ({', '.join(['%s'] * len(ids))})", [*ids]
     details_sql, params = hooks.release_detail_sql(ids_sql, ids_params, now)
     detail = "CAST(d.detail AS jsonb)" if connection.vendor == "postgresql" else "d.detail"
     with connection.cursor() as cursor:
