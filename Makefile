@@ -9,7 +9,7 @@ PORT ?= 8000
 # The demo's simulated Internet platforms listen here (127.0.0.1 only).
 SIMULATOR_PORT ?= 8090
 
-.PHONY: run test venv lock lint deploy-check messages screenshots bench bench-smoke clean
+.PHONY: run test venv lock lint deploy-check messages screenshots bench bench-smoke bench-national-day bench-services clean
 
 # Dependencies: requirements.txt (what runs in production) and requirements-dev.txt (tests, benchmarks, the browser,
 # linters) name the direct ones; requirements.lock and requirements-dev.lock pin every package with its hashes, for
@@ -63,16 +63,28 @@ test: $(BIN)/.installed
 	if [ $$status -eq 5 ]; then echo "No tests ran: that is a failure." >&2; fi; \
 	exit $$status
 
-# Benchmarks print figures and ratios against a baseline measured in the same run (bench/run_all.py).
-# They need PostgreSQL and Redis and write only to scratch copies of BENCH_DATABASE_URL's database.
-# `make bench-smoke` is CI's small pass.
+# Benchmarks print figures and ratios against a baseline measured in the same run (bench/run_all.py) and write
+# bench/results.json and bench/REPORT.md. They need PostgreSQL, Redis and RabbitMQ and write only to scratch copies
+# of BENCH_DATABASE_URL's database; when it is not given, the local services are started if they are down
+# (.ci/services.sh, as CI does). `make bench-smoke` is CI's small pass; `make bench-national-day` runs a national
+# working day's sizes scaled by BENCH_SCALE (e.g. BENCH_SCALE=0.05) and prints the projected hours.
+# (make takes no options of its own named like ours: `make bench BENCH_ARGS=--national-day` is the same.)
+BENCH_GIVEN := $(origin BENCH_DATABASE_URL)$(origin DATABASE_URL)
 BENCH_DATABASE_URL ?= $(or $(DATABASE_URL),postgres://postgres@127.0.0.1:5432/portal)
 BENCH_BROKER_URL ?= redis://127.0.0.1:6379/15
-bench: $(BIN)/.installed
-	DATABASE_URL=$(BENCH_DATABASE_URL) CELERY_BROKER_URL=$(BENCH_BROKER_URL) $(BIN)/python bench/run_all.py $(BENCH_ARGS)
+BENCH_AMQP_URL ?= amqp://guest:guest@127.0.0.1:5672//
+BENCH_ENV = DATABASE_URL=$(BENCH_DATABASE_URL) CELERY_BROKER_URL=$(BENCH_BROKER_URL) BENCH_AMQP_URL=$(BENCH_AMQP_URL)
+bench-services:
+	@if [ "$(BENCH_GIVEN)" = "undefinedundefined" ]; then .ci/services.sh postgres redis rabbitmq; fi
 
-bench-smoke: $(BIN)/.installed
-	DATABASE_URL=$(BENCH_DATABASE_URL) CELERY_BROKER_URL=$(BENCH_BROKER_URL) $(BIN)/python bench/run_all.py --smoke
+bench: $(BIN)/.installed bench-services
+	$(BENCH_ENV) $(BIN)/python bench/run_all.py $(BENCH_ARGS)
+
+bench-smoke: $(BIN)/.installed bench-services
+	$(BENCH_ENV) $(BIN)/python bench/run_all.py --smoke $(BENCH_ARGS)
+
+bench-national-day: $(BIN)/.installed bench-services
+	$(BENCH_ENV) $(BIN)/python bench/run_all.py --national-day $(BENCH_ARGS)
 
 # Static checks: style, the import contracts (.importlinter), types (mypy.ini), migrations in step with the models,
 # no duplicated code, and the zh-hans catalogue in step with the code (needs gettext). The app `numbers` shadows a

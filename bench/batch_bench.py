@@ -73,8 +73,9 @@ def main() -> None:
 
     source = os.environ.get("DATABASE_URL", "")
     broker = os.environ.get("CELERY_BROKER_URL", "")
-    if not source.startswith("postgres") or not broker.startswith("redis://"):
-        sys.exit("Set DATABASE_URL (PostgreSQL) and CELERY_BROKER_URL (Redis): the figures are for that setup.")
+    if not source.startswith("postgres") or not broker.startswith(("redis://", "amqp://")):
+        sys.exit("Set DATABASE_URL (PostgreSQL) and CELERY_BROKER_URL (Redis or RabbitMQ): the figures are for that "
+                 "setup.")
     db_url = _bench_db_url(source)
     env = {**os.environ, "DATABASE_URL": db_url, "DEBUG": "true", "LOG_LEVEL": "WARNING",
            "SWEEP_INTERVAL_SECONDS": "3600"}
@@ -93,6 +94,7 @@ def main() -> None:
     from django.db.models import Count
     from django.utils import timezone
 
+    from bench.common import BackendCpu, Result, record, tree_cpu_seconds
     from numbers.models import HolderPeriod, Operator, PhoneNumber, State
     from renewal.deliveries import bodies, services
     from renewal.models import Delivery, DeliveryState, PlatformStatus
@@ -175,6 +177,9 @@ def main() -> None:
         requests.get(api_url + "/api/v1/health", timeout=10)
 
         # --- the run ---
+        db_cpu = BackendCpu(db_url.replace("postgres://", "postgresql://", 1),
+                            urlsplit(db_url).path.lstrip("/")).__enter__()
+        worker_cpu0, own_cpu0 = tree_cpu_seconds(worker.pid), time.process_time()
         t0 = time.perf_counter()
         batch_ids = services.batch_sweep()  # commits; the dispatch task goes to the worker
         t_sweep = time.perf_counter() - t0
@@ -195,6 +200,8 @@ def main() -> None:
             time.sleep(0.25)
         m = _peak_rss_kib(worker.pid)
         peak = (max(peak[0], m[0]), max(peak[1], m[1]))
+        worker_cpu, own_cpu = tree_cpu_seconds(worker.pid) - worker_cpu0, time.process_time() - own_cpu0
+        db_cpu.__exit__(None, None, None)
         if t_confirmed is None:
             sys.exit(f"timed out: {counts}")
         push_rate = total / t_sent
@@ -212,6 +219,13 @@ def main() -> None:
             "ratio_to_baseline": round(push_rate / baseline, 2),
             "worker_main_peak_rss_mib": round(peak[0] / 1024, 1),
             "worker_child_peak_rss_mib": round(peak[1] / 1024, 1),
+            "broker": broker.split("://")[0],
+            # CPU over the whole run (to all confirmed): the worker's process tree, PostgreSQL's backends of the
+            # bench database, and this process (the simulator's receivers and the polling).
+            "worker_cpu_s_per_delivery": round(worker_cpu / total, 4),
+            "db_cpu_s_per_delivery": round(db_cpu.seconds / total, 4),
+            "simulator_cpu_s_per_delivery": round(own_cpu / total, 4),
+            "db_cpu_share": round(db_cpu.seconds / (worker_cpu + db_cpu.seconds), 3),
             "simulator": sim.stats.as_dict(),
         }
         print("== result")
@@ -220,6 +234,13 @@ def main() -> None:
         out = BASE_DIR / "bench-results"
         out.mkdir(exist_ok=True)
         (out / "batch_bench.json").write_text(json.dumps(result, indent=2))
+        record(Result(
+            name=f"batch push {args.numbers:,} numbers x {args.platforms} platforms, {result['broker']}, "
+                 f"concurrency {args.concurrency}", figure=push_rate, baseline=baseline, unit="deliveries/s",
+            peak_rss_mb=round((peak[0] + peak[1]) / 1024, 1),
+            baseline_label="sequential signed 1,000-number POSTs from one process, no database, no broker",
+            extra={k: result[k] for k in ("all_sent_seconds", "all_confirmed_seconds", "worker_cpu_s_per_delivery",
+                                          "db_cpu_s_per_delivery", "db_cpu_share")}))
         assert sim.stats.received == total and sim.stats.bad_signature == 0, sim.stats
         sim.stop()
     finally:

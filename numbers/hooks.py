@@ -32,6 +32,10 @@ def _release_detail_default(number_ids: list[int], now: datetime) -> dict[int, d
     return {}
 
 
+def _release_detail_sql_default(ids_sql: str, ids_params: list[Any], now: datetime) -> tuple[str, list[Any]]:
+    return f"SELECT ids.id AS id, %s AS detail FROM ({ids_sql}) AS ids", ["{}", *ids_params]
+
+
 def _renewal_statuses_default(numbers: Iterable[PhoneNumber]) -> dict[int, Status]:
     # Only the one-number hook was registered (or none): ask it per number. The renewal app should
     # register `statuses=` too, so that a page of the number book costs a fixed number of queries.
@@ -46,16 +50,23 @@ renewal_status: Callable[[PhoneNumber], Status] = _renewal_status_default
 renewal_statuses: Callable[[Iterable[PhoneNumber]], dict[int, Status]] = _renewal_statuses_default
 # Extra detail for the release event of each number (e.g. the platforms that never confirmed).
 release_detail: Callable[[list[int], datetime], dict[int, dict[str, Any]]] = _release_detail_default
+# The same detail as SQL, for the release sweep's INSERT … SELECT of its events: given the SQL selecting the
+# released ids (column `id`) and its parameters, return (SQL selecting `id` and `detail`, the JSON text of the
+# release event's detail; its parameters).
+ReleaseDetailSql = Callable[[str, list[Any], datetime], tuple[str, list[Any]]]
+release_detail_sql: ReleaseDetailSql = _release_detail_sql_default
 
 
 def register(*, releasable_filter: Callable[[QuerySet[PhoneNumber], datetime], QuerySet[PhoneNumber]],
              status: Callable[[PhoneNumber], Status],
              statuses: Callable[[Iterable[PhoneNumber]], dict[int, Status]],
-             release_event_detail: Callable[[list[int], datetime], dict[int, dict[str, Any]]]) -> None:
+             release_event_detail: Callable[[list[int], datetime], dict[int, dict[str, Any]]],
+             release_event_detail_sql: ReleaseDetailSql | None = None) -> None:
     """Plug the renewal app's answers in (called once, by RenewalConfig.ready)."""
-    global releasable, renewal_status, renewal_statuses, release_detail
+    global releasable, renewal_status, renewal_statuses, release_detail, release_detail_sql
     releasable, renewal_status, renewal_statuses = releasable_filter, status, statuses
     release_detail = release_event_detail
+    release_detail_sql = release_event_detail_sql or _release_detail_sql_default
 
 
 # --- call-outs of the sales pages --------------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from typing import TYPE_CHECKING
@@ -11,6 +12,8 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
+from phonenumbers import PhoneMetadata
+from phonenumbers.phonenumberutil import COUNTRY_CODE_TO_REGION_CODE
 
 if TYPE_CHECKING:
     from django_stubs_ext import StrOrPromise
@@ -79,6 +82,65 @@ def _invalid(raw: str, reason: StrOrPromise | None = None) -> InvalidMsisdn:
     return InvalidMsisdn(message % {"value": shown, "reason": reason})
 
 
+# The number types phonenumbers tries before mobile (its _number_type_helper): a national number that matches
+# one of these is not read as mobile even when the mobile pattern matches it too.
+_TYPES_BEFORE_MOBILE = ("premium_rate", "toll_free", "shared_cost", "voip", "personal_number", "pager", "uan",
+                        "voicemail")
+
+
+@functools.cache
+def canonical_mobile(region: str) -> tuple[str, dict[int, re.Pattern[str]]] | None:
+    """Return (the country code, {length: pattern}) for the canonical forms of `region`'s mobile numbers.
+
+    A bulk file spends most of its parsing on numbers written the canonical way (`13800138000`,
+    `+8613800138000`), which phonenumbers takes ~45 µs each to read. The pattern, built once from
+    phonenumbers' own metadata (no hand-written table), fully matches the national numbers that the full
+    parser would accept as mobile with nothing stripped: the general pattern and the mobile pattern match, no
+    type phonenumbers tries first does, and neither a national (carrier) prefix, an international prefix nor the
+    country code starts them. Anything else goes through the full parser, so every rejection keeps its reason.
+    None when the country code is shared by several regions (then the number's region needs the full parser).
+    """
+    meta = PhoneMetadata.metadata_for_region(region)
+    if meta is None or meta.mobile is None or not meta.mobile.national_number_pattern:
+        return None
+    code, general = meta.country_code, meta.general_desc
+    if code is None or general is None or tuple(COUNTRY_CODE_TO_REGION_CODE.get(code, ())) != (region,):
+        return None
+
+    def applies(desc: phonenumbers.PhoneNumberDesc | None, length: int) -> bool:
+        return bool(desc is not None and desc.national_number_pattern
+                    and (not desc.possible_length or length in desc.possible_length))
+
+    guards = [f"{code}", "0"]  # a leading country code or zero is read specially by the parser
+    guards += [p for p in (meta.national_prefix_for_parsing, meta.international_prefix) if p]
+    patterns: dict[int, re.Pattern[str]] = {}
+    for length in meta.mobile.possible_length or general.possible_length:
+        if not applies(general, length):
+            continue
+        parts = [rf"(?=\d{{{length}}}\Z)", f"(?=(?:{general.national_number_pattern})\\Z)"]
+        parts += [f"(?!(?:{guard}))" for guard in guards]
+        for name in _TYPES_BEFORE_MOBILE:
+            desc = getattr(meta, name)
+            if applies(desc, length):
+                parts.append(f"(?!(?:{desc.national_number_pattern})\\Z)")
+        parts.append(f"(?:{meta.mobile.national_number_pattern})")
+        patterns[length] = re.compile("".join(parts))
+    return (str(code), patterns) if patterns else None
+
+
+def _canonical(raw: str, region: str) -> str | None:
+    """Return E.164 for a canonical mobile number of `region` (national digits, or `+<code><digits>`), else None."""
+    fast = canonical_mobile(region)
+    if fast is None:
+        return None
+    code, patterns = fast
+    national = raw[1 + len(code):] if raw.startswith("+" + code) else raw
+    pattern = patterns.get(len(national))
+    if pattern is None or not national.isascii() or pattern.fullmatch(national) is None:
+        return None
+    return f"+{code}{national}"
+
+
 def normalize_msisdn(value: str, *, region: str | None = None) -> str:
     """Return `value` as E.164 (`+8613800138000`), or raise InvalidMsisdn saying what is wrong.
 
@@ -87,8 +149,14 @@ def normalize_msisdn(value: str, *, region: str | None = None) -> str:
     raw = typed(value)
     if not raw:
         raise InvalidMsisdn(_("Enter a phone number."))
+    region = region or settings.PHONE_REGION
+    return _canonical(raw, region) or parse_msisdn(raw, region=region)
+
+
+def parse_msisdn(raw: str, *, region: str) -> str:
+    """Return the stripped, non-empty `raw` as E.164 through phonenumbers' full parser, or raise InvalidMsisdn."""
     try:
-        parsed = phonenumbers.parse(raw, region or settings.PHONE_REGION)
+        parsed = phonenumbers.parse(raw, region)
     except phonenumbers.NumberParseException as exc:
         raise _invalid(raw, _PARSE_REASONS.get(exc.error_type)) from None
     if not phonenumbers.is_valid_number(parsed):

@@ -457,19 +457,23 @@ def _release(ids: list[int], now: datetime) -> None:
     PhoneNumber.objects.filter(id__in=ids, state=State.FROZEN).update(
         state=State.AVAILABLE, is_secondary=True, released_at=now, updated_at=now
     )
-    details = hooks.release_detail(ids, now)
-    plain = [i for i in ids if i not in details]
-    if plain:
-        placeholders = ", ".join(["%s"] * len(plain))
-        events_insert_select(
-            ids_sql=f"SELECT id FROM {PhoneNumber._meta.db_table} WHERE id IN ({placeholders})", ids_params=plain,
-            kind=EventKind.RELEASE, from_state=State.FROZEN, to_state=State.AVAILABLE, actor="release sweep", at=now,
-        )
-    Event.objects.bulk_create(
-        Event(number_id=i, kind=EventKind.RELEASE, from_state=State.FROZEN, to_state=State.AVAILABLE,
-              actor="release sweep", detail=detail, at=now, recorded_at=now)
-        for i, detail in details.items()
-    )
+    # One event per number with its detail (whether its renewal was complete, who never confirmed), written
+    # set-based: the renewal app gives the detail as SQL (numbers.hooks.release_detail_sql).
+    table = PhoneNumber._meta.db_table
+    ids_params: list[Any]
+    if connection.vendor == "postgresql":
+        # One array parameter, not thousands: the ids are named in several statements.
+        ids_sql, ids_params = f"SELECT id FROM {table} WHERE id = ANY(%s)", [list(ids)]
+    else:
+        ids_sql, ids_params = f"SELECT id FROM {table} WHERE id IN ({', '.join(['%s'] * len(ids))})", [*ids]
+    details_sql, params = hooks.release_detail_sql(ids_sql, ids_params, now)
+    detail = "CAST(d.detail AS jsonb)" if connection.vendor == "postgresql" else "d.detail"
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {Event._meta.db_table} "
+            "(number_id, kind, from_state, to_state, actor, reason, detail, at, recorded_at) "
+            f"SELECT d.id, %s, %s, %s, %s, '', {detail}, %s, %s FROM ({details_sql}) AS d ORDER BY d.id",
+            [EventKind.RELEASE, State.FROZEN, State.AVAILABLE, "release sweep", now, now, *params])
 
 
 def sales_staff_create(*, user: User, outlet: Outlet) -> StaffProfile:

@@ -15,6 +15,7 @@ import csv
 import functools
 import io
 import logging
+import re
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -175,7 +176,31 @@ def parse_time(value: object, zone: ZoneInfo, name: str) -> datetime | None:
 
 def db_time(value: datetime | None) -> datetime | str | None:
     # What the backend takes as a query parameter: a datetime on PostgreSQL, text on SQLite.
-    return None if value is None else connection.ops.adapt_datetimefield_value(value)
+    return None if value is None else _time_adapter()(value)
+
+
+@functools.cache
+def _time_adapter() -> Callable[[datetime], datetime | str | None]:
+    # Looked up once: bulk loads call db_time per line, and `connection` is a per-thread proxy. The adapter reads
+    # only settings, never the connection's state, so any thread may use it.
+    adapt: Callable[[datetime], datetime | str | None] = connection.ops.adapt_datetimefield_value
+    return adapt
+
+
+def db_time_text(value: datetime | None, iso: str | None = None) -> str | None:
+    """`db_time` as text for a staging table: the ISO 8601 form on PostgreSQL (`iso` when the caller has it)."""
+    if value is None:
+        return None
+    if connection_is_postgres():
+        return iso or value.isoformat()
+    adapted = db_time(value)
+    return adapted if isinstance(adapted, str) or adapted is None else adapted.isoformat()
+
+
+@functools.cache
+def connection_is_postgres() -> bool:
+    """Whether the default database is PostgreSQL (asked once per process: bulk loads ask per line)."""
+    return connection.vendor == "postgresql"
 
 
 def clean_raw(value: object) -> str:
@@ -192,9 +217,14 @@ class Stage:
     """A temporary staging table on the current connection, dropped when the import ends."""
 
     def __init__(self, table: str, ddl: str, columns: tuple[str, ...], *,
-                 reasons: Mapping[str, StrOrPromise] | None = None) -> None:
+                 reasons: Mapping[str, StrOrPromise] | None = None, indexes: tuple[str, ...] = ("line", "msisdn"),
+                 fillfactor: int | None = None) -> None:
         # `reasons`: the message of each rejection code, for lines rejected without a message of their own.
+        # `indexes`: the columns indexed once the rows are loaded (`line` is unique). Index only what later
+        # statements look rows up by: an UPDATE that changes no indexed column, on a page with room
+        # (`fillfactor`, PostgreSQL), writes the new row version in place (HOT) instead of into every index.
         self.table, self.ddl, self.columns, self.reasons = table, ddl, columns, reasons or {}
+        self.indexes, self.fillfactor = indexes, fillfactor
         self.pg = connection.vendor == "postgresql"
 
     def __enter__(self) -> Self:
@@ -203,6 +233,8 @@ class Stage:
         with connection.cursor() as cursor:
             cursor.execute(f"DROP TABLE IF EXISTS {self.table}")
             cursor.execute(self.ddl.format(false=false, **types))
+            if self.pg and self.fillfactor:
+                cursor.execute(f"ALTER TABLE {self.table} SET (fillfactor = {int(self.fillfactor)})")
             if self.pg:
                 # The statements below look costly to the planner, so JIT would compile each one (~0.2 s) and
                 # gain nothing: every statement touches one chunk.
@@ -240,8 +272,9 @@ class Stage:
                 while batch := list(islice(values, LOAD_BATCH)):
                     cursor.executemany(sql, batch)
                     count += len(batch)
-            cursor.execute(f"CREATE UNIQUE INDEX {self.table}_line ON {self.table} (line)")
-            cursor.execute(f"CREATE INDEX {self.table}_msisdn ON {self.table} (msisdn)")
+            for column in self.indexes:
+                unique = "UNIQUE " if column == "line" else ""
+                cursor.execute(f"CREATE {unique}INDEX {self.table}_{column} ON {self.table} ({column})")
             if self.pg:
                 cursor.execute(f"ANALYZE {self.table}")
         return count
@@ -294,15 +327,22 @@ class Stage:
 
     def finish_duplicates(self) -> None:
         """Give every identical line the outcome of the first one."""
+        # Only the identical lines are looked at (few), each finding its first line by the line index.
         self.execute("UPDATE {s} SET outcome = p.outcome, reject = p.reject FROM {s} AS p "
-                     "WHERE p.line = {s}.dup_of")
+                     "WHERE {s}.dup_of IS NOT NULL AND p.line = {s}.dup_of")
 
 
 COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 
 
+_COPY_SPECIAL = re.compile(r"[\\\t\n\r]")
+
+
 def copy_field(value: object) -> str:
     """One field in COPY's text format."""
+    if value.__class__ is str:  # most fields: escaped only when they hold a character COPY reads specially
+        text: str = value
+        return text.translate(COPY_ESCAPES) if _COPY_SPECIAL.search(text) else text
     if value is None:
         return "\\N"
     if value is True or value is False:

@@ -14,7 +14,8 @@ class RenewalConfig(AppConfig):
         # The number lifecycle asks batch renewal, through these hooks, whether a number may be released and how
         # far its renewal has come (numbers never imports renewal).
         hooks.register(releasable_filter=services.renewal_releasable, status=services.renewal_status,
-                       statuses=services.renewal_statuses, release_event_detail=services.release_event_detail)
+                       statuses=services.renewal_statuses, release_event_detail=services.release_event_detail,
+                       release_event_detail_sql=services.release_event_detail_sql)
         from renewal.active import services as active
 
         # The sales pages send SMS (the disclosure's copy) and, when a number's old accounts are still being

@@ -92,26 +92,60 @@ def disclosure():
     return DisclosureInput(method="spoken", customer_confirmed=True)
 
 
+def _unavailable(problem: str | None) -> None:
+    if problem:
+        if IN_CI:
+            pytest.fail(problem)
+        pytest.skip(problem)
+
+
+def _redis_problem(url: str) -> str | None:
+    import redis
+
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=2).ping()
+    except redis.RedisError as exc:
+        return f"Redis at {url} is unreachable: {exc}"
+    return None
+
+
+def _amqp_problem(url: str) -> str | None:
+    from kombu import Connection
+
+    try:
+        with Connection(url, connect_timeout=2) as conn:
+            conn.ensure_connection(max_retries=1)
+    except Exception as exc:  # kombu raises the transport's own errors
+        return f"RabbitMQ at {url} is unreachable: {exc}"
+    return None
+
+
 @pytest.fixture
 def require_redis():
     """The broker URL of a real Redis; fails in CI (skips elsewhere) when there is none."""
     from django.conf import settings
 
     url = settings.CELERY_BROKER_URL
-    problem = None
-    if not url.startswith("redis://"):
-        problem = "needs Redis (set CELERY_BROKER_URL=redis://…)"
-    else:
-        import redis
+    _unavailable(_redis_problem(url) if url.startswith("redis://") else "needs Redis (set CELERY_BROKER_URL=redis://…)")
+    return url
 
-        try:
-            redis.Redis.from_url(url, socket_connect_timeout=2).ping()
-        except redis.RedisError as exc:
-            problem = f"Redis at {url} is unreachable: {exc}"
-    if problem:
-        if IN_CI:
-            pytest.fail(problem)
-        pytest.skip(problem)
+
+@pytest.fixture
+def require_broker():
+    """The URL of a real broker, Redis or RabbitMQ; fails in CI (skips elsewhere) when there is none.
+
+    The real-worker tests take whichever CELERY_BROKER_URL names: CI runs them on Redis and again on RabbitMQ.
+    """
+    from django.conf import settings
+
+    url = settings.CELERY_BROKER_URL
+    if url.startswith("redis://"):
+        problem = _redis_problem(url)
+    elif url.startswith(("amqp://", "pyamqp://")):
+        problem = _amqp_problem(url)
+    else:
+        problem = "needs a real broker (set CELERY_BROKER_URL=redis://… or amqp://…)"
+    _unavailable(problem)
     return url
 
 
@@ -174,9 +208,18 @@ def holder(operator, outlet, clerk):
 # --- real workers ----------------------------------------------------------------------------------
 
 
+def pytest_collection_modifyitems(items):
+    """Mark every test that starts a real worker `real_worker`: CI runs those again with RabbitMQ as the broker."""
+    for item in items:
+        if "start_worker" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.real_worker)
+
+
 @pytest.fixture
-def start_worker(require_postgres, require_redis, tmp_path):
-    """Start real Celery worker processes on the test database and the Redis broker: `start_worker(**env)`.
+def start_worker(require_postgres, require_broker, tmp_path):
+    """Start real Celery worker processes on the test database and the broker (Redis or RabbitMQ).
+
+    `start_worker(**env)` starts one.
 
     Tasks enqueued by the test leave this process (eager execution is off until the test ends). Each worker
     runs in its own process group, so its pool children go with it and no session is left on the test database.
@@ -191,7 +234,7 @@ def start_worker(require_postgres, require_redis, tmp_path):
     database_url = f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
 
     def start(*, pool: str = "prefork", concurrency: int = 2, **extra_env):
-        env = {**os.environ, "DEBUG": "true", "DATABASE_URL": database_url, "CELERY_BROKER_URL": require_redis,
+        env = {**os.environ, "DEBUG": "true", "DATABASE_URL": database_url, "CELERY_BROKER_URL": require_broker,
                "PORTAL_VAR_DIR": str(tmp_path / "var"), **{k: str(v) for k, v in extra_env.items()}}
         env.pop("DJANGO_SETTINGS_MODULE", None)
         app.control.purge()

@@ -40,6 +40,7 @@ from numbers.staging import (
     chunks,
     clean_raw,
     db_time,
+    db_time_text,
     iso_sql,
     json_object,
     mark_duplicates,
@@ -99,13 +100,13 @@ def read_cancellations(text) -> Iterator[CancellationRow]:
 
 
 
-def _msisdn(raw: str) -> tuple[str, bool]:
+def _msisdn(raw: str, region: str) -> tuple[str, bool]:
     """Return (E.164, fast): a number already in E.164 is checked in full only if it is not in the portal."""
     raw = raw.strip()
     if _E164.fullmatch(raw):
         return raw, True
     try:
-        return normalize_msisdn(raw), False
+        return normalize_msisdn(raw, region=region), False
     except InvalidMsisdn as exc:
         raise Reject("invalid_msisdn", exc.messages[0]) from None
 
@@ -114,7 +115,7 @@ def _msisdn(raw: str) -> tuple[str, bool]:
 
 
 
-def _cancellation_values(row: CancellationRow, zone: ZoneInfo) -> tuple:
+def _cancellation_values(row: CancellationRow, zone: ZoneInfo, region: str) -> tuple:
     raw = clean_raw(row.msisdn)
     msisdn, fast, at, key = None, False, None, None
     reason = (row.reason or "").strip() or EventKind.CANCEL
@@ -128,15 +129,16 @@ def _cancellation_values(row: CancellationRow, zone: ZoneInfo) -> tuple:
             raise Reject("invalid_line", _("A port (reason port_out) names the receiving operator in to_operator."))
         if reason == EventKind.CANCEL and to_code:
             raise Reject("invalid_line", _("to_operator is only for a port (reason port_out)."))
-        msisdn, fast = _msisdn(raw)
+        msisdn, fast = _msisdn(raw, region)
         at = parse_time(row.cancelled_at, zone, "cancelled_at")
         if at is None:
             raise Reject("invalid_time", _("cancelled_at is empty."))
-        key = f"{at.isoformat()}|{reason}|{to_code}"
+        iso = at.isoformat()
+        key = f"{iso}|{reason}|{to_code}"
         reject, message = None, ""
     except Reject as rej:
-        reject, message = rej.code, rej.message
-    return (row.line, raw, msisdn, fast, db_time(at), reason[:16], to_code, key, reject, message)
+        reject, message, iso = rej.code, rej.message, None
+    return (row.line, raw, msisdn, fast, db_time_text(at, iso), reason[:16], to_code, key, reject, message)
 
 
 # --- the staging table -----------------------------------------------------------------------
@@ -151,6 +153,8 @@ CREATE {temp} TABLE feed_cancel_stage (
     reason text NOT NULL, to_code text NOT NULL, key text, reject text, message text NOT NULL,
     number_id {big}, to_operator_id {big}, period_id {big}, dup_of integer, outcome text)
 """
+# Room on each page of the staging table for the versions its UPDATEs write (see Stage).
+STAGE_FILLFACTOR = 45
 CANCEL_LOAD_COLUMNS = ("line", "raw", "msisdn", "fast", "cancelled_at", "reason", "to_code", "key", "reject",
                        "message")
 
@@ -192,8 +196,11 @@ def cancellations_import(
     now = now or timezone.now()
     zone = ZoneInfo(settings.TIME_ZONE)
     summary = FeedSummary(feed="cancellations", operator=operator.code, dry_run=dry_run)
-    with Stage(CANCEL_STAGE, CANCEL_DDL, CANCEL_LOAD_COLUMNS, reasons=REASONS) as stage:
-        summary.lines = stage.load(_cancellation_values(row, zone) for row in rows)
+    # Lines are looked up by line and, once resolved, by number: the other columns are written in place.
+    with Stage(CANCEL_STAGE, CANCEL_DDL, CANCEL_LOAD_COLUMNS, reasons=REASONS, indexes=("line",),
+               fillfactor=STAGE_FILLFACTOR) as stage:
+        region = settings.PHONE_REGION  # read once, not per line
+        summary.lines = stage.load(_cancellation_values(row, zone, region) for row in rows)
         _cancellations_validate(stage)
         done = summary.lines - stage.one("SELECT COUNT(*) FROM {s} WHERE outcome IS NULL")
         for low, high in chunks(stage, "number_id", chunk_size):
@@ -207,9 +214,15 @@ def cancellations_import(
 
 def _cancellations_validate(stage: Stage) -> None:
     """Resolve numbers and operators, mark identical lines, reject what needs no lock."""
-    stage.execute("CREATE INDEX {s}_number ON {s} (number_id)")
     stage.execute("UPDATE {s} SET number_id = n.id FROM numbers_phonenumber AS n "
                   "WHERE n.msisdn = {s}.msisdn AND {s}.reject IS NULL")
+    # Indexed once resolved, so that resolving wrote each line in place.
+    stage.execute("CREATE INDEX {s}_number ON {s} (number_id)")
+    if connection.vendor == "postgresql":
+        # The lines were loaded in file order, the chunks go by number: stored in number order, a chunk's lines sit
+        # on a few pages instead of a page of their own each, so every statement of a chunk reads a chunk's worth
+        # of the table, not the whole of it.
+        stage.execute("CLUSTER {s} USING {s}_number")
     stage.execute("UPDATE {s} SET reject = 'unknown_number' WHERE reject IS NULL AND number_id IS NULL")
     _check_unknown_fast_numbers(stage)
     stage.execute("UPDATE {s} SET to_operator_id = o.id FROM numbers_operator AS o "
@@ -263,25 +276,33 @@ def _cancellations_chunk(stage: Stage, low: int, high: int, *, operator: Operato
         + " GROUP BY number_id HAVING COUNT(*) > 1)")
     # 3. What depends on the number's state (the order of docs/feed.md), in one statement: each UPDATE of the
     # staging table writes new row versions, so the chunk's lines are rewritten as few times as possible. The
-    # open holding is read by correlated subqueries: an index lookup per line, whatever the statistics say.
+    # open holding is read by an index lookup per line, whatever the statistics say (a plain join, planned with
+    # the statistics of a table just loaded, can scan the whole holding table for every chunk): a LATERAL
+    # subquery with a LIMIT on PostgreSQL, which the planner keeps as a lookup; correlated subqueries on SQLite.
     op = int(operator.pk)
-    period = "(SELECT hp.{col} FROM numbers_holderperiod AS hp WHERE hp.number_id = {{s}}.number_id " \
-             "AND hp.ended_at IS NULL)"
-    started = period.format(col="started_at")
+    if connection.vendor == "postgresql":
+        holding = ("LEFT JOIN LATERAL (SELECT p.id, p.started_at FROM numbers_holderperiod AS p "
+                   "WHERE p.number_id = n.id AND p.ended_at IS NULL LIMIT 1) AS hp ON true")
+    else:
+        open_period = ("(SELECT p.{} FROM numbers_holderperiod AS p WHERE p.number_id = n.id "
+                       "AND p.ended_at IS NULL)")
+        holding = (f"JOIN (SELECT n.id AS number_id, {open_period.format('id')} AS id, "
+                   f"{open_period.format('started_at')} AS started_at FROM numbers_phonenumber AS n "
+                   "WHERE " + range_sql("n.id", low, high) + ") AS hp ON hp.number_id = n.id")
     reject = (
         "CASE "
         f"WHEN n.serving_operator_id <> {op} THEN 'wrong_operator' "
         "WHEN n.state <> 'active' THEN 'not_active' "
         "WHEN {s}.cancelled_at > %s THEN 'future_time' "
-        f"WHEN {{s}}.cancelled_at < {started} THEN 'stale' "
+        "WHEN {s}.cancelled_at < hp.started_at THEN 'stale' "
         "WHEN {s}.to_code <> '' AND {s}.to_operator_id IS NULL THEN 'unknown_operator' "
         f"WHEN {{s}}.to_operator_id = {op} THEN 'same_operator' END"
     )
     stage.execute(
-        f"UPDATE {{s}} SET period_id = {period.format(col='id')}, reject = {reject}, "
+        f"UPDATE {{s}} SET period_id = hp.id, reject = {reject}, "
         f"outcome = CASE WHEN ({reject}) IS NULL THEN 'applied' ELSE 'rejected' END "
-        "FROM numbers_phonenumber AS n WHERE n.id = {s}.number_id AND " + range_sql("n.id", low, high) + " AND "
-        + chunk + " AND {s}." + PENDING,
+        "FROM numbers_phonenumber AS n " + holding + " WHERE n.id = {s}.number_id AND "
+        + range_sql("n.id", low, high) + " AND " + chunk + " AND {s}." + PENDING,
         [db_time(now), db_time(now)])
     if not dry_run:
         _cancellations_apply(stage, low, high, operator=operator, actor=actor, now=now)
@@ -294,10 +315,16 @@ def _cancellations_apply(stage: Stage, low: int, high: int, *, operator: Operato
     chunk = range_sql("{s}.number_id", low, high)
     applied = chunk + " AND {s}." + APPLIED
     cancel = applied + " AND {s}.reason = 'cancel'"
-    in_force = "m.cycle_id = {s}.period_id AND m.lifted_at IS NULL AND m.ended_at IS NULL"
-    extra = (f"COALESCE((SELECT MAX(m.extra_days) FROM numbers_riskmark AS m WHERE {in_force} "
-             "AND m.effect = 'extend'), 0)")
-    suspend = f"EXISTS (SELECT 1 FROM numbers_riskmark AS m WHERE {in_force} AND m.effect = 'suspend')"
+    # The marks in force on the holdings that end (a mark placed on an active number waits on its open holding),
+    # gathered once for the chunk and joined, rather than looked up line by line.
+    marks = (
+        "(SELECT m.cycle_id, MAX(CASE WHEN m.effect = 'extend' THEN m.extra_days END) AS extra, "
+        "MAX(CASE WHEN m.effect = 'suspend' THEN 1 ELSE 0 END) AS suspend FROM numbers_riskmark AS m "
+        "WHERE m.lifted_at IS NULL AND m.ended_at IS NULL AND " + range_sql("m.number_id", low, high)
+        + " GROUP BY m.cycle_id) AS mk"
+    )
+    extra = "COALESCE(mk.extra, 0)"
+    suspend = "COALESCE(mk.suspend, 0) = 1"
     stage.execute(
         "UPDATE numbers_holderperiod SET ended_at = {s}.cancelled_at, customer_ref = '' FROM {s} "
         "WHERE numbers_holderperiod.id = {s}.period_id AND " + range_sql("numbers_holderperiod.number_id", low, high)
@@ -308,7 +335,8 @@ def _cancellations_apply(stage: Stage, low: int, high: int, *, operator: Operato
         f"cancelled_at = {{s}}.cancelled_at, released_at = NULL, frozen_until = {frozen_until}, "
         f"state = CASE WHEN {suspend} THEN 'suspended' ELSE 'frozen' END, "
         f"suspended_from = CASE WHEN {suspend} THEN 'frozen' ELSE '' END, updated_at = %s "
-        "FROM {s} WHERE numbers_phonenumber.id = {s}.number_id AND " + range_sql("numbers_phonenumber.id", low, high)
+        "FROM {s} LEFT JOIN " + marks + " ON mk.cycle_id = {s}.period_id "
+        "WHERE numbers_phonenumber.id = {s}.number_id AND " + range_sql("numbers_phonenumber.id", low, high)
         + " AND " + cancel, [db_time(now)])
     stage.execute(
         "UPDATE numbers_phonenumber SET serving_operator_id = {s}.to_operator_id, updated_at = %s FROM {s} "

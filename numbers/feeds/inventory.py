@@ -31,6 +31,7 @@ from numbers.staging import (
     chunks,
     clean_raw,
     db_time,
+    db_time_text,
     json_object,
     mark_duplicates,
     observed_import,
@@ -42,6 +43,8 @@ from numbers.staging import (
 
 # PostgreSQL advisory lock taken by every inventory chunk: two loads of new numbers queue instead of colliding.
 INVENTORY_LOCK_KEY = 0x6E756D62  # "numb"
+# Room on each page of the staging table for the versions its UPDATEs write (see Stage).
+STAGE_FILLFACTOR = 45
 INVENTORY_COLUMNS = ("msisdn", "state", "holder_since", "cancelled_at")
 
 
@@ -66,7 +69,7 @@ def read_inventory(text) -> Iterator[InventoryRow]:
                                cancelled_at=values.get("cancelled_at", ""))
 
 
-def _inventory_values(row: InventoryRow, zone: ZoneInfo, now: datetime) -> tuple:
+def _inventory_values(row: InventoryRow, zone: ZoneInfo, now: datetime, region: str, freeze: timedelta) -> tuple:
     raw = clean_raw(row.msisdn)
     state = (row.state or "").strip().lower()
     msisdn = since = cancelled = frozen_until = released = key = None
@@ -77,7 +80,7 @@ def _inventory_values(row: InventoryRow, zone: ZoneInfo, now: datetime) -> tuple
         if state not in (State.AVAILABLE, State.ACTIVE, State.FROZEN):
             raise Reject("invalid_state", _("The state must be available, active or frozen, not “%(s)s”.")
                           % {"s": state[:20]})
-        msisdn = normalize_msisdn(raw)
+        msisdn = normalize_msisdn(raw, region=region)
         since = parse_time(row.holder_since, zone, "holder_since")
         cancelled = parse_time(row.cancelled_at, zone, "cancelled_at")
         if (since and since > now) or (cancelled and cancelled > now):
@@ -94,20 +97,23 @@ def _inventory_values(row: InventoryRow, zone: ZoneInfo, now: datetime) -> tuple
         if since and cancelled and since > cancelled:
             raise Reject("invalid_time", _("holder_since is after cancelled_at."))
         if cancelled is not None:
-            frozen_until = cancelled + timedelta(days=settings.MIN_FREEZE_DAYS)
+            frozen_until = cancelled + freeze
             if state == State.AVAILABLE:
                 if frozen_until > now:
                     raise Reject("freeze_not_over", "")
                 # Released before it came to the portal: secondary, released when loaded.
                 secondary, released = True, now
-        key = "|".join([state, since.isoformat() if since else "", cancelled.isoformat() if cancelled else ""])
+        since_iso, cancelled_iso = since.isoformat() if since else "", cancelled.isoformat() if cancelled else ""
+        key = f"{state}|{since_iso}|{cancelled_iso}"
         reject, message = None, ""
     except InvalidMsisdn as exc:
         reject, message = "invalid_msisdn", exc.messages[0]
+        since_iso = cancelled_iso = ""
     except Reject as rej:
         reject, message = rej.code, rej.message
-    return (row.line, raw, msisdn, state[:10], db_time(since), db_time(cancelled), db_time(frozen_until),
-            db_time(released), secondary, key, reject, message)
+        since_iso = cancelled_iso = ""
+    return (row.line, raw, msisdn, state[:10], db_time_text(since, since_iso), db_time_text(cancelled, cancelled_iso),
+            db_time_text(frozen_until), db_time_text(released), secondary, key, reject, message)
 
 
 INVENTORY_STAGE = "feed_inventory_stage"
@@ -115,7 +121,7 @@ INVENTORY_DDL = """
 CREATE {temp} TABLE feed_inventory_stage (
     line integer NOT NULL, raw text NOT NULL, msisdn text, state text NOT NULL, holder_since {ts},
     cancelled_at {ts}, frozen_until {ts}, released_at {ts}, secondary {bool} NOT NULL, key text,
-    reject text, message text NOT NULL, number_id {big}, dup_of integer, outcome text)
+    reject text, message text NOT NULL, number_id {big}, period_id {big}, dup_of integer, outcome text)
 """
 INVENTORY_LOAD_COLUMNS = ("line", "raw", "msisdn", "state", "holder_since", "cancelled_at", "frozen_until",
                           "released_at", "secondary", "key", "reject", "message")
@@ -135,8 +141,13 @@ def inventory_import(
     now = now or timezone.now()
     zone = ZoneInfo(settings.TIME_ZONE)
     summary = FeedSummary(feed="inventory", operator=operator.code, dry_run=dry_run)
-    with Stage(INVENTORY_STAGE, INVENTORY_DDL, INVENTORY_LOAD_COLUMNS, reasons=REASONS) as stage:
-        summary.lines = stage.load(_inventory_values(row, zone, now) for row in rows)
+    # Lines are looked up by line only (identical and conflicting lines are grouped by number, set-based): the
+    # other columns are written in place.
+    with Stage(INVENTORY_STAGE, INVENTORY_DDL, INVENTORY_LOAD_COLUMNS, reasons=REASONS, indexes=("line",),
+               fillfactor=STAGE_FILLFACTOR) as stage:
+        # Settings read once, not per line.
+        region, freeze = settings.PHONE_REGION, timedelta(days=settings.MIN_FREEZE_DAYS)
+        summary.lines = stage.load(_inventory_values(row, zone, now, region, freeze) for row in rows)
         mark_duplicates(stage, "msisdn")
         stage.execute(
             "UPDATE {s} SET reject = 'conflicting_lines' WHERE reject IS NULL AND dup_of IS NULL AND msisdn IN ("
@@ -158,64 +169,72 @@ def _inventory_chunk(stage: Stage, low: int, high: int, *, operator: Operator, a
     if connection.vendor == "postgresql" and not dry_run:
         # New numbers have no row to lock yet: loads queue on one advisory lock per chunk.
         stage.execute("SELECT pg_advisory_xact_lock(%s)", [INVENTORY_LOCK_KEY])
-    # Correlated subqueries, not joins: one index lookup per line of the chunk, never a scan of the whole table.
-    # Most lines are new numbers: they are marked applied at once; the others are looked at below.
-    stage.execute("UPDATE {s} SET number_id = (SELECT n.id FROM numbers_phonenumber AS n WHERE n.msisdn = {s}.msisdn), "
-                  "outcome = CASE WHEN EXISTS (SELECT 1 FROM numbers_phonenumber AS n WHERE n.msisdn = {s}.msisdn) "
-                  "THEN NULL ELSE 'applied' END WHERE " + pending)
-    line_of = "e.detail ->> 'line'" if connection.vendor == "postgresql" else "json_extract(e.detail, '$.line')"
+    # One pass over the chunk's lines: a number already in the portal gets its id (looked at below); a new one
+    # is applied, with the ids its number and holding will take (none in a dry run). The lookup is a correlated
+    # subquery, one probe of the unique index per line, whatever the planner thinks of the growing table.
+    none = "CAST(NULL AS bigint)"
+    new = none if dry_run else _new_ids("numbers_phonenumber")
+    period = none if dry_run else (f"CASE WHEN {{s}}.state = 'active' OR {{s}}.cancelled_at IS NOT NULL "
+                                   f"THEN {_new_ids('numbers_holderperiod')} END")
+    # (Materialised, so that the lookup runs once per line however often the UPDATE names its result.)
     stage.execute(
-        "UPDATE {s} SET outcome = 'already_applied' WHERE " + pending + " AND number_id IS NOT NULL AND ("
+        "WITH x AS MATERIALIZED (SELECT line, (SELECT n.id FROM numbers_phonenumber AS n "
+        "WHERE n.msisdn = {s}.msisdn) AS id FROM {s} WHERE " + pending + ") "
+        f"UPDATE {{s}} SET number_id = COALESCE(x.id, {new}), "
+        "outcome = CASE WHEN x.id IS NULL THEN 'applied' END, "
+        f"period_id = CASE WHEN x.id IS NULL THEN {period} END "
+        "FROM x WHERE {s}.line = x.line AND " + chunk)
+    line_of = "e.detail ->> 'line'" if connection.vendor == "postgresql" else "json_extract(e.detail, '$.line')"
+    known = pending + " AND {s}.number_id IS NOT NULL"
+    stage.execute(
+        "UPDATE {s} SET outcome = 'already_applied' WHERE " + known + " AND ("
         "SELECT 1 FROM numbers_event AS e WHERE e.number_id = {s}.number_id AND e.kind = 'import' "
         f"AND {line_of} = {{s}}.key AND (SELECT n.range_holder_id FROM numbers_phonenumber AS n "
         f"WHERE n.id = {{s}}.number_id) = {op} LIMIT 1) IS NOT NULL")
     stage.execute(
         "UPDATE {s} SET outcome = 'rejected', reject = (SELECT CASE WHEN n.range_holder_id <> "
         f"{op} THEN 'wrong_operator' ELSE 'number_exists' END FROM numbers_phonenumber AS n "
-        "WHERE n.id = {s}.number_id) WHERE number_id IS NOT NULL AND " + pending)
+        "WHERE n.id = {s}.number_id) WHERE " + known)
     if not dry_run:
-        _inventory_apply(stage, chunk + " AND {s}." + APPLIED, operator=operator, actor=actor, now=now)
+        _inventory_apply(stage, chunk, operator=operator, actor=actor, now=now)
 
 
-def _inventory_apply(stage: Stage, applied: str, *, operator: Operator, actor: Actor, now: datetime) -> None:
+def _new_ids(table: str) -> str:
+    """SQL giving each new line of a chunk an id of `table`, taken before its rows are written.
+
+    PostgreSQL draws from the table's own sequence. SQLite has none: its writer holds the database lock for the
+    whole transaction, so ids past the table's largest, offset by the (unique) line number, are free.
+    """
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_get_serial_sequence(%s, 'id')", [table])
+            return f"nextval('{cursor.fetchone()[0]}')"
+    return f"(SELECT COALESCE(MAX(id), 0) FROM {table}) + {{s}}.line"
+
+
+def _inventory_apply(stage: Stage, chunk: str, *, operator: Operator, actor: Actor, now: datetime) -> None:
+    """Write the chunk's new numbers, their holdings and events, each in one INSERT … SELECT.
+
+    Their ids were taken first, so a number is written with its cycle (the holding loaded as ended) at once: the
+    number and its holding point at each other, and the foreign keys are checked at commit.
+    """
     op = int(operator.pk)
     stamp = db_time(now)
-    insert = (
-        "INSERT INTO numbers_phonenumber (msisdn, range_holder_id, serving_operator_id, state, suspended_from, "
-        "is_secondary, cancelled_at, frozen_until, released_at, updated_at) "
-        f"SELECT msisdn, {op}, {op}, state, '', secondary, cancelled_at, frozen_until, released_at, %s "
-        "FROM {s} WHERE " + applied + " ORDER BY line"
-    )
-    if connection.vendor == "postgresql":
-        stage.execute("WITH ins AS (" + insert + " RETURNING id, msisdn) UPDATE {s} SET number_id = ins.id "
-                      "FROM ins WHERE ins.msisdn = {s}.msisdn AND " + applied, [stamp])
-    else:
-        stage.execute(insert, [stamp])
-        stage.execute("UPDATE {s} SET number_id = (SELECT n.id FROM numbers_phonenumber AS n "
-                      "WHERE n.msisdn = {s}.msisdn) WHERE " + applied)
-    low, high = _bounds(stage, applied)
-    if low is None or high is None:  # MIN and MAX are NULL together: nothing applied
-        return
+    applied = chunk + " AND {s}." + APPLIED
+    stage.execute(
+        "INSERT INTO numbers_phonenumber (id, msisdn, range_holder_id, serving_operator_id, state, suspended_from, "
+        "is_secondary, cycle_id, cancelled_at, frozen_until, released_at, updated_at) "
+        f"SELECT number_id, msisdn, {op}, {op}, state, '', secondary, "
+        "CASE WHEN cancelled_at IS NOT NULL THEN period_id END, cancelled_at, frozen_until, released_at, %s "
+        "FROM {s} WHERE " + applied + " ORDER BY number_id", [stamp])
     false = "false" if connection.vendor == "postgresql" else "0"
     # The holding of an active number; the ended holding (start unknown unless given) of a frozen or released one.
     stage.execute(
-        "INSERT INTO numbers_holderperiod (number_id, operator_id, started_at, ended_at, customer_ref, "
-        f"requires_disclosure) SELECT number_id, {op}, holder_since, cancelled_at, '', {false} FROM {{s}} "
-        "WHERE " + applied + " AND (state = 'active' OR cancelled_at IS NOT NULL) ORDER BY line")
-    stage.execute(
-        "UPDATE numbers_phonenumber SET cycle_id = hp.id FROM numbers_holderperiod AS hp, {s} "
-        "WHERE hp.number_id = numbers_phonenumber.id AND hp.ended_at IS NOT NULL "
-        "AND {s}.number_id = numbers_phonenumber.id AND " + range_sql("numbers_phonenumber.id", low - 1, high)
-        + " AND " + range_sql("hp.number_id", low - 1, high) + " AND " + applied + " AND {s}.cancelled_at IS NOT NULL")
+        "INSERT INTO numbers_holderperiod (id, number_id, operator_id, started_at, ended_at, customer_ref, "
+        f"requires_disclosure) SELECT period_id, number_id, {op}, holder_since, cancelled_at, '', {false} "
+        "FROM {s} WHERE " + applied + " AND period_id IS NOT NULL ORDER BY period_id")
     stage.execute(
         "INSERT INTO numbers_event (number_id, kind, from_state, to_state, actor, reason, detail, at, recorded_at) "
         "SELECT number_id, 'import', '', state, %s, '', " + json_object([("operator", "%s"), ("line", "{s}.key")])
-        + ", %s, %s FROM {s} WHERE " + applied + " ORDER BY line",
+        + ", %s, %s FROM {s} WHERE " + applied + " ORDER BY number_id",
         [actor_label(actor), operator.code, stamp, stamp])
-
-
-def _bounds(stage: Stage, where: str) -> tuple[int | None, int | None]:
-    with connection.cursor() as cursor:
-        cursor.execute(f"SELECT MIN(number_id), MAX(number_id) FROM {stage.table} WHERE "
-                       + where.format(s=stage.table))
-        return cursor.fetchone()

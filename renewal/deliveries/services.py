@@ -5,6 +5,7 @@ What other features use of the outbox is here; its other modules (bodies, http, 
 
 from __future__ import annotations
 
+import json
 import math
 import random
 import time
@@ -16,6 +17,7 @@ from typing import Any
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Subquery
+from django.db.models.expressions import RawSQL
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -361,6 +363,36 @@ def release_event_detail(number_ids: list[int], now: datetime) -> dict[int, dict
         if never:
             details[number_id]["never_confirmed"] = never
     return details
+
+
+def release_event_detail_sql(ids_sql: str, ids_params: list[Any], now: datetime) -> tuple[str, list[Any]]:
+    """Return SQL selecting (id, detail) for each released number: `release_event_detail` set-based.
+
+    Every number of a chunk shares its chunk's detail, so the details are worked out once per chunk (a handful
+    per sweep chunk) and joined to the numbers through their current cycle's batch entry.
+    """
+    entries, numbers = BatchEntry._meta.db_table, PhoneNumber._meta.db_table
+    chunk_ids = set(BatchEntry.objects.filter(number_id__in=RawSQL(ids_sql, ids_params),
+                                              cycle_id=F("number__cycle_id")).values_list("chunk_id", flat=True))
+    chunks = {c.pk: c for c in BatchChunk.objects.filter(pk__in=chunk_ids)}
+    missing = _platform_names(Delivery.objects.open().filter(chunk_id__in=chunks))
+    rows: list[Any] = []
+    for chunk_id, chunk in chunks.items():
+        never = missing.get(chunk_id, [])
+        detail: dict[str, Any] = {"renewal": "incomplete" if never else "complete",
+                                  "confirmed": chunk.deliveries_total - len(never), "total": chunk.deliveries_total}
+        if never:
+            detail["never_confirmed"] = never
+        rows += [chunk_id, json.dumps(detail)]
+    join, detail_sql = "", "%s"
+    if rows:
+        values = ", ".join(["(%s, %s)"] * (len(rows) // 2))
+        join = (f"LEFT JOIN (WITH d(chunk_id, detail) AS (VALUES {values}) SELECT * FROM d) AS d "
+                "ON d.chunk_id = e.chunk_id")
+        detail_sql = "COALESCE(d.detail, %s)"
+    sql = (f"SELECT n.id AS id, {detail_sql} AS detail FROM {numbers} AS n LEFT JOIN {entries} AS e "
+           f"ON e.number_id = n.id AND e.cycle_id = n.cycle_id {join} WHERE n.id IN ({ids_sql})")
+    return sql, [json.dumps({"renewal": "not_started"}), *rows, *ids_params]
 
 
 def renewal_statuses(numbers: Iterable[PhoneNumber]) -> dict[int, dict[str, Any]]:
