@@ -58,6 +58,8 @@ MATRIX: dict[str, dict[str, dict[str, str]]] = {
     "numbers.declinedoffer": _RECORD,
     "numbers.event": _RECORD,
     "numbers.riskmark": {**_RECORD, "add": {SU: ALL, REG: ALL}, "lift": {SU: ALL, REG: ALL}},
+    # A list of marks placed at once: its page (progress polled), its per-line report. Placed from the mark form.
+    "numbers.risklist": {"view": {SU: ALL, REG: ALL}, "report": {SU: ALL, REG: ALL}},
     "numbers.feedupload": {
         "view": {SU: ALL, OA: OWN, REG: ALL}, "add": {SU: ALL, OA: OWN}, "report": {SU: ALL, OA: OWN, REG: ALL},
     },
@@ -86,7 +88,7 @@ ACTIONS = {
     "delete": "the delete page and the bulk delete",
     "export": "the CSV export of the list",
     "password": "setting the account's password",
-    "report": "downloading an upload's report",
+    "report": "downloading an upload's or a risk list's report",
     "lift": "lifting marks (the lift button and the bulk action)",
     "download": "downloading an evidence file",
 }

@@ -55,6 +55,8 @@ ROLE_PERMISSIONS: dict[str, set[str]] = {
     REGULATOR: _view("numbers", _NUMBER_MODELS) | {
         "numbers.add_riskmark", "numbers.change_riskmark",  # place and lift marks (never edit one)
         "numbers.view_dashboard", "numbers.export_csv", "numbers.view_feedupload",
+        # Lists of marks from the authorities, placed through the place form and applied by a task.
+        "numbers.view_risklist", "numbers.add_risklist",
     },
 }
 # Regulators read harassment reports and their evidence,

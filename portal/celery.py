@@ -12,7 +12,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
 app = Celery("portal")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 # Each package whose tasks.py holds tasks, named explicitly (autodiscovery looks only where it is told).
-app.autodiscover_tasks(["numbers", "numbers.feeds", "renewal.deliveries", "renewal.active"])
+app.autodiscover_tasks(["numbers", "numbers.feeds", "numbers.oversight", "renewal.deliveries", "renewal.active"])
 
 # Seconds between runs of each periodic sweep (the sweeps are idempotent and cheap when idle).
 SWEEP_EVERY = float(os.environ.get("SWEEP_INTERVAL_SECONDS", "30"))

@@ -3,6 +3,7 @@
 Everything goes through the services, so events, holder periods and disclosures are the real ones.
 """
 
+import csv
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -68,3 +69,10 @@ def operator_world(operator: Operator, *, tag: str) -> OperatorWorld:
     return OperatorWorld(operator, outlet, clerk, admin_user, fresh, active, secondary, frozen, suspended, declined,
                          mark)
 
+
+
+def report_rows(job) -> list[dict]:
+    """The lines of a risk list's (or feed upload's) report file, as dicts by column name."""
+    with job.report.open("rb") as raw:
+        lines = [b.decode("utf-8") for b in raw if not b.startswith(b"#")]
+    return list(csv.DictReader(lines))

@@ -17,14 +17,15 @@ from django.utils import timezone
 
 from numbers import permission_matrix as pm
 from numbers import roles
-from numbers.models import FeedUpload, Operator, StaffProfile
+from numbers.models import FeedUpload, Operator, RiskList, StaffProfile
 from tests.factories import UserFactory, staff_user
 
 User = get_user_model()
 SITE_PAGES = {"index", "app_list", "password_change", "password_change_done", "jsi18n", "view_on_site", "autocomplete"}
 OPEN_PAGES = {"login", "logout"}
 # Custom URLs of model admins, by the suffix of their name.
-CUSTOM_URLS = {"export_csv": "export", "password_change": "password", "report": "report", "lift": "lift"}
+CUSTOM_URLS = {"export_csv": "export", "password_change": "password", "report": "report", "lift": "lift",
+               "progress": "view"}
 # Bulk actions that change rows when confirmed; the delete action needs "post" to confirm.
 ACTION_NAMES = {"delete_selected": "delete", "lift_marks": "lift"}
 
@@ -118,6 +119,9 @@ def matrix_world(world, renewal_world, tmp_path, settings):
     number_cancel(number=b.active, operator=b.operator, at=timezone.now(), actor="test")
     for upload in FeedUpload.objects.all():
         upload.report.save(f"report-{upload.pk}.csv", ContentFile(b"line,msisdn,outcome\n"), save=True)
+    risk_list = RiskList.objects.create(category="fraud", authority="MPS", effect="suspend",
+                                        file=ContentFile(b"13800138000\n", name="list.txt"))
+    risk_list.report.save(f"risk-{risk_list.pk}.csv", ContentFile(b"line,msisdn,outcome\n"), save=True)
     report = HarassmentReport.objects.first()
     path = evidence_storage().save("evidence/test.png", ContentFile(b"\x89PNG\r\n\x1a\n"))
     Evidence.objects.create(report=report, path=path, original_name="call.png", content_type="image/png", size=8,
@@ -289,8 +293,10 @@ def walk_model(walk: Walk, model, model_admin, w: World) -> None:
         walk.check(may("delete", obj), c.get(_url(model, "delete", obj.pk)), f"GET {what} delete")
         if model is User:
             walk.check(may("password", obj), c.get(_url(model, "password_change", obj.pk)), f"GET {what} password")
-        if model is FeedUpload:
+        if model in (FeedUpload, RiskList):
             walk.check(may("report", obj), c.get(_url(model, "report", obj.pk)), f"GET {what} report")
+        if model is RiskList:
+            walk.check(may("view", obj), c.get(_url(model, "progress", obj.pk)), f"GET {what} progress")
     if hasattr(model_admin, "csv_fields"):
         response = c.get(_url(model, "export_csv"))
         walk.check(may("export"), response, f"GET {page} export")
