@@ -35,7 +35,8 @@ _RECORD = {"view": {SU: ALL, OA: OWN, REG: ALL}, "export": {SU: ALL, OA: OWN, RE
 MATRIX: dict[str, dict[str, dict[str, str]]] = {
     # The site's own pages: the index (and each app's), the password change, the compliance dashboard.
     "site": {"enter": _ADMINS},
-    "site.dashboard": {"view": {SU: ALL, REG: ALL}},
+    # The compliance dashboard and its monthly report: an operator administrator's show its own operator only.
+    "site.dashboard": {"view": {SU: ALL, OA: OWN, REG: ALL}, "report": {SU: ALL, OA: OWN, REG: ALL}},
     "auth.user": {
         "view": {SU: ALL, OA: OWN_STAFF}, "add": {SU: ALL, OA: OWN_STAFF}, "change": {SU: ALL, OA: OWN_STAFF},
         "password": {SU: ALL, OA: OWN_STAFF}, "delete": {SU: ALL},
@@ -88,7 +89,7 @@ ACTIONS = {
     "delete": "the delete page and the bulk delete",
     "export": "the CSV export of the list",
     "password": "setting the account's password",
-    "report": "downloading an upload's or a risk list's report",
+    "report": "downloading an upload's or a risk list's report; the dashboard's monthly compliance report",
     "lift": "lifting marks (the lift button and the bulk action)",
     "download": "downloading an evidence file",
 }

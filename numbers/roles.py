@@ -50,6 +50,7 @@ ROLE_PERMISSIONS: dict[str, set[str]] = {
         "numbers.upload_feed",
         "numbers.export_csv",  # its own operator's lists only (admin querysets are scoped)
         "numbers.view_feedupload", "numbers.add_feedupload",
+        "numbers.view_dashboard",  # its own operator's dashboard (portal.dashboard scopes it)
     },
     PLATFORM_ADMIN: {"numbers.view_operator"},
     REGULATOR: _view("numbers", _NUMBER_MODELS) | {

@@ -36,4 +36,6 @@ class PortalAdminSite(admin.AdminSite):
     def get_urls(self):
         from portal import dashboard
 
-        return [path("dashboard/", self.admin_view(dashboard.dashboard_view), name="dashboard"), *super().get_urls()]
+        return [path("dashboard/", self.admin_view(dashboard.dashboard_view), name="dashboard"),
+                path("dashboard/monthly/", self.admin_view(dashboard.monthly_report_view), name="dashboard_monthly"),
+                *super().get_urls()]

@@ -3,6 +3,7 @@
 import os
 
 from celery import Celery
+from celery.schedules import crontab
 from celery.signals import task_postrun
 
 import portal.fsbroker  # noqa: F401  (registers the embedded broker's transport, portalfs://)
@@ -25,6 +26,11 @@ app.conf.beat_schedule = {
 }
 
 # Active renewal: gather unbind tasks into one delivery per platform, and time out unanswered ones.
+# The dashboard's stock figures of the day that just ended, shortly after local midnight (CELERY_TIMEZONE).
+app.conf.beat_schedule["daily-snapshot"] = {
+    "task": "numbers.tasks.daily_snapshot_task", "schedule": crontab(hour=0, minute=5),
+}
+
 app.conf.beat_schedule["unbind-coalesce"] = {
     "task": "renewal.unbind.unbind_coalesce_task",
     "schedule": float(os.environ.get("UNBIND_COALESCE_SECONDS", "3")),

@@ -11,7 +11,17 @@ from django.core.files.base import ContentFile
 from django.utils import timezone
 
 from numbers import roles
-from numbers.models import DeclinedOffer, FeedUpload, MarkCategory, MarkEffect, Operator, Outlet, PhoneNumber, RiskMark
+from numbers.models import (
+    DeclinedOffer,
+    FeedUpload,
+    MarkCategory,
+    MarkEffect,
+    Operator,
+    Outlet,
+    PhoneNumber,
+    RiskList,
+    RiskMark,
+)
 from numbers.services import (
     DisclosureInput,
     number_allocate,
@@ -66,6 +76,8 @@ def operator_world(operator: Operator, *, tag: str) -> OperatorWorld:
         n.refresh_from_db()
     FeedUpload.objects.create(operator=operator, uploaded_by=admin_user, original_name=f"{tag}-feed.csv",
                               file=ContentFile(b"msisdn,cancelled_at\n", name=f"{tag}-feed.csv"))
+    RiskList.objects.create(category=MarkCategory.FRAUD, authority="MPS", effect=MarkEffect.SUSPEND,
+                            reference=f"{tag}-L1", file=ContentFile(suspended.msisdn.encode(), name="list.txt"))
     return OperatorWorld(operator, outlet, clerk, admin_user, fresh, active, secondary, frozen, suspended, declined,
                          mark)
 

@@ -51,6 +51,8 @@ def classify(name: str) -> tuple[str, str] | None:
         return "site", "enter"
     if name == "dashboard":
         return "site.dashboard", "view"
+    if name == "dashboard_monthly":
+        return "site.dashboard", "report"
     for model in admin.site._registry:
         prefix = f"{model._meta.app_label}_{model._meta.model_name}_"
         if name.startswith(prefix):
@@ -255,6 +257,8 @@ def walk_site(walk: Walk) -> None:
         visible = any(expect.allows(page, "view") for page in pm.MATRIX if page.startswith(f"{app}."))
         walk.check(enters and visible, c.get(reverse("admin:app_list", args=[app])), f"GET app {app}")
     walk.check(expect.allows("site.dashboard", "view"), c.get(reverse("admin:dashboard")), "GET dashboard")
+    walk.check(expect.allows("site.dashboard", "report"), c.get(reverse("admin:dashboard_monthly")),
+               "GET monthly report")
 
 
 def walk_model(walk: Walk, model, model_admin, w: World) -> None:
