@@ -8,13 +8,15 @@ class RenewalConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
-        from numbers import hooks
-        from renewal.deliveries import services
+        from numbers import hooks, snapshots
+        from renewal.deliveries import dashboard, services
 
         # The number lifecycle asks batch renewal, through these hooks, whether a number may be released and how
         # far its renewal has come (numbers never imports renewal).
         hooks.register(releasable_filter=services.renewal_releasable, status=services.renewal_status,
                        statuses=services.renewal_statuses, release_event_detail=services.release_event_detail)
+        # The dashboard's nightly snapshot records how far renewal has come, beside the numbers by state.
+        snapshots.register_stock(dashboard.renewal_completion_stock)
         # The app's Celery tasks are registered in every process: the services enqueue them by name
         # (renewal.deliveries.queue), so tests run them inline and web processes send them to the broker.
         import renewal.active.tasks  # noqa: F401

@@ -12,7 +12,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import Count, F, QuerySet
+from django.db.models import Count, F, QuerySet, Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -31,7 +31,8 @@ from numbers.charts import (
     top,
     trend_series,
 )
-from renewal.models import Delivery, DeliveryEvent, DeliveryState, Platform
+from numbers.models import DailySnapshot, Operator, PhoneNumber, State
+from renewal.models import BatchChunk, BatchEntry, Delivery, DeliveryEvent, DeliveryState, Platform
 
 # A batch delivery sent (2xx) but not confirmed for longer than this is overdue. Three days: well inside
 # RENEWAL_LEAD_DAYS (numbers are pushed that long before their freeze ends), so a late platform is named
@@ -137,7 +138,69 @@ def _op(f: DashboardFilter) -> int | None:
     return f.operator.pk if f.operator is not None else None
 
 
+# --- renewal completion: a stock figure, with its trend from the daily snapshots --------------------------------
+
+COMPLETION_KEYS = ("renewal:frozen", "renewal:pushed", "renewal:complete")
+
+
+def _completion_sql(operator_id: int | None) -> tuple[str, list[Any]]:
+    sql = (f"SELECT n.range_holder_id, COUNT(*), COUNT(e.id), "
+           "COUNT(CASE WHEN c.deliveries_done >= c.deliveries_total THEN 1 END) "
+           f"FROM {PhoneNumber._meta.db_table} AS n "
+           f"LEFT JOIN {BatchEntry._meta.db_table} AS e ON e.cycle_id = n.cycle_id "
+           f"LEFT JOIN {BatchChunk._meta.db_table} AS c ON c.id = e.chunk_id WHERE n.state = %s")
+    params: list[Any] = [State.FROZEN]
+    if operator_id is not None:
+        sql += " AND n.range_holder_id = %s"
+        params.append(operator_id)
+    return sql + " GROUP BY n.range_holder_id", params
+
+
+def renewal_completion_stock() -> list[tuple[int, str, int]]:
+    """Frozen numbers per range holder, how many of their current cycles are pushed, and how many complete."""
+    sql, params = _completion_sql(None)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return [(op, key, int(n)) for op, *counts in cursor.fetchall()
+                for key, n in zip(COMPLETION_KEYS, counts, strict=True)]
+
+
+def renewal_completion(f: DashboardFilter) -> dict[str, Any]:
+    """Frozen numbers whose renewal is complete, in progress or not started, per operator, and the trend."""
+    sql, params = _completion_sql(_op(f))
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        grouped = cursor.fetchall()
+    codes = dict(Operator.objects.values_list("pk", "code"))
+    rows = []
+    for op, frozen, pushed, complete in sorted(grouped, key=lambda r: codes.get(r[0], "")):
+        rows.append({"operator": codes.get(op, op), "frozen": frozen, "pushed": pushed, "complete": complete,
+                     "not_started": frozen - pushed, "rate": rate(complete, frozen),
+                     "link": admin_link("numbers_phonenumber", state=State.FROZEN, range_holder__id__exact=op)})
+    snapshots = DailySnapshot.objects.filter(day__gte=f.start, day__lte=f.end, key__in=COMPLETION_KEYS).order_by()
+    if f.operator is not None:
+        snapshots = snapshots.filter(operator=f.operator)
+    stock = [(day, key, n) for day, key, n in snapshots.values_list("day", "key").annotate(n=Sum("value"))]
+    buckets = f.buckets()
+    index = {b: i for i, b in enumerate(buckets)}
+    complete_series, open_series = [0] * len(buckets), [0] * len(buckets)
+    for day, key, n in stock:  # the last day of each bucket wins: a stock is not summed over a week
+        slot = index.get(f.bucket_of(day))
+        if slot is not None and key == "renewal:complete":
+            complete_series[slot] = n
+        elif slot is not None and key == "renewal:frozen":
+            open_series[slot] = n
+    open_series = [max(o - c, 0) for o, c in zip(open_series, complete_series, strict=True)]
+    chart = column_chart(title=_("Frozen numbers at the end of each day"), buckets=buckets,
+                         series=[(_("renewal complete"), complete_series), (_("renewal not complete"), open_series)],
+                         weekly=f.weekly)
+    return {"rows": rows, "chart": chart, "has_trend": any(complete_series) or any(open_series),
+            "totals": {k: sum(r[k] for r in rows) for k in ("frozen", "pushed", "complete", "not_started")}}
+
+
 SECTIONS = (
+    Section("renewal_completion", gettext_lazy("Batch renewal: completion of frozen numbers"),
+            "admin/renewal/dashboard/renewal_completion.html", renewal_completion, operator_view=True),
     Section("platforms", gettext_lazy("Batch renewal: the platforms"),
             "admin/renewal/dashboard/platforms.html", platform_deliveries, operator_view=True),
 )

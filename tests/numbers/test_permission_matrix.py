@@ -121,9 +121,8 @@ def matrix_world(world, renewal_world, tmp_path, settings):
     number_cancel(number=b.active, operator=b.operator, at=timezone.now(), actor="test")
     for upload in FeedUpload.objects.all():
         upload.report.save(f"report-{upload.pk}.csv", ContentFile(b"line,msisdn,outcome\n"), save=True)
-    risk_list = RiskList.objects.create(category="fraud", authority="MPS", effect="suspend",
-                                        file=ContentFile(b"13800138000\n", name="list.txt"))
-    risk_list.report.save(f"risk-{risk_list.pk}.csv", ContentFile(b"line,msisdn,outcome\n"), save=True)
+    for risk_list in RiskList.objects.all():
+        risk_list.report.save(f"risk-{risk_list.pk}.csv", ContentFile(b"line,msisdn,outcome\n"), save=True)
     report = HarassmentReport.objects.first()
     path = evidence_storage().save("evidence/test.png", ContentFile(b"\x89PNG\r\n\x1a\n"))
     Evidence.objects.create(report=report, path=path, original_name="call.png", content_type="image/png", size=8,

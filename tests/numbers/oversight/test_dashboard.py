@@ -116,7 +116,7 @@ def test_the_page_shows_every_section_with_chart_and_table(client, regulator, kn
     sections = {s["key"]: s["data"] for s in response.context["sections"]}
     assert list(sections) == ["flow", "numbers_by_state", "disclosure", "risk_marks", "freeze_durations",
                               # the renewal app's (tests/renewal/{deliveries,active}/test_dashboard.py), empty here
-                              "platforms", "unbind", "harassment",
+                              "renewal_completion", "platforms", "unbind", "harassment",
                               # the places where other features' selectors plug in
                               "query_volumes", "coverage"]
     assert sections["numbers_by_state"]["totals"]["total"] == 17
@@ -189,7 +189,7 @@ def test_the_dashboard_is_for_regulators_and_operator_admins_see_their_own(clien
     response = client.get(DASHBOARD, {"operator": "BBB"})
     assert response.status_code == 200 and response.context["filter"].operator == known["a"]
     sections = {s["key"]: s["data"] for s in response.context["sections"]}
-    assert list(sections) == ["flow", "numbers_by_state", "disclosure", "platforms", "unbind"]
+    assert list(sections) == ["flow", "numbers_by_state", "disclosure", "renewal_completion", "platforms", "unbind"]
     assert [r["operator"] for r in sections["numbers_by_state"]["rows"]] == ["AAA"]
     assert {r["operator"] for r in sections["disclosure"]["rows"]} == {"AAA"}
     assert b'id="id_operator"' not in response.content
@@ -223,7 +223,7 @@ def test_the_page_shows_every_features_sections_in_order(client, regulator, db):
     keys = [s["key"] for s in response.context["sections"]]
     assert keys == [s.key for s in SECTIONS] == [
         "flow", "numbers_by_state", "disclosure", "risk_marks", "freeze_durations",  # the lifecycle's
-        "platforms",  # batch renewal's
+        "renewal_completion", "platforms",  # batch renewal's
         "unbind", "harassment",  # active renewal's
         "query_volumes", "coverage",  # other features' selectors
     ]
