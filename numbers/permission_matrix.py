@@ -83,8 +83,8 @@ MATRIX: dict[str, dict[str, dict[str, str]]] = {
 # What each action means on the pages (for the rendered table).
 ACTIONS = {
     "enter": "sign in to admin; the index, each app's page, the password change",
-    "view": "the list, a row's page, its history; autocomplete of it",
-    "add": "the add page (for risk marks: placing marks on a number or a list)",
+    "view": "the list, a row's page, its history, its progress (a background job's); autocomplete of it",
+    "add": "the add page (for risk marks: placing marks on a number or a list; for feed uploads: the sample files)",
     "change": "saving a row's page",
     "delete": "the delete page and the bulk delete",
     "export": "the CSV export of the list",

@@ -47,6 +47,7 @@ from numbers.staging import (
     plus_days_sql,
     range_sql,
     read_csv,
+    reject_wrong_country,
     report_and_summary,
 )
 
@@ -192,6 +193,7 @@ def cancellations_import(
     summary = FeedSummary(feed="cancellations", operator=operator.code, dry_run=dry_run)
     with Stage(CANCEL_STAGE, CANCEL_DDL, CANCEL_LOAD_COLUMNS, reasons=REASONS) as stage:
         summary.lines = stage.load(_cancellation_values(row, zone) for row in rows)
+        reject_wrong_country(stage, operator.country)
         _cancellations_validate(stage)
         done = summary.lines - stage.one("SELECT COUNT(*) FROM {s} WHERE outcome IS NULL")
         for low, high in chunks(stage, "number_id", chunk_size):

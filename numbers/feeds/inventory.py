@@ -36,6 +36,7 @@ from numbers.staging import (
     parse_time,
     range_sql,
     read_csv,
+    reject_wrong_country,
     report_and_summary,
 )
 
@@ -135,6 +136,7 @@ def inventory_import(
     summary = FeedSummary(feed="inventory", operator=operator.code, dry_run=dry_run)
     with Stage(INVENTORY_STAGE, INVENTORY_DDL, INVENTORY_LOAD_COLUMNS, reasons=REASONS) as stage:
         summary.lines = stage.load(_inventory_values(row, zone, now) for row in rows)
+        reject_wrong_country(stage, operator.country)
         mark_duplicates(stage, "msisdn")
         stage.execute(
             "UPDATE {s} SET reject = 'conflicting_lines' WHERE reject IS NULL AND dup_of IS NULL AND msisdn IN ("

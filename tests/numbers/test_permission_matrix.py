@@ -25,7 +25,7 @@ SITE_PAGES = {"index", "app_list", "password_change", "password_change_done", "j
 OPEN_PAGES = {"login", "logout"}
 # Custom URLs of model admins, by the suffix of their name.
 CUSTOM_URLS = {"export_csv": "export", "password_change": "password", "report": "report", "lift": "lift",
-               "progress": "view"}
+               "progress": "view", "sample": "add"}
 # Bulk actions that change rows when confirmed; the delete action needs "post" to confirm.
 ACTION_NAMES = {"delete_selected": "delete", "lift_marks": "lift"}
 
@@ -284,6 +284,8 @@ def walk_model(walk: Walk, model, model_admin, w: World) -> None:
                 walk.problems.append(f"{page} list offers the action {name}, the matrix refuses it")
     # add
     walk.check(may("add"), c.get(_url(model, "add")), f"GET {page} add")
+    if model is FeedUpload:
+        walk.check(may("add"), c.get(_url(model, "sample", "cancellations")), f"GET {page} sample")
     # each object: its page, its history, its delete page, its custom pages
     for obj in objs:
         what = f"{page} {obj!r}"
@@ -298,7 +300,7 @@ def walk_model(walk: Walk, model, model_admin, w: World) -> None:
             walk.check(may("password", obj), c.get(_url(model, "password_change", obj.pk)), f"GET {what} password")
         if model in (FeedUpload, RiskList):
             walk.check(may("report", obj), c.get(_url(model, "report", obj.pk)), f"GET {what} report")
-        if model is RiskList:
+        if model in (FeedUpload, RiskList):
             walk.check(may("view", obj), c.get(_url(model, "progress", obj.pk)), f"GET {what} progress")
     if hasattr(model_admin, "csv_fields"):
         response = c.get(_url(model, "export_csv"))

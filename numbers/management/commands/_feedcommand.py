@@ -1,12 +1,13 @@
 """What import_numbers and import_cancellations share: arguments, exit statuses 0/1/2, the report."""
 
+import argparse
 import sys
 from collections.abc import Callable, Iterator
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
-from numbers.feeds.services import FeedFileError, FeedSummary, open_text, write_report
+from numbers.feeds.services import FeedFileError, FeedSummary, decode_lines, write_report
 from numbers.models import Operator
 
 
@@ -20,8 +21,10 @@ class FeedCommand(BaseCommand):
         parser.add_argument("--operator", required=True, help="The code of the operator the file comes from.")
         parser.add_argument("--dry-run", action="store_true", help="Validate and report; change nothing.")
         parser.add_argument("--report", metavar="PATH", help="Write the counts and every rejected line here.")
+        parser.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                            help="Show the lines done on standard error (default: when it is a terminal).")
 
-    def handle(self, *args, file, operator, dry_run, report, **options):
+    def handle(self, *args, file, operator, dry_run, report, progress=None, **options):
         op = Operator.objects.filter(code=operator).first()
         if op is None:
             raise CommandError(f"Unknown operator “{operator}”.", returncode=2)
@@ -36,8 +39,9 @@ class FeedCommand(BaseCommand):
             raise CommandError(f"Cannot write the report {report}: {exc.strerror}.", returncode=2) from None
         try:
             summary = self.importer(
-                operator=op, rows=self.reader(open_text(source)), actor=self.feed_name, dry_run=dry_run,
+                operator=op, rows=self.reader(decode_lines(source)), actor=self.feed_name, dry_run=dry_run,
                 report=write_report(out, title=f"{self.feed_name} {file}") if out else None,
+                progress=self._progress() if (progress if progress is not None else sys.stderr.isatty()) else None,
             )
         except FeedFileError as exc:
             raise CommandError(f"{file}: {exc.message} Nothing was changed.", returncode=2) from None
@@ -45,6 +49,8 @@ class FeedCommand(BaseCommand):
             source.close()
             if out:
                 out.close()
+        if progress or (progress is None and sys.stderr.isatty()):
+            self.stderr.write("")  # end the progress line
         style = self.style.SUCCESS if summary.exit_status == 0 else self.style.WARNING
         for line in summary.text():
             self.stdout.write(style(line))
@@ -52,3 +58,11 @@ class FeedCommand(BaseCommand):
             self.stdout.write(f"Report: {report}")
         if summary.exit_status:
             sys.exit(summary.exit_status)
+
+    def _progress(self) -> Callable[[int, int], None]:
+        def show(done: int, total: int) -> None:
+            percent = 100 * done // total if total else 100
+            self.stderr.write(f"\r{done:,} / {total:,} lines ({percent} %)", ending="")
+            self.stderr.flush()
+
+        return show
