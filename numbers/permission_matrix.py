@@ -75,9 +75,10 @@ MATRIX: dict[str, dict[str, dict[str, str]]] = {
     "renewal.recyclebatch": {"view": {SU: ALL, OA: OWN, REG: ALL, PA: ALL}},
     "renewal.batchchunk": {"view": {SU: ALL, REG: ALL, PA: ALL}},
     "renewal.delivery": {"view": {SU: ALL, OA: OWN, REG: ALL, PA: ALL}, "retry": {SU: ALL, OA: OWN, PA: ALL}},
-    "renewal.harassmentreport": {"view": {SU: ALL, REG: ALL}, "change": {SU: ALL, REG: ALL}},
-    # Evidence files of harassment reports, served by their own view (never from the web root).
-    "renewal.evidence": {"download": {SU: ALL, REG: ALL}},
+    "renewal.harassmentreport": {"view": {SU: ALL, REG: ALL}, "export": {SU: ALL, REG: ALL},
+                                 "change": {SU: ALL, REG: ALL}},
+    # Evidence files of harassment reports, served by their own views (never from the web root).
+    "renewal.evidence": {"download": {SU: ALL, REG: ALL}, "preview": {SU: ALL, REG: ALL}},
 }
 
 # What each action means on the pages (for the rendered table).
@@ -92,6 +93,7 @@ ACTIONS = {
     "report": "downloading an upload's or a risk list's report; the dashboard's monthly compliance report",
     "lift": "lifting marks (the lift button and the bulk action)",
     "download": "downloading an evidence file",
+    "preview": "an evidence image shown in the report's page (JPEG, PNG, WebP whose bytes match; else a download)",
 }
 
 

@@ -17,7 +17,7 @@ from numbers import ratelimit, roles
 from numbers.access import SUPERUSER, account_role
 from numbers.models import HolderPeriod, State
 from renewal.active import services as unbind
-from renewal.active.forms import CodeForm, NumberForm, ReportForm
+from renewal.active.forms import CodeForm, NumberForm, ReportForm, evidence_previewable
 from renewal.active.reports import evidence_storage, harassment_report_create
 from renewal.active.sms import VerifyResult, sms_code_verify
 from renewal.active.tasks import sms_code_send_task
@@ -207,16 +207,32 @@ def report_detail(request, reference: str):
 @login_required
 def evidence_file(request, pk):
     """Stream one evidence file to a regulator (never served from the web root)."""
-    user = request.user
-    if account_role(user) not in (SUPERUSER, roles.REGULATOR):
+    return _evidence_response(request, pk, inline=False)
+
+
+@login_required
+def evidence_preview(request, pk):
+    """Show an image of the evidence in the page: inline only for JPEG, PNG and WebP whose bytes say so; any other
+    file (SVG, which can carry script, included) is a download, whatever its stored type."""
+    return _evidence_response(request, pk, inline=True)
+
+
+def _evidence_response(request, pk, *, inline: bool):
+    if account_role(request.user) not in (SUPERUSER, roles.REGULATOR):
         return HttpResponseForbidden(_("Evidence files are for regulators only."))
     evidence = get_object_or_404(Evidence, pk=pk)
     storage = evidence_storage()
     if not storage.exists(evidence.path):
         raise Http404
-    response = FileResponse(storage.open(evidence.path, "rb"), content_type=evidence.content_type,
-                            as_attachment=True, filename=evidence.original_name)
+    source = storage.open(evidence.path, "rb")
+    head = source.read(16)
+    source.seek(0)
+    shown = inline and evidence_previewable(evidence, head)
+    response = FileResponse(source, content_type=evidence.content_type if shown or not inline
+                            else "application/octet-stream", as_attachment=not shown, filename=evidence.original_name)
     response["X-Content-Type-Options"] = "nosniff"
+    # Opened on its own, the file runs nothing and reaches nothing of the portal's origin.
+    response["Content-Security-Policy"] = "sandbox"
     response["Cache-Control"] = "private, no-store"
     return response
 

@@ -368,11 +368,12 @@ def walk_evidence(walk: Walk) -> None:
     from renewal.models import Evidence
 
     evidence = Evidence.objects.get()
-    response = walk.client.get(reverse("subscriber:evidence", args=[evidence.pk]))
-    allowed = walk.expect.allows("renewal.evidence", "download")
-    if allowed != (response.status_code == 200):
-        walk.problems.append(f"evidence download answered {response.status_code}; the matrix "
-                             f"{'allows' if allowed else 'refuses'} it")
+    for action, name in (("download", "subscriber:evidence"), ("preview", "subscriber:evidence_preview")):
+        response = walk.client.get(reverse(name, args=[evidence.pk]))
+        allowed = walk.expect.allows("renewal.evidence", action)
+        if allowed != (response.status_code == 200):
+            walk.problems.append(f"evidence {action} answered {response.status_code}; the matrix "
+                                 f"{'allows' if allowed else 'refuses'} it")
 
 
 @pytest.mark.parametrize("subject", SUBJECTS)
