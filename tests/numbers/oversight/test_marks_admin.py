@@ -300,3 +300,28 @@ def test_placing_and_lifting_need_the_csrf_token(regulator, world):
     assert RiskMark.objects.in_force().count() == 2
     world["CMCC"].frozen.refresh_from_db()
     assert world["CMCC"].frozen.state == State.FROZEN
+
+
+def test_the_command_places_a_list_as_the_task_does(tmp_path, regulator, world):
+    import io
+
+    from django.core.management import call_command
+    from django.core.management.base import CommandError
+
+    path = tmp_path / "list.txt"
+    path.write_text("msisdn\n" + "\n".join(w.frozen.msisdn for w in world.values()) + "\n12345\n")
+    report = tmp_path / "report.csv"
+    out = io.StringIO()
+    with pytest.raises(SystemExit) as exit_status:
+        call_command("place_risk_list", str(path), "--regulator", "regulator", "--category", "fraud",
+                     "--authority", "MPS", "--effect", "extend", "--extra-days", "15", "--report", str(report),
+                     stdout=out)
+    assert exit_status.value.code == 1  # one line rejected
+    assert "invalid_msisdn" in report.read_text()
+    for w in world.values():
+        w.frozen.refresh_from_db()
+        assert w.frozen.frozen_until == w.frozen.cancelled_at + timedelta(days=105)
+    assert Event.objects.filter(kind=EventKind.MARK_PLACED, actor="regulator").count() == 2
+    with pytest.raises(CommandError):
+        call_command("place_risk_list", str(path), "--regulator", world["CMCC"].admin.username, "--category",
+                     "fraud", "--authority", "MPS", "--effect", "suspend")
