@@ -26,6 +26,8 @@ FULL = {
     "batch": ["bench/batch_bench.py", "--numbers", "100000", "--platforms", "20"],
     "number book": ["manage.py", "bench_number_book", "--rows", "1000000"],
     "unbind": ["manage.py", "bench_unbind", "--requests", "1000", "--platforms", "20"],
+    "risk list": ["bench/risk_list_bench.py", "--sizes", "100000", "1000000", "--feed", "100000"],
+    "dashboard": ["bench/dashboard_bench.py", "--numbers", "1000000", "--platforms", "240"],
 }
 SMOKE = {
     "release": ["bench/release_bench.py", "--numbers", "2000"],
@@ -34,8 +36,11 @@ SMOKE = {
     "number book": ["manage.py", "bench_number_book", "--rows", "20000", "--repeat", "3"],
     "unbind": ["manage.py", "bench_unbind", "--requests", "20", "--platforms", "3", "--baseline-requests", "5",
                "--timeout", "180"],
+    "risk list": ["bench/risk_list_bench.py", "--sizes", "2000", "20000", "--feed", "2000", "--workdir",
+                  "/tmp/risk-list-bench-smoke"],
+    "dashboard": ["bench/dashboard_bench.py", "--numbers", "20000", "--platforms", "20", "--repeat", "3"],
 }
-SCRATCH = {"feed", "number book", "unbind"}
+SCRATCH = {"feed", "number book", "unbind", "risk list", "dashboard"}
 
 
 def _with_db(url: str, name: str) -> str:
