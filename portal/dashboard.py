@@ -88,7 +88,7 @@ def dashboard_filter(request: HttpRequest) -> tuple[DashboardFilter, list[str]]:
         if operator is None:
             problems.append(_("No operator has the code “%(code)s”: every operator is shown.")
                             % {"code": request.GET["operator"][:16]})
-    params = {k: v for k, v in request.GET.items() if k.endswith(("_sort", "_page"))}
+    params = {k: str(v) for k, v in request.GET.items() if k.endswith(("_sort", "_page"))}
     return DashboardFilter(start=start, end=end, operator=operator, params=params), problems
 
 

@@ -215,7 +215,7 @@ def freeze_durations(f: DashboardFilter) -> dict[str, Any]:
     rows: list[dict[str, Any]] = [
         {"operator": r.group, "count": r.count, "median": round(r.values[0.5] / DAY, 1),
          "p95": round(r.values[0.95] / DAY, 1),
-         "link": admin_link("numbers_phonenumber", range_holder__id__exact=ids.get(r.group),
+         "link": admin_link("numbers_phonenumber", range_holder__id__exact=ids.get(str(r.group)),
                             **f.range_lookups("released_at"))} for r in result]
     chart = bar_chart(title=_("Days from cancellation to release"), labels=[r["operator"] for r in rows],
                       series=[(_("median"), [r["median"] for r in rows]),

@@ -27,8 +27,9 @@ from datetime import datetime, timedelta
 from typing import IO, TYPE_CHECKING, Any
 
 import phonenumbers
+from celery import current_app
 from django.conf import settings
-from django.core.files.base import ContentFile
+from django.core.files.base import ContentFile, File
 from django.db import connection, models, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -71,6 +72,8 @@ __all__ = ["MAX_PASTED_LINES", "MAX_UPLOAD_BYTES", "REASONS", "FeedFileError", "
 MAX_PASTED_LINES = 10_000
 # About 5,000,000 lines of E.164 numbers; the same limit as a feed upload.
 MAX_UPLOAD_BYTES = getattr(settings, "RISK_LIST_MAX_BYTES", 256 * 1024 * 1024)
+# The task that applies a list (numbers/oversight/tasks.py), registered in every process by the admin's wiring.
+APPLY_TASK = "numbers.oversight.risk_list_apply_task"
 # A run whose worker died (no progress for this long) may be taken over: applying a list is idempotent.
 LEASE_SECONDS = 600
 
@@ -326,7 +329,7 @@ def _recompute(stage: Stage, applied: str, low: int, high: int, *, now: datetime
 
 def risk_list_submit(
     *, actor: User, category: str, authority: str, reference: str = "", effect: str, extra_days: int | None,
-    text: str = "", upload: IO[bytes] | None = None, name: str = "",
+    text: str = "", upload: File[Any] | None = None, name: str = "",
 ) -> RiskList:
     """Store a pasted or uploaded list with its terms and queue its task; return the list's record."""
     _check_terms(category=category, authority=authority, effect=effect, extra_days=extra_days)
@@ -336,17 +339,12 @@ def risk_list_submit(
             reference=reference.strip(), effect=effect,
             extra_days=extra_days if effect == MarkEffect.EXTEND else None,
         )
-        content = upload if upload is not None else ContentFile(text.encode("utf-8"))
+        content: File[Any] = upload if upload is not None else ContentFile(text.encode("utf-8"))
         risk_list.file.save("list.txt", content, save=False)
         risk_list.save()
         pk = risk_list.pk
-
-        def enqueue() -> None:
-            from numbers.oversight.tasks import risk_list_apply_task
-
-            risk_list_apply_task.delay(pk)
-
-        transaction.on_commit(enqueue)
+        # By name: the task calls this module, so this module does not import the task's.
+        transaction.on_commit(lambda: current_app.signature(APPLY_TASK, args=(pk,)).apply_async())
     return risk_list
 
 

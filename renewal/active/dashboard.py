@@ -6,6 +6,7 @@
 Each is one grouped query for its current figure and one for its trend.
 """
 
+from collections.abc import Mapping
 from typing import Any
 
 from django.db.models import Count, Q, QuerySet
@@ -34,7 +35,8 @@ def _tasks(f: DashboardFilter, by: str = "created_at") -> QuerySet[UnbindTask]:
 def unbind_outcomes(f: DashboardFilter) -> dict[str, Any]:
     """Per platform: unbind tasks by outcome, and how many sit in a dead delivery."""
     counts = {f"o{i}": Count("pk", filter=Q(result=o)) for i, o in enumerate(UNBIND_OUTCOMES)}
-    grouped = (_tasks(f).values("platform_id", "platform__name")
+    # Rows with a count per outcome too, which the stubs cannot see in **counts.
+    grouped: QuerySet[UnbindTask, Mapping[str, Any]] = (_tasks(f).values("platform_id", "platform__name")
                .annotate(requests=Count("pk"), dead=Count("pk", filter=Q(delivery__state=DeliveryState.DEAD)),
                          **counts).order_by("platform__name"))
     rows = []

@@ -5,7 +5,6 @@ The regulator picks a date range on the dashboard and drills down to the rows be
 operator administrator uploads a feed, watches its progress bar and reads the report. axe-core checks each page.
 """
 
-import io
 from datetime import timedelta
 
 import pytest
@@ -15,8 +14,8 @@ from numbers import roles
 from numbers.models import FeedStatus, FeedUpload, Operator, PhoneNumber, RiskList, State
 from numbers.services import number_allocate, number_cancel
 from tests.factories import OutletFactory, staff_user
-from tests.journeys.helpers_browser import DESK, admin_sign_in, assert_accessible, chromium
 from tests.journeys.helpers_active_renewal import wait_for
+from tests.journeys.helpers_browser import DESK, admin_sign_in, assert_accessible, chromium
 
 pytestmark = [pytest.mark.browser, pytest.mark.services, pytest.mark.django_db(transaction=True)]
 PASSWORD = "pw-for-tests-only"
@@ -137,7 +136,7 @@ def test_the_operator_administrator_uploads_a_feed_and_watches_it(desk, live_ser
     assert page.locator("#feed-formats").is_visible()
     with page.expect_download() as download:
         page.locator("#sample-cancellations").click()
-    assert io.open(download.value.path(), encoding="utf-8").readline().startswith("msisdn,cancelled_at")
+    assert open(download.value.path(), encoding="utf-8").readline().startswith("msisdn,cancelled_at")
     assert_accessible(page)
     page.locator("#id_file").set_input_files(files=[{"name": "cancellations.csv", "mimeType": "text/csv",
                                                      "buffer": content}])

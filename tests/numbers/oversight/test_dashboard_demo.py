@@ -2,7 +2,7 @@
 
 import io
 
-from django.conf import settings
+from django.conf import settings as django_settings
 from django.urls import reverse
 
 from numbers import demo
@@ -13,7 +13,7 @@ from numbers.oversight import demo as demo_oversight
 def test_the_demo_regulator_watches_the_dashboard_and_suspends_a_number(client, db, settings, tmp_path,
                                                                           django_capture_on_commit_callbacks):
     settings.PRIVATE_FILES_ROOT = tmp_path
-    assert "numbers.oversight.demo" in settings.DEMO_STEPS
+    assert "numbers.oversight.demo" in django_settings.DEMO_STEPS
     out = io.StringIO()
     demo.load(out)
     demo_oversight.load(out)
