@@ -217,6 +217,8 @@ if _EMAIL_URL:
     vars().update(env.email_url("EMAIL_URL"))
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="renewal-portal@localhost")
 FEED_EMAIL_NOTIFY = env.bool("FEED_EMAIL_NOTIFY", default=bool(_EMAIL_URL))
+# The largest risk list a regulator may upload (a pasted list is at most 10,000 lines).
+RISK_LIST_MAX_BYTES = env.int("RISK_LIST_MAX_BYTES", default=256 * 1024 * 1024)
 # The portal's address in e-mails (links back to a page), e.g. https://renewal.example.cn
 PORTAL_BASE_URL = env.str("PORTAL_BASE_URL", default="").rstrip("/")
 
