@@ -247,10 +247,10 @@ def _chunk(stage: Stage, low: int, high: int, *, terms: dict[str, Any], actor: A
                       + " AND id IN (SELECT number_id FROM {s} WHERE " + chunk + ") ORDER BY id FOR UPDATE")
     # The cycle a mark belongs to: an active number's open holding (its next cycle), else the current one.
     stage.execute(
-        "UPDATE {s} SET from_state = (SELECT n.state FROM numbers_phonenumber AS n WHERE n.id = {s}.number_id), "
-        "cycle_id = (SELECT CASE WHEN n.state = 'active' THEN (SELECT hp.id FROM numbers_holderperiod AS hp "
-        "WHERE hp.number_id = n.id AND hp.ended_at IS NULL) ELSE n.cycle_id END "
-        "FROM numbers_phonenumber AS n WHERE n.id = {s}.number_id) WHERE " + pending)
+        "UPDATE {s} SET from_state = n.state, cycle_id = CASE WHEN n.state = 'active' THEN (SELECT hp.id FROM "
+        "numbers_holderperiod AS hp WHERE hp.number_id = n.id AND hp.ended_at IS NULL) ELSE n.cycle_id END "
+        "FROM numbers_phonenumber AS n WHERE n.id = {s}.number_id AND " + range_sql("n.id", low, high) + " AND "
+        + pending)
     extra = "m.extra_days = %s" if terms["extra_days"] is not None else "m.extra_days IS NULL"
     params = [terms["category"], terms["authority"], terms["reference"], terms["effect"]]
     if terms["extra_days"] is not None:
@@ -300,26 +300,32 @@ def _apply(stage: Stage, low: int, high: int, *, terms: dict[str, Any], actor: A
 
 def _recompute(stage: Stage, applied: str, low: int, high: int, *, now: datetime) -> None:
     """Recompute the freeze and the suspension of the chunk's marked numbers that are not active, from their
-    cycle's marks in force (numbers.services._apply_marks, for many numbers at once)."""
-    cycle = "(m.cycle_id = n.cycle_id OR (m.cycle_id IS NULL AND n.cycle_id IS NULL))"
-    in_force = _in_force("m", "n.id") + " AND " + cycle
+    cycle's marks in force (numbers.services._apply_marks, for many numbers at once).
+
+    The marks are read once per number in a derived table (the new `frozen_until`, whether a suspend mark is in
+    force); the UPDATE then only combines them with the row's own columns.
+    """
+    cycle = "(m.cycle_id = c.cycle_id OR (m.cycle_id IS NULL AND c.cycle_id IS NULL))"
+    in_force = _in_force("m", "c.id") + " AND " + cycle
     extra = (f"COALESCE((SELECT MAX(m.extra_days) FROM numbers_riskmark AS m WHERE {in_force} "
              "AND m.effect = 'extend'), 0)")
-    frozen_until = (f"CASE WHEN n.cycle_id IS NOT NULL THEN "
-                    f"{plus_days_sql('n.cancelled_at', f'{int(settings.MIN_FREEZE_DAYS)} + {extra}')} "
-                    "ELSE n.frozen_until END")
-    suspended = f"EXISTS (SELECT 1 FROM numbers_riskmark AS m WHERE {in_force} AND m.effect = 'suspend')"
-    base = "CASE WHEN n.state = 'suspended' THEN n.suspended_from ELSE n.state END"
+    days = f"{int(settings.MIN_FREEZE_DAYS)} + {extra}"
+    marks = (
+        f"SELECT c.id, CASE WHEN c.cycle_id IS NOT NULL THEN {plus_days_sql('c.cancelled_at', days)} "
+        f"ELSE c.frozen_until END AS fu, CASE WHEN EXISTS (SELECT 1 FROM numbers_riskmark AS m WHERE {in_force} "
+        "AND m.effect = 'suspend') THEN 1 ELSE 0 END AS susp, "
+        "CASE WHEN c.state = 'suspended' THEN c.suspended_from ELSE c.state END AS base "
+        "FROM numbers_phonenumber AS c WHERE " + range_sql("c.id", low, high)
+        + " AND c.id IN (SELECT number_id FROM {s} WHERE " + applied + " AND {s}.from_state <> 'active')")
     # An extended freeze takes a released number back to frozen.
-    back = f"({base} = 'available' AND n.cycle_id IS NOT NULL AND {frozen_until} > %(now)s)"
-    resting = f"CASE WHEN {back} THEN 'frozen' ELSE {base} END"
+    back = "(k.base = 'available' AND n.cycle_id IS NOT NULL AND k.fu > %(now)s)"
+    resting = f"CASE WHEN {back} THEN 'frozen' ELSE k.base END"
     sql = (
-        f"UPDATE numbers_phonenumber AS n SET frozen_until = {frozen_until}, "
-        f"state = CASE WHEN {suspended} THEN 'suspended' ELSE {resting} END, "
-        f"suspended_from = CASE WHEN {suspended} THEN {resting} ELSE '' END, "
+        f"UPDATE numbers_phonenumber AS n SET frozen_until = k.fu, "
+        f"state = CASE WHEN k.susp = 1 THEN 'suspended' ELSE {resting} END, "
+        f"suspended_from = CASE WHEN k.susp = 1 THEN {resting} ELSE '' END, "
         f"released_at = CASE WHEN {back} THEN NULL ELSE n.released_at END, updated_at = %(now)s "
-        "WHERE " + range_sql("n.id", low, high) + " AND n.id IN (SELECT number_id FROM {s} WHERE " + applied
-        + " AND {s}.from_state <> 'active')")
+        f"FROM ({marks}) AS k WHERE k.id = n.id AND " + range_sql("n.id", low, high))
     with connection.cursor() as cursor:
         cursor.execute(sql.replace("{s}", stage.table), {"now": db_time(now)})
 
