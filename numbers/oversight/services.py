@@ -255,10 +255,11 @@ def _chunk(stage: Stage, low: int, high: int, *, terms: dict[str, Any], actor: A
     params = [terms["category"], terms["authority"], terms["reference"], terms["effect"]]
     if terms["extra_days"] is not None:
         params.append(terms["extra_days"])
+    # The marks table is read by its number index, for the chunk's numbers only (range_sql), however large it grows.
     stage.execute(
         "UPDATE {s} SET outcome = 'already_applied' WHERE " + pending + " AND EXISTS (SELECT 1 FROM "
-        "numbers_riskmark AS m WHERE " + _in_force("m", "{s}.number_id") + " AND m.category = %s "
-        "AND m.authority = %s AND m.reference = %s AND m.effect = %s AND " + extra + ")", params)
+        "numbers_riskmark AS m WHERE " + _in_force("m", "{s}.number_id") + " AND " + range_sql("m.number_id", low, high)
+        + " AND m.category = %s AND m.authority = %s AND m.reference = %s AND m.effect = %s AND " + extra + ")", params)
     if terms["effect"] == MarkEffect.EXTEND:
         stage.execute("UPDATE {s} SET outcome = 'rejected', reject = 'no_freeze' WHERE " + pending
                       + " AND cycle_id IS NULL")
@@ -306,7 +307,7 @@ def _recompute(stage: Stage, applied: str, low: int, high: int, *, now: datetime
     force); the UPDATE then only combines them with the row's own columns.
     """
     cycle = "(m.cycle_id = c.cycle_id OR (m.cycle_id IS NULL AND c.cycle_id IS NULL))"
-    in_force = _in_force("m", "c.id") + " AND " + cycle
+    in_force = _in_force("m", "c.id") + " AND " + range_sql("m.number_id", low, high) + " AND " + cycle
     extra = (f"COALESCE((SELECT MAX(m.extra_days) FROM numbers_riskmark AS m WHERE {in_force} "
              "AND m.effect = 'extend'), 0)")
     days = f"{int(settings.MIN_FREEZE_DAYS)} + {extra}"
