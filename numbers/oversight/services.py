@@ -142,7 +142,7 @@ STAGE = "risk_list_stage"
 DDL = """
 CREATE {temp} TABLE risk_list_stage (
     line integer NOT NULL, raw text NOT NULL, msisdn text, key text, reject text, message text NOT NULL,
-    number_id {big}, cycle_id {big}, from_state text, mark_id {big}, dup_of integer, outcome text)
+    number_id {big}, cycle_id {big}, from_state text, dup_of integer, outcome text)
 """
 LOAD_COLUMNS = ("line", "raw", "msisdn", "key", "reject", "message")
 
@@ -245,25 +245,27 @@ def _chunk(stage: Stage, low: int, high: int, *, terms: dict[str, Any], actor: A
         # Lock in id order, as every bulk path does: a concurrent list or sweep queues instead of deadlocking.
         stage.execute("SELECT id FROM numbers_phonenumber WHERE " + range_sql("id", low, high)
                       + " AND id IN (SELECT number_id FROM {s} WHERE " + chunk + ") ORDER BY id FOR UPDATE")
-    # The cycle a mark belongs to: an active number's open holding (its next cycle), else the current one.
-    stage.execute(
-        "UPDATE {s} SET from_state = n.state, cycle_id = CASE WHEN n.state = 'active' THEN (SELECT hp.id FROM "
-        "numbers_holderperiod AS hp WHERE hp.number_id = n.id AND hp.ended_at IS NULL) ELSE n.cycle_id END "
-        "FROM numbers_phonenumber AS n WHERE n.id = {s}.number_id AND " + range_sql("n.id", low, high) + " AND "
-        + pending)
+    # One statement decides every line of the chunk (each UPDATE of the staging table writes new row versions):
+    # the cycle a mark belongs to (an active number's open holding, its next cycle; else the current one), the
+    # state before, and the outcome. The marks table is read by its number index, for the chunk's numbers only.
+    cycle = ("CASE WHEN n.state = 'active' THEN (SELECT hp.id FROM numbers_holderperiod AS hp "
+             "WHERE hp.number_id = n.id AND hp.ended_at IS NULL) ELSE n.cycle_id END")
     extra = "m.extra_days = %s" if terms["extra_days"] is not None else "m.extra_days IS NULL"
     params = [terms["category"], terms["authority"], terms["reference"], terms["effect"]]
     if terms["extra_days"] is not None:
         params.append(terms["extra_days"])
-    # The marks table is read by its number index, for the chunk's numbers only (range_sql), however large it grows.
+    same_terms = ("EXISTS (SELECT 1 FROM numbers_riskmark AS m WHERE " + _in_force("m", "n.id") + " AND "
+                  + range_sql("m.number_id", low, high) + " AND m.category = %s AND m.authority = %s "
+                  "AND m.reference = %s AND m.effect = %s AND " + extra + ")")
+    # (An extension in force on a number without a freeze cannot exist: `reject` needs no same-terms test.)
+    no_freeze = "n.state <> 'active' AND n.cycle_id IS NULL" if terms["effect"] == MarkEffect.EXTEND else "1 = 0"
     stage.execute(
-        "UPDATE {s} SET outcome = 'already_applied' WHERE " + pending + " AND EXISTS (SELECT 1 FROM "
-        "numbers_riskmark AS m WHERE " + _in_force("m", "{s}.number_id") + " AND " + range_sql("m.number_id", low, high)
-        + " AND m.category = %s AND m.authority = %s AND m.reference = %s AND m.effect = %s AND " + extra + ")", params)
-    if terms["effect"] == MarkEffect.EXTEND:
-        stage.execute("UPDATE {s} SET outcome = 'rejected', reject = 'no_freeze' WHERE " + pending
-                      + " AND cycle_id IS NULL")
-    stage.execute("UPDATE {s} SET outcome = 'applied' WHERE " + pending)
+        f"UPDATE {{s}} SET from_state = n.state, cycle_id = {cycle}, "
+        f"outcome = CASE WHEN {same_terms} THEN 'already_applied' WHEN {no_freeze} THEN 'rejected' "
+        "ELSE 'applied' END, "
+        f"reject = CASE WHEN {no_freeze} THEN 'no_freeze' END "
+        "FROM numbers_phonenumber AS n WHERE n.id = {s}.number_id AND " + range_sql("n.id", low, high) + " AND "
+        + pending, params)
     _apply(stage, low, high, terms=terms, actor=actor, now=now)
     return int(stage.one("SELECT COUNT(*) FROM {s} WHERE " + chunk))
 
@@ -279,24 +281,21 @@ def _apply(stage: Stage, low: int, high: int, *, terms: dict[str, Any], actor: A
         f"placed_at, placed_by_id) SELECT number_id, cycle_id, %s, %s, %s, %s, {extra}, %s, %s FROM {{s}} "
         "WHERE " + applied + " ORDER BY number_id")
     params = [terms["category"], terms["authority"], terms["reference"], terms["effect"], stamp, placed_by]
-    if connection.vendor == "postgresql":
-        stage.execute("WITH ins AS (" + insert + " RETURNING id, number_id) UPDATE {s} SET mark_id = ins.id "
-                      "FROM ins WHERE ins.number_id = {s}.number_id AND " + applied, params)
-    else:
-        stage.execute(insert, params)
-        stage.execute("UPDATE {s} SET mark_id = (SELECT MAX(m.id) FROM numbers_riskmark AS m "
-                      "WHERE m.number_id = {s}.number_id AND m.placed_at = %s) WHERE " + applied, [stamp])
+    stage.execute(insert, params)
     _recompute(stage, applied, low, high, now=now)
     detail = json_object([
-        ("mark", "{s}.mark_id"), ("effect", "%s"), ("extra_days", extra), ("authority", "%s"), ("reference", "%s"),
+        ("mark", "m.id"), ("effect", "%s"), ("extra_days", extra), ("authority", "%s"), ("reference", "%s"),
         ("frozen_until", iso_sql("n.frozen_until"))])
     label = str(MarkCategory(terms["category"]).label)
     stage.execute(
         "INSERT INTO numbers_event (number_id, kind, from_state, to_state, actor, reason, detail, at, recorded_at) "
         "SELECT {s}.number_id, 'mark_placed', {s}.from_state, n.state, %s, %s, " + detail + ", %s, %s "
-        "FROM {s} JOIN numbers_phonenumber AS n ON n.id = {s}.number_id WHERE " + range_sql("n.id", low, high)
-        + " AND " + applied + " ORDER BY {s}.number_id",
-        [actor_label(actor), label, terms["effect"], terms["authority"], terms["reference"], stamp, stamp])
+        "FROM {s} JOIN numbers_phonenumber AS n ON n.id = {s}.number_id "
+        # the mark this list just placed on the number: the only one with its number and placing time
+        "JOIN numbers_riskmark AS m ON m.number_id = {s}.number_id AND m.placed_at = %s "
+        "WHERE " + range_sql("n.id", low, high) + " AND " + range_sql("m.number_id", low, high) + " AND " + applied
+        + " ORDER BY {s}.number_id",
+        [actor_label(actor), label, terms["effect"], terms["authority"], terms["reference"], stamp, stamp, stamp])
 
 
 def _recompute(stage: Stage, applied: str, low: int, high: int, *, now: datetime) -> None:
