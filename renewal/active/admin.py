@@ -55,7 +55,7 @@ class EvidenceInline(admin.TabularInline):
         # The preview view itself checks the bytes; a file that is not a raster image is never put in an <img>.
         if obj.content_type not in PREVIEWABLE:
             return "—"
-        return format_html('<img src="{}" alt="{}" class="evidence-preview" style="max-width:240px;max-height:240px">',
+        return format_html('<img src="{}" alt="{}" class="evidence-preview" width="240">',
                            reverse("subscriber:evidence_preview", args=[obj.pk]), obj.original_name)
 
     def has_add_permission(self, request, obj=None):
