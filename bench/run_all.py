@@ -123,6 +123,13 @@ SCENARIOS = [
                        str(DAY["platforms"]), "--baseline-requests", "5", "--timeout", "86400"],
         scratch=True, parse=parse_unbind),
     Scenario(
+        "risk list", ["bench/risk_list_bench.py", "--sizes", "100000", "1000000", "--feed", "100000"],
+        ["bench/risk_list_bench.py", "--sizes", "2000", "20000", "--feed", "2000", "--workdir",
+         "/tmp/risk-list-bench-smoke"], scratch=True),
+    Scenario(
+        "dashboard", ["bench/dashboard_bench.py", "--numbers", "1000000", "--platforms", "240"],
+        ["bench/dashboard_bench.py", "--numbers", "20000", "--platforms", "20", "--repeat", "3"], scratch=True),
+    Scenario(
         "metrics", ["bench/metrics_bench.py", "--deliveries", "1000000"],
         ["bench/metrics_bench.py", "--deliveries", "20000", "--repeat", "3"]),
     Scenario(

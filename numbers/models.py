@@ -56,9 +56,19 @@ def private_storage() -> PrivateStorage:
     return PrivateStorage()
 
 
+def _default_country() -> str:
+    return str(settings.PHONE_REGION).upper()
+
+
 class Operator(models.Model):
     code = models.CharField(_("code"), max_length=16, unique=True, help_text=_("e.g. CMCC"))
     name = models.CharField(_("name"), max_length=100)
+    country = models.CharField(
+        # db_default: rows written by raw SQL (bulk loads, benchmarks) get the portal's usual country too.
+        _("country"), max_length=2, default=_default_country, db_default="CN",
+        help_text=_("ISO 3166 alpha-2 code of the country whose numbers the operator holds (e.g. CN). Inventory, "
+                    "feed and API lines with a number of another country are refused (wrong_country)."),
+    )
     coverage_start = models.DateField(
         _("data coverage start"),
         help_text=_("Disconnections before this date are not in the portal's data."),
@@ -548,6 +558,7 @@ class AuditAction(models.TextChoices):
     KEY_REVOKE = "key_revoke", _("API key revoked")
     MARK_PLACE = "mark_place", _("risk mark placed")
     MARK_LIFT = "mark_lift", _("risk mark lifted")
+    RISK_LIST = "risk_list", _("risk list placed")
     REPORT_HANDLE = "report_handle", _("harassment report handled")
     EVIDENCE_DOWNLOAD = "evidence_download", _("evidence file downloaded")
     DELIVERY_RETRY = "delivery_retry", _("dead deliveries retried")
@@ -615,3 +626,75 @@ class SweepRun(models.Model):
 
     def __str__(self) -> str:
         return self.task
+
+
+# === Oversight: risk lists and the dashboard's daily snapshots (numbers/oversight) ============================
+
+
+def _risk_list_file_name(instance: RiskList, filename: str) -> str:
+    return f"risk-lists/{timezone.now():%Y/%m}/{uuid.uuid4().hex}.txt"
+
+
+class RiskList(models.Model):
+    """A list of numbers an authority marked, placed by a regulator; a background task applies it."""
+
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True,
+                                   related_name="+", verbose_name=_("placed by"))
+    created_at = models.DateTimeField(_("submitted at"), default=timezone.now)
+    original_name = models.CharField(_("file name"), max_length=200, blank=True,
+                                     help_text=_("Empty for a pasted list."))
+    file = models.FileField(_("file"), upload_to=_risk_list_file_name, storage=private_storage, max_length=200)
+    category = models.CharField(_("category"), max_length=24, choices=MarkCategory.choices)
+    authority = models.CharField(_("issuing authority"), max_length=200)
+    reference = models.CharField(_("reference"), max_length=100, blank=True)
+    effect = models.CharField(_("effect"), max_length=10, choices=MarkEffect.choices)
+    extra_days = models.PositiveIntegerField(_("extra freeze days"), null=True, blank=True)
+    status = models.CharField(_("status"), max_length=10, choices=FeedStatus.choices, default=FeedStatus.QUEUED)
+    lines = models.PositiveIntegerField(_("lines"), default=0)
+    processed = models.PositiveIntegerField(_("lines processed"), default=0)
+    applied = models.PositiveIntegerField(_("marks placed"), default=0)
+    already_applied = models.PositiveIntegerField(_("already in force"), default=0)
+    rejected = models.PositiveIntegerField(_("rejected"), default=0)
+    summary = models.JSONField(_("summary"), default=dict, blank=True)
+    report = models.FileField(_("report"), storage=private_storage, max_length=200, blank=True)
+    error = models.TextField(_("error"), blank=True)
+    started_at = models.DateTimeField(_("started at"), null=True, blank=True)
+    heartbeat_at = models.DateTimeField(_("last progress at"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("risk list")
+        verbose_name_plural = _("risk lists")
+        constraints = [
+            models.CheckConstraint(
+                condition=(Q(effect=MarkEffect.EXTEND) & Q(extra_days__gte=1))
+                | (Q(effect=MarkEffect.SUSPEND) & Q(extra_days__isnull=True)),
+                name="risklist_extra_days_iff_extend",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_category_display()} · {self.authority} · {self.created_at:%Y-%m-%d %H:%M}"
+
+
+class DailySnapshot(models.Model):
+    """One stock figure (numbers by state, renewal completion, …) of one operator at the end of one local day.
+
+    Written shortly after midnight by a beat task, back-filled from the events by `manage.py snapshots_backfill`;
+    the dashboard draws the trends of stock figures from these rows, never from a scan of the number table.
+    """
+
+    day = models.DateField(_("day"))
+    operator = models.ForeignKey(Operator, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(_("figure"), max_length=40)
+    value = models.BigIntegerField(_("value"))
+
+    class Meta:
+        ordering = ["day", "operator", "key"]
+        verbose_name = _("daily snapshot")
+        verbose_name_plural = _("daily snapshots")
+        constraints = [models.UniqueConstraint(fields=["day", "operator", "key"], name="snapshot_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.operator_id} {self.key}={self.value}"

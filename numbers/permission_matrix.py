@@ -37,7 +37,8 @@ _AUDIT = {"view": {SU: ALL, REG: ALL}, "export": {SU: ALL, REG: ALL}}
 MATRIX: dict[str, dict[str, dict[str, str]]] = {
     # The site's own pages: the index (and each app's), the password change, the compliance dashboard.
     "site": {"enter": _ADMINS},
-    "site.dashboard": {"view": {SU: ALL, REG: ALL}},
+    # The compliance dashboard and its monthly report: an operator administrator's show its own operator only.
+    "site.dashboard": {"view": {SU: ALL, OA: OWN, REG: ALL}, "report": {SU: ALL, OA: OWN, REG: ALL}},
     "auth.user": {
         "view": {SU: ALL, OA: OWN_STAFF}, "add": {SU: ALL, OA: OWN_STAFF}, "change": {SU: ALL, OA: OWN_STAFF},
         "password": {SU: ALL, OA: OWN_STAFF}, "reset_link": {SU: ALL, OA: OWN_STAFF}, "delete": {SU: ALL},
@@ -64,6 +65,8 @@ MATRIX: dict[str, dict[str, dict[str, str]]] = {
     "numbers.riskmark": {**_RECORD, "add": {SU: ALL, REG: ALL}, "lift": {SU: ALL, REG: ALL}},
     # The audit trail: read-only for everyone; regulators watch what every account did.
     "numbers.auditentry": _AUDIT,
+    # A list of marks placed at once: its page (progress polled), its per-line report. Placed from the mark form.
+    "numbers.risklist": {"view": {SU: ALL, REG: ALL}, "report": {SU: ALL, REG: ALL}},
     "numbers.feedupload": {
         "view": {SU: ALL, OA: OWN, REG: ALL}, "add": {SU: ALL, OA: OWN}, "report": {SU: ALL, OA: OWN, REG: ALL},
     },
@@ -78,19 +81,20 @@ MATRIX: dict[str, dict[str, dict[str, str]]] = {
     "renewal.recyclebatch": {"view": {SU: ALL, OA: OWN, REG: ALL, PA: ALL}},
     "renewal.batchchunk": {"view": {SU: ALL, REG: ALL, PA: ALL}},
     "renewal.delivery": {"view": {SU: ALL, OA: OWN, REG: ALL, PA: ALL}, "retry": {SU: ALL, OA: OWN, PA: ALL}},
-    "renewal.harassmentreport": {"view": {SU: ALL, REG: ALL}, "change": {SU: ALL, REG: ALL}},
+    "renewal.harassmentreport": {"view": {SU: ALL, REG: ALL}, "export": {SU: ALL, REG: ALL},
+                                 "change": {SU: ALL, REG: ALL}},
     # Who handles each kind of harassment: shown to the subscriber after a report, kept by regulators.
     "renewal.reportauthority": {"view": {SU: ALL, REG: ALL}, "add": {SU: ALL, REG: ALL},
                                 "change": {SU: ALL, REG: ALL}, "delete": {SU: ALL, REG: ALL}},
-    # Evidence files of harassment reports, served by their own view (never from the web root).
-    "renewal.evidence": {"download": {SU: ALL, REG: ALL}},
+    # Evidence files of harassment reports, served by their own views (never from the web root).
+    "renewal.evidence": {"download": {SU: ALL, REG: ALL}, "preview": {SU: ALL, REG: ALL}},
 }
 
 # What each action means on the pages (for the rendered table).
 ACTIONS = {
     "enter": "sign in to admin; the index, each app's page, the password change, the two-factor page",
-    "view": "the list, a row's page, its history; autocomplete of it",
-    "add": "the add page (for risk marks: placing marks on a number or a list)",
+    "view": "the list, a row's page, its history, its progress (a background job's); autocomplete of it",
+    "add": "the add page (for risk marks: placing marks on a number or a list; for feed uploads: the sample files)",
     "change": "saving a row's page",
     "delete": "the delete page and the bulk delete",
     "export": "the CSV export of the list",
@@ -98,9 +102,10 @@ ACTIONS = {
     "two_factor_reset": "resetting the account's two-factor sign-in (it enrols again at its next sign-in)",
     "reset_link": "making a one-time link with which a clerk sets a new password",
     "signature": "the customer's signature drawn on the screen (a PNG)",
-    "report": "downloading an upload's report",
+    "report": "downloading an upload's or a risk list's report; the dashboard's monthly compliance report",
     "lift": "lifting marks (the lift button and the bulk action)",
     "download": "downloading an evidence file",
+    "preview": "an evidence image shown in the report's page (JPEG, PNG, WebP whose bytes match; else a download)",
 }
 
 

@@ -55,12 +55,15 @@ ROLE_PERMISSIONS: dict[str, set[str]] = {
         "numbers.upload_feed",
         "numbers.export_csv",  # its own operator's lists only (admin querysets are scoped)
         "numbers.view_feedupload", "numbers.add_feedupload",
+        "numbers.view_dashboard",  # its own operator's dashboard (portal.dashboard scopes it)
     },
     PLATFORM_ADMIN: {"numbers.view_operator"},
     REGULATOR: _view("numbers", _NUMBER_MODELS) | {
         "numbers.add_riskmark", "numbers.change_riskmark",  # place and lift marks (never edit one)
         "numbers.view_dashboard", "numbers.export_csv", "numbers.view_feedupload",
         "numbers.view_auditentry",  # the audit trail of every admin action, read-only
+        # Lists of marks from the authorities, placed through the place form and applied by a task.
+        "numbers.view_risklist", "numbers.add_risklist",
     },
 }
 # Regulators read harassment reports and their evidence,

@@ -134,7 +134,7 @@ def read_csv(
         for fields in reader:
             # A quoted field may span lines: a record is numbered by the line it starts on.
             line, start = start, reader.line_num + 1
-            if not fields or fields == [""]:
+            if blank_record(fields):
                 continue
             if len(fields) != len(names):
                 yield line, None, fields[0] if fields else ""
@@ -147,6 +147,64 @@ def read_csv(
     except csv.Error as exc:
         raise FeedFileError(_("Line %(line)d is not valid CSV: %(error)s") % {"line": reader.line_num, "error": exc},
                             code="invalid_csv") from exc
+
+
+def blank_record(fields: list[str]) -> bool:
+    """A record with nothing in it: an empty line, or a spreadsheet's empty row (`,,,`): skipped, not rejected."""
+    return not any(field.strip() for field in fields)
+
+
+def decode_lines(file: IO[bytes]) -> Iterator[str]:
+    """Stream the lines of a binary file as UTF-8 text (a BOM accepted, line endings kept for csv).
+
+    Unlike a text wrapper, which decodes ahead in blocks, this names the line a bad byte is on.
+    """
+    for number, raw in enumerate(file, start=1):
+        try:
+            yield raw.decode("utf-8-sig" if number == 1 else "utf-8")
+        except UnicodeDecodeError:
+            raise FeedFileError(_("The file is not UTF-8: line %(line)d holds a byte that is not.") % {"line": number},
+                                code="not_utf8") from None
+
+
+def reject_wrong_country(stage: Stage, country: str) -> None:
+    """Reject the lines whose number belongs to another country than `country` (ISO 3166 alpha-2): wrong_country.
+
+    One UPDATE by the calling code; where several countries share it (+1, +7, +44…) the lines with that code are
+    also checked in Python, page by page, against the country the numbering plan gives them.
+    """
+    import phonenumbers
+
+    region = country.upper()
+    code = phonenumbers.country_code_for_region(region)
+    message = _("The number belongs to another country than the operator's (%(country)s).") % {"country": region}
+    stage.execute("UPDATE {s} SET reject = 'wrong_country', message = %s WHERE reject IS NULL AND msisdn IS NOT NULL "
+                  "AND msisdn NOT LIKE %s", [message, f"+{code}%"])
+    if len(phonenumbers.region_codes_for_country_code(code)) < 2:
+        return
+    last = -(2**31)
+    while True:
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT line, msisdn FROM {stage.table} WHERE reject IS NULL AND msisdn IS NOT NULL "
+                           "AND line > %s ORDER BY line LIMIT %s", [last, REPORT_PAGE])
+            rows = cursor.fetchall()
+            foreign = [(message, line) for line, msisdn in rows if _region_of(msisdn) not in (region, None)]
+            if foreign:
+                cursor.executemany(f"UPDATE {stage.table} SET reject = 'wrong_country', message = %s WHERE line = %s",
+                                   foreign)
+        if len(rows) < REPORT_PAGE:
+            return
+        last = rows[-1][0]
+
+
+def _region_of(msisdn: str) -> str | None:
+    import phonenumbers
+
+    try:
+        region: str | None = phonenumbers.region_code_for_number(phonenumbers.parse(msisdn))
+    except phonenumbers.NumberParseException:
+        return None  # not a number at all: the parser's own reason is given later
+    return region
 
 
 class Reject(Exception):

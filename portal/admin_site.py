@@ -61,6 +61,7 @@ class PortalAdminSite(OTPAdminSite):
 
         return [
             path("dashboard/", self.admin_view(dashboard.dashboard_view), name="dashboard"),
+            path("dashboard/monthly/", self.admin_view(dashboard.monthly_report_view), name="dashboard_monthly"),
             # Not behind admin_view: an account that must enrol has no admin permission until it has.
             path("two-factor/", two_factor_views.two_factor_view, {"site": self}, name="two_factor"),
             *super().get_urls(),

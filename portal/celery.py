@@ -7,9 +7,11 @@ records its heartbeats (beat when it sends one, a worker when it finishes one: r
 import glob
 import logging
 import os
+from datetime import timedelta
 from typing import Any
 
 from celery import Celery
+from celery.schedules import crontab
 from celery.signals import (
     after_task_publish,
     beat_init,
@@ -27,7 +29,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
 app = Celery("portal")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 # Each package whose tasks.py holds tasks, named explicitly (autodiscovery looks only where it is told).
-app.autodiscover_tasks(["numbers", "numbers.feeds", "renewal.deliveries", "renewal.active"])
+app.autodiscover_tasks(["numbers", "numbers.feeds", "numbers.oversight", "renewal.deliveries", "renewal.active"])
 
 # Seconds between runs of each periodic sweep (the sweeps are idempotent and cheap when idle).
 SWEEP_EVERY = float(os.environ.get("SWEEP_INTERVAL_SECONDS", "30"))
@@ -40,6 +42,11 @@ app.conf.beat_schedule = {
 }
 
 # Active renewal: gather unbind tasks into one delivery per platform, and time out unanswered ones.
+# The dashboard's stock figures of the day that just ended, shortly after local midnight (CELERY_TIMEZONE).
+app.conf.beat_schedule["daily-snapshot"] = {
+    "task": "numbers.tasks.daily_snapshot_task", "schedule": crontab(hour=0, minute=5),
+}
+
 app.conf.beat_schedule["unbind-coalesce"] = {
     "task": "renewal.unbind.unbind_coalesce_task",
     "schedule": float(os.environ.get("UNBIND_COALESCE_SECONDS", "3")),
@@ -62,9 +69,21 @@ def periodic_tasks() -> dict[str, float]:
     out: dict[str, float] = {}
     for entry in app.conf.beat_schedule.values():
         schedule = entry["schedule"]
-        seconds = float(schedule) if isinstance(schedule, int | float) else schedule.run_every.total_seconds()
+        seconds = _seconds_between_runs(schedule)
         out[entry["task"]] = min(seconds, out.get(entry["task"], seconds))
     return out
+
+
+def _seconds_between_runs(schedule: Any) -> float:
+    if isinstance(schedule, int | float):
+        return float(schedule)
+    if getattr(schedule, "run_every", None) is not None:
+        return float(schedule.run_every.total_seconds())
+    # A crontab: the time between its next two firings (the second counted from just after the first).
+    now = schedule.now()
+    first = now + schedule.remaining_estimate(now)
+    second = now + schedule.remaining_estimate(first + timedelta(minutes=1))
+    return (second - first).total_seconds()
 
 
 log = logging.getLogger("portal.celery")

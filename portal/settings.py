@@ -276,6 +276,18 @@ REST_FRAMEWORK: dict[str, Any] = {
     "UNAUTHENTICATED_USER": None,
 }
 
+# E-mail (django-environ's EMAIL_URL, e.g. smtp+tls://user:pw@smtp.example.cn:587). With it set, operator
+# administrators get an e-mail when their feed upload finishes or fails (FEED_EMAIL_NOTIFY overrides).
+_EMAIL_URL = env.str("EMAIL_URL", default="")
+if _EMAIL_URL:
+    vars().update(env.email_url("EMAIL_URL"))
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="renewal-portal@localhost")
+FEED_EMAIL_NOTIFY = env.bool("FEED_EMAIL_NOTIFY", default=bool(_EMAIL_URL))
+# The largest risk list a regulator may upload (a pasted list is at most 10,000 lines).
+RISK_LIST_MAX_BYTES = env.int("RISK_LIST_MAX_BYTES", default=256 * 1024 * 1024)
+# The portal's address in e-mails (links back to a page), e.g. https://renewal.example.cn
+PORTAL_BASE_URL = env.str("PORTAL_BASE_URL", default="").rstrip("/")
+
 # Logs (portal/logs.py): JSON lines to stdout in production, plain lines for people under DEBUG; a request id and
 # the Celery task id on every line, phone numbers masked. LOG_FILE adds a JSON file beside the console.
 LOG_FORMAT = env.str("LOG_FORMAT", default="plain" if DEBUG else "json")

@@ -8,8 +8,8 @@ class RenewalConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
-        from numbers import hooks
-        from renewal.deliveries import services
+        from numbers import hooks, snapshots
+        from renewal.deliveries import dashboard, services
 
         # The number lifecycle asks batch renewal, through these hooks, whether a number may be released and how
         # far its renewal has come (numbers never imports renewal).
@@ -21,6 +21,8 @@ class RenewalConfig(AppConfig):
         # The sales pages send SMS (the disclosure's copy) and, when a number's old accounts are still being
         # removed, an unbind request for its new holder follows the allocation.
         hooks.register_callouts(send_sms=active.sms_enqueue, on_allocated=active.unbind_on_allocation)
+        # The dashboard's nightly snapshot records how far renewal has come, beside the numbers by state.
+        snapshots.register_stock(dashboard.renewal_completion_stock)
         # The app's Celery tasks are registered in every process: the services enqueue them by name
         # (renewal.deliveries.queue), so tests run them inline and web processes send them to the broker.
         import renewal.active.tasks  # noqa: F401

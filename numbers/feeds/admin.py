@@ -5,13 +5,14 @@ Files live under PRIVATE_FILES_ROOT and are served only by the report view below
 """
 
 import csv
+from typing import Any
 
 from django import forms
 from django.conf import settings
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
-from django.http import FileResponse, Http404
+from django.http import FileResponse, Http404, HttpResponse, JsonResponse
 from django.shortcuts import redirect
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
@@ -23,7 +24,7 @@ from numbers.access import SUPERUSER, account_role, operator_scope, scope_querys
 from numbers.audit import audit_record
 from numbers.feeds.reasons import REASONS
 from numbers.feeds.services import FeedFileError, check_header
-from numbers.models import AuditAction, FeedStatus, FeedUpload, Operator
+from numbers.models import AuditAction, FeedKind, FeedStatus, FeedUpload, Operator
 from numbers.ratelimit import client_address
 from numbers.timefmt import admin_time
 
@@ -34,6 +35,45 @@ PREVIEW_LINES = 200
 # The report's outcome column holds codes; the page says them in words.
 OUTCOMES = {"applied": gettext_lazy("applied"), "already_applied": gettext_lazy("already applied"),
             "rejected": gettext_lazy("rejected")}
+
+class Coded:
+    """A translated sentence whose {placeholders} are codes a file must hold as they are, shown as code."""
+
+    def __init__(self, text: Any, **codes: str):
+        self.text, self.codes = text, codes
+
+    def __html__(self) -> str:
+        return format_html(str(self.text), **{k: format_html("<code>{}</code>", v) for k, v in self.codes.items()})
+
+    __str__ = __html__
+
+
+# What the upload page shows of each feed's format: its columns (name, required, meaning) and a sample file.
+FORMATS = {
+    "cancellations": {
+        "columns": [
+            ("msisdn", True, gettext_lazy("the number, national (13800138000) or E.164 (+8613800138000)")),
+            ("cancelled_at", True, gettext_lazy("when the service ended: ISO 8601; without an offset, Beijing time")),
+            ("reason", False, Coded(gettext_lazy("{cancel} (the default when empty) or {port_out}"),
+                                    cancel="cancel", port_out="port_out")),
+            ("to_operator", False, Coded(gettext_lazy("for {port_out}: the receiving operator's code"),
+                                         port_out="port_out")),
+        ],
+        "sample": "msisdn,cancelled_at,reason,to_operator\r\n13800138000,2026-11-20T09:30:00+08:00,cancel,\r\n"
+                  "+8613900139000,2026-11-21 14:00:00,port_out,CUCC\r\n",
+    },
+    "inventory": {
+        "columns": [
+            ("msisdn", True, gettext_lazy("the number, national or E.164")),
+            ("state", True, Coded(gettext_lazy("{available}, {active} or {frozen}"), available="available",
+                                  active="active", frozen="frozen")),
+            ("holder_since", False, gettext_lazy("for active numbers: the start of the current holding")),
+            ("cancelled_at", False, gettext_lazy("for frozen (or released) numbers: the cancellation time")),
+        ],
+        "sample": "msisdn,state,holder_since,cancelled_at\r\n13800138001,available,,\r\n"
+                  "13800138002,active,2024-03-01T10:00:00+08:00,\r\n13800138003,frozen,,2026-10-01T08:00:00+08:00\r\n",
+    },
+}
 
 
 def user_operator(user) -> Operator | None:
@@ -199,8 +239,48 @@ class FeedUploadAdmin(admin.ModelAdmin):
     def get_urls(self):
         return [
             path("<int:pk>/report/", self.admin_site.admin_view(self.report_view), name="numbers_feedupload_report"),
+            path("<int:pk>/progress/", self.admin_site.admin_view(self.progress_view),
+                 name="numbers_feedupload_progress"),
+            path("sample/<str:kind>.csv", self.admin_site.admin_view(self.sample_view),
+                 name="numbers_feedupload_sample"),
             *super().get_urls(),
         ]
+
+    def add_view(self, request, form_url="", extra_context=None):
+        formats = [{"kind": kind, "label": label, "columns": FORMATS[kind]["columns"],
+                    "sample": FORMATS[kind]["sample"].replace("\r\n", "\n"),
+                    "url": reverse("admin:numbers_feedupload_sample", args=[kind])}
+                   for kind, label in FeedKind.choices]
+        return super().add_view(request, form_url, {**(extra_context or {}), "formats": formats,
+                                                    "max_mb": MAX_BYTES >> 20})
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        if str(object_id).isdigit():
+            extra_context = {**(extra_context or {}),
+                             "progress_url": reverse("admin:numbers_feedupload_progress", args=[int(object_id)])}
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def progress_view(self, request, pk: int):
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        upload = self.get_queryset(request).filter(pk=pk).first()
+        if upload is None:
+            raise Http404
+        response = JsonResponse({"status": upload.status, "done": upload.processed, "total": upload.lines,
+                                 "applied": upload.applied, "already_applied": upload.already_applied,
+                                 "rejected": upload.rejected, "error": upload.error,
+                                 "finished": upload.status in (FeedStatus.DONE, FeedStatus.FAILED)})
+        response["Cache-Control"] = "no-store"
+        return response
+
+    def sample_view(self, request, kind: str):
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        if kind not in FORMATS:
+            raise Http404
+        response = HttpResponse(FORMATS[kind]["sample"], content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="{kind}-sample.csv"'
+        return response
 
     def report_view(self, request, pk: int):
         if not self.has_view_permission(request):

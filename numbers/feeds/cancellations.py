@@ -49,6 +49,7 @@ from numbers.staging import (
     plus_days_sql,
     range_sql,
     read_csv,
+    reject_wrong_country,
     report_and_summary,
 )
 
@@ -201,6 +202,7 @@ def cancellations_import(
                fillfactor=STAGE_FILLFACTOR) as stage:
         region = settings.PHONE_REGION  # read once, not per line
         summary.lines = stage.load(_cancellation_values(row, zone, region) for row in rows)
+        reject_wrong_country(stage, operator.country)
         _cancellations_validate(stage)
         done = summary.lines - stage.one("SELECT COUNT(*) FROM {s} WHERE outcome IS NULL")
         for low, high in chunks(stage, "number_id", chunk_size):

@@ -38,6 +38,7 @@ from numbers.staging import (
     parse_time,
     range_sql,
     read_csv,
+    reject_wrong_country,
     report_and_summary,
 )
 
@@ -148,6 +149,7 @@ def inventory_import(
         # Settings read once, not per line.
         region, freeze = settings.PHONE_REGION, timedelta(days=settings.MIN_FREEZE_DAYS)
         summary.lines = stage.load(_inventory_values(row, zone, now, region, freeze) for row in rows)
+        reject_wrong_country(stage, operator.country)
         mark_duplicates(stage, "msisdn")
         stage.execute(
             "UPDATE {s} SET reject = 'conflicting_lines' WHERE reject IS NULL AND dup_of IS NULL AND msisdn IN ("

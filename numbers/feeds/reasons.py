@@ -14,6 +14,7 @@ REASONS = {
     "stale": gettext_lazy("The time is before the current holding began: the number was re-allocated since."),
     "unknown_operator": gettext_lazy("to_operator names no known operator."),
     "same_operator": gettext_lazy("A number cannot be ported to the operator that already serves it."),
+    "wrong_country": gettext_lazy("The number belongs to another country than the operator's."),
     "conflicting_lines": gettext_lazy("The file holds conflicting lines for this number; all of them are rejected."),
     # Inventory only.
     "invalid_state": gettext_lazy("The state must be available, active or frozen."),

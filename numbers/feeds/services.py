@@ -13,6 +13,8 @@ from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from typing import IO, Any
 
+from django.conf import settings
+from django.core.mail import send_mail
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -21,10 +23,11 @@ from numbers.feeds.cancellations import CancellationRow, cancellations_import, r
 from numbers.feeds.inventory import InventoryRow, inventory_import, read_inventory
 from numbers.feeds.reasons import REASONS
 from numbers.models import FeedStatus, FeedUpload
-from numbers.staging import FeedFileError, FeedSummary, LineOutcome, open_text, write_report
+from numbers.staging import FeedFileError, FeedSummary, LineOutcome, decode_lines, open_text, write_report
 
 __all__ = ["REASONS", "CancellationRow", "FeedFileError", "FeedSummary", "InventoryRow", "LineOutcome",
-           "cancellations_import", "check_header", "feed_upload_process", "inventory_import", "open_text",
+           "cancellations_import", "check_header", "decode_lines", "feed_upload_process", "inventory_import",
+           "open_text",
            "read_cancellations", "read_inventory", "write_report"]
 
 
@@ -43,7 +46,7 @@ def check_header(kind: str, file: IO[bytes]) -> None:
     reader = FEEDS[kind][1]
     first = file.readline(4096)
     file.seek(0)
-    for _row in reader(open_text(io.BytesIO(first))):
+    for _row in reader(decode_lines(io.BytesIO(first))):
         break
 
 
@@ -69,7 +72,7 @@ def feed_upload_process(*, upload_id: int, now: datetime | None = None) -> None:
         with upload.file.open("rb") as source, open(storage.path(report_name), "w", encoding="utf-8",
                                                      newline="") as out:
             summary = importer(
-                operator=upload.operator, rows=reader(open_text(source)), actor=upload.uploaded_by or "upload",
+                operator=upload.operator, rows=reader(decode_lines(source)), actor=upload.uploaded_by or "upload",
                 dry_run=upload.dry_run, progress=progress,
                 report=write_report(out, title=f"{upload.get_kind_display()} {upload.original_name}"),
             )
@@ -78,14 +81,41 @@ def feed_upload_process(*, upload_id: int, now: datetime | None = None) -> None:
             status=FeedStatus.FAILED, error=exc.message + " " + _("Nothing was changed."),
             finished_at=timezone.now())
         storage.delete(report_name)
+        feed_upload_notify(upload_id=upload_id)
         return
     except Exception:
         FeedUpload.objects.filter(pk=upload_id).update(
             status=FeedStatus.FAILED, finished_at=timezone.now(),
             error=_("The import stopped on an internal error. The chunks done so far are kept; upload the same "
                     "file again to finish (lines already applied are counted, not applied twice)."))
+        feed_upload_notify(upload_id=upload_id)
         raise
     FeedUpload.objects.filter(pk=upload_id).update(
         status=FeedStatus.DONE, lines=summary.lines, processed=summary.lines, applied=summary.applied,
         already_applied=summary.already_applied, rejected=summary.rejected_total, summary=summary.as_dict(),
         report=report_name, finished_at=timezone.now())
+    feed_upload_notify(upload_id=upload_id)
+
+
+def feed_upload_notify(*, upload_id: int) -> bool:
+    """E-mail the uploader that the import finished or failed, when e-mail is configured; return whether sent.
+
+    Only counts and the page's address: never a number or a line of the file.
+    """
+    upload = FeedUpload.objects.select_related("operator", "uploaded_by").get(pk=upload_id)
+    address = getattr(upload.uploaded_by, "email", "")
+    if not (settings.FEED_EMAIL_NOTIFY and address):
+        return False
+    done = upload.status == FeedStatus.DONE
+    subject = (_("Feed import finished: %(name)s") if done else _("Feed import failed: %(name)s")) % {
+        "name": upload.original_name or upload.pk}
+    if done:
+        body = _("%(lines)d lines: %(applied)d applied, %(already)d already applied, %(rejected)d rejected.") % {
+            "lines": upload.lines, "applied": upload.applied, "already": upload.already_applied,
+            "rejected": upload.rejected}
+    else:
+        body = upload.error
+    link = f"{settings.PORTAL_BASE_URL}/admin/numbers/feedupload/{upload.pk}/change/" if settings.PORTAL_BASE_URL \
+        else ""
+    send_mail(subject, f"{body}\n\n{link}".strip() + "\n", None, [address], fail_silently=True)
+    return True

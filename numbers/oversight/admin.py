@@ -1,82 +1,55 @@
 """Risk marks in admin: a regulator places marks on one number or a list, and lifts them.
 
-Every mark goes through `risk_mark_place` / `risk_mark_lift`, so the lifecycle arithmetic, the row
-locks and the events (with the regulator's user name as the actor) are the services'. A list is
-checked line by line: each bad line is reported with its line number and a reason code, the good
-ones are applied, and a mark already in force with the same terms is counted, not placed twice
-(so submitting the same list again changes nothing).
+Marks on a list (one number is a list of one) go through `risk_list_submit`: the list is stored and a
+background task applies it on the staging machinery (numbers.oversight.services), so a list of millions
+of lines neither blocks a web worker nor runs a query per line. The list's page shows its progress
+(polling a small JSON endpoint) and then its per-line report. Lifting goes through `risk_mark_lift`.
 """
 
-import re
-from dataclasses import dataclass, field
+import csv
 
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
-from django.http import HttpResponseNotAllowed, HttpResponseRedirect
+from django.http import FileResponse, Http404, HttpResponseNotAllowed, HttpResponseRedirect, JsonResponse
+from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from numbers.access import scope_queryset
 from numbers.admin_base import NumberSearchMixin, OperatorScopedAdmin
 from numbers.errors import DomainError
 from numbers.exports import CsvExportMixin
-from numbers.models import MarkCategory, MarkEffect, PhoneNumber, RiskMark
-from numbers.phone import InvalidMsisdn, normalize_msisdn
-from numbers.services import MAX_EXTRA_DAYS, risk_mark_lift, risk_mark_place
+from numbers.models import FeedStatus, MarkCategory, MarkEffect, RiskList, RiskMark
+from numbers.oversight.services import (
+    MAX_PASTED_LINES,
+    MAX_UPLOAD_BYTES,
+    risk_list_progress,
+    risk_list_submit,
+    text_lines,
+)
+from numbers.services import MAX_EXTRA_DAYS, risk_mark_lift
 
-# Each line is a locked transition with its event (a few ms, more on a busy server): a list this long
-# stays well inside a web worker's timeout. A longer list is split; sending a list again is safe
-# (marks already in force with the same terms are counted, not placed twice).
-MAX_LINES = 500
-MAX_UPLOAD_BYTES = 256 * 1024
-_LOOKUP_CHUNK = 500
-# Lines applied per commit (a commit per line would cost a disk flush each).
-COMMIT_CHUNK = 100
-_SPLIT = re.compile(r"[,;\t]")
-
-
-@dataclass
-class LineReport:
-    line: int
-    text: str
-    code: str
-    message: str
-
-
-@dataclass
-class PlaceReport:
-    applied: list[RiskMark] = field(default_factory=list)
-    already: list[LineReport] = field(default_factory=list)
-    rejected: list[LineReport] = field(default_factory=list)
-
-
-def read_lines(text: str) -> list[tuple[int, str]]:
-    """Return (line number, first column) of each line that holds something; a header line is skipped."""
-    out: list[tuple[int, str]] = []
-    for number, line in enumerate(text.splitlines(), start=1):
-        cell = _SPLIT.split(line, maxsplit=1)[0].strip().strip('"').strip()
-        if not cell or cell.startswith("#"):
-            continue
-        if not out and not any(ch.isdigit() for ch in cell):
-            continue  # a header row ("msisdn")
-        out.append((number, cell))
-    return out
+# Marks lifted at once by the bulk action (each is a locked transition with its event).
+MAX_LIFT = 500
+# Rejected lines shown on a list's page; the downloadable report has all of them.
+PREVIEW_LINES = 200
 
 
 class PlaceMarksForm(forms.Form):
     numbers = forms.CharField(
         label=gettext_lazy("Numbers"), required=False,
         widget=forms.Textarea(attrs={"rows": 8, "cols": 40, "spellcheck": "false"}),
-        help_text=gettext_lazy("One number per line, national (138 0013 8000) or E.164 (+8613800138000)."),
+        help_text=gettext_lazy("One number per line, national (138 0013 8000) or E.164 (+8613800138000); "
+                               "up to 10,000 lines."),
     )
     file = forms.FileField(
         label=gettext_lazy("…or a file"), required=False,
-        help_text=gettext_lazy("A text or CSV file (UTF-8), the number in the first column; a header row is allowed."),
+        help_text=gettext_lazy("A text or CSV file (UTF-8), the number in the first column; a header row is "
+                               "allowed; up to 256 MB (about 5,000,000 lines)."),
     )
     category = forms.ChoiceField(label=gettext_lazy("Category"), choices=MarkCategory.choices)
     authority = forms.CharField(label=gettext_lazy("Issuing authority"), max_length=200)
@@ -98,12 +71,11 @@ class PlaceMarksForm(forms.Form):
         if upload is None:
             return None
         if upload.size > MAX_UPLOAD_BYTES:
-            raise ValidationError(_("The file is larger than %(kb)d KB.") % {"kb": MAX_UPLOAD_BYTES // 1024},
-                                  code="too_large")
-        try:
-            return upload.read().decode("utf-8-sig")
-        except UnicodeDecodeError:
-            raise ValidationError(_("The file is not UTF-8 text."), code="encoding") from None
+            raise ValidationError(_("The file is larger than the limit of %(mb)d MB: split it.")
+                                  % {"mb": MAX_UPLOAD_BYTES >> 20}, code="too_large")
+        if upload.size == 0:
+            raise ValidationError(_("The file is empty."), code="empty")
+        return upload
 
     def clean(self):
         data = super().clean()
@@ -117,76 +89,21 @@ class PlaceMarksForm(forms.Form):
             return data
         if text.strip() and upload:
             raise ValidationError(_("Paste a list or upload a file, not both."), code="both")
-        lines = read_lines(upload if upload is not None else text)
-        if not lines:
-            self.add_error("numbers", ValidationError(_("Enter at least one number."), code="required"))
-        elif len(lines) > MAX_LINES:
-            self.add_error("numbers", ValidationError(
-                _("At most %(max)d numbers at once; this list has %(n)d. Split it.") % {"max": MAX_LINES,
-                                                                                     "n": len(lines)},
-                code="too_many_lines"))
-        data["lines"] = lines
+        if upload is None:
+            try:
+                count = text_lines(text)
+            except DomainError as exc:
+                self.add_error("numbers", ValidationError(exc.message, code="encoding"))
+                return data
+            if not count:
+                self.add_error("numbers", ValidationError(_("Enter at least one number."), code="required"))
+            elif count > MAX_PASTED_LINES:
+                self.add_error("numbers", ValidationError(
+                    _("At most %(max)s numbers can be pasted; this list has %(n)s. Upload it as a file instead "
+                      "(up to %(mb)d MB).") % {"max": f"{MAX_PASTED_LINES:,}", "n": f"{count:,}",
+                                               "mb": MAX_UPLOAD_BYTES >> 20},
+                    code="too_many_lines"))
         return data
-
-
-def marks_place_from_lines(
-    *, lines: list[tuple[int, str]], numbers, category: str, authority: str, reference: str, effect: str,
-    extra_days: int | None, actor,
-) -> PlaceReport:
-    """Place one mark per good line through risk_mark_place; report every other line with a reason."""
-    report = PlaceReport()
-    wanted: dict[str, tuple[int, str]] = {}
-    for line, text in lines:
-        try:
-            msisdn = normalize_msisdn(text)
-        except InvalidMsisdn as exc:
-            report.rejected.append(LineReport(line, text, "invalid_msisdn", exc.messages[0]))
-            continue
-        if msisdn in wanted:
-            report.rejected.append(LineReport(line, text, "duplicate", _("The same number is on line %(line)d.")
-                                              % {"line": wanted[msisdn][0]}))
-            continue
-        wanted[msisdn] = (line, text)
-    # Look the numbers up, and the marks already in force with the same terms, a chunk at a time.
-    found: dict[str, PhoneNumber] = {}
-    msisdns = list(wanted)
-    for start in range(0, len(msisdns), _LOOKUP_CHUNK):
-        found.update((n.msisdn, n) for n in numbers.filter(msisdn__in=msisdns[start:start + _LOOKUP_CHUNK]))
-    same_terms: set[int] = set()
-    ids = [n.pk for n in found.values()]
-    for start in range(0, len(ids), _LOOKUP_CHUNK):
-        same_terms.update(RiskMark.objects.in_force().filter(
-            number_id__in=ids[start:start + _LOOKUP_CHUNK], category=category, authority=authority,
-            reference=reference, effect=effect, extra_days=extra_days,
-        ).values_list("number_id", flat=True))
-    to_place = []
-    for msisdn, (line, text) in wanted.items():
-        number = found.get(msisdn)
-        if number is None:
-            report.rejected.append(LineReport(line, text, "unknown_number",
-                                              _("%(msisdn)s is not in the portal.") % {"msisdn": msisdn}))
-        elif number.pk in same_terms:
-            report.already.append(LineReport(line, text, "already_placed",
-                                             _("A mark with these terms is already in force.")))
-        else:
-            to_place.append((line, text, number))
-    # Numbers are locked in id order (as the sweeps do), and a chunk of lines shares one commit: each
-    # line is still its own transition (a savepoint), so a refused line leaves the others applied.
-    to_place.sort(key=lambda item: item[2].pk)
-    for start in range(0, len(to_place), COMMIT_CHUNK):
-        with transaction.atomic():
-            for line, text, number in to_place[start:start + COMMIT_CHUNK]:
-                try:
-                    mark = risk_mark_place(number=number, category=category, authority=authority,
-                                           reference=reference, effect=effect, extra_days=extra_days, actor=actor)
-                except DomainError as exc:
-                    report.rejected.append(LineReport(line, text, exc.code, exc.message))
-                except ValidationError as exc:
-                    report.rejected.append(LineReport(line, text, exc.code or "invalid", exc.messages[0]))
-                else:
-                    report.applied.append(mark)
-    report.rejected.sort(key=lambda r: r.line)
-    return report
 
 
 class InForceFilter(admin.SimpleListFilter):
@@ -246,41 +163,30 @@ class RiskMarkAdmin(NumberSearchMixin, CsvExportMixin, OperatorScopedAdmin):
     def add_view(self, request, form_url="", extra_context=None):
         if not self.has_add_permission(request):
             raise PermissionDenied
-        report = None
         if request.method == "POST":
             form = PlaceMarksForm(request.POST, request.FILES)
             if form.is_valid():
                 data = form.cleaned_data
-                report = marks_place_from_lines(
-                    lines=data["lines"], numbers=scope_queryset(PhoneNumber.objects.all(), request.user,
-                                                                 ("range_holder", "serving_operator")),
-                    category=data["category"], authority=data["authority"], reference=data["reference"].strip(),
-                    effect=data["effect"], extra_days=data["extra_days"], actor=request.user,
-                )
-                self._message_report(request, report)
-                # Keep the terms for the next list; the list itself was handled.
-                form = PlaceMarksForm(initial={k: data[k] for k in ("category", "authority", "reference", "effect",
-                                                                     "extra_days")})
+                upload = data.get("file")
+                risk_list = risk_list_submit(
+                    actor=request.user, category=data["category"], authority=data["authority"],
+                    reference=data["reference"], effect=data["effect"], extra_days=data["extra_days"],
+                    text=data.get("numbers") or "", upload=upload, name=upload.name if upload else "")
+                messages.success(request, _("The list is queued; this page shows its progress and then its report."))
+                return redirect(reverse("admin:numbers_risklist_change", args=[risk_list.pk]))
         else:
-            form = PlaceMarksForm(initial={"numbers": request.GET.get("numbers", ""),
+            form = PlaceMarksForm(initial={"numbers": request.GET.get("numbers", "")[:200],
                                            "effect": MarkEffect.SUSPEND})
         context = {
             **self.admin_site.each_context(request),
             "opts": self.opts,
             "title": _("Place risk marks"),
             "form": form,
-            "report": report,
-            "max_lines": MAX_LINES,
+            "max_lines": f"{MAX_PASTED_LINES:,}",
+            "max_mb": MAX_UPLOAD_BYTES >> 20,
             **(extra_context or {}),
         }
         return TemplateResponse(request, "admin/numbers/riskmark/place.html", context)
-
-    def _message_report(self, request, report: PlaceReport) -> None:
-        messages.add_message(
-            request, messages.SUCCESS if not report.rejected else messages.WARNING,
-            _("%(applied)d marks placed, %(already)d already in force, %(rejected)d lines rejected.")
-            % {"applied": len(report.applied), "already": len(report.already), "rejected": len(report.rejected)},
-        )
 
     # --- lifting ---
 
@@ -302,9 +208,9 @@ class RiskMarkAdmin(NumberSearchMixin, CsvExportMixin, OperatorScopedAdmin):
 
     @admin.action(description=gettext_lazy("Lift the selected marks"), permissions=["lift"])
     def lift_marks(self, request, queryset):
-        if queryset.count() > MAX_LINES:
+        if queryset.count() > MAX_LIFT:
             messages.error(request, _("At most %(max)d marks at once: narrow the list with its filters.")
-                           % {"max": MAX_LINES})
+                           % {"max": MAX_LIFT})
             return None
         lifted = skipped = 0
         for mark in queryset.select_related("number").order_by("number_id", "pk"):
@@ -324,3 +230,103 @@ class RiskMarkAdmin(NumberSearchMixin, CsvExportMixin, OperatorScopedAdmin):
         context["can_lift"] = self.has_lift_permission(request)
         return super().render_change_form(request, context, *args, **kwargs)
 
+
+
+@admin.register(RiskList)
+class RiskListAdmin(admin.ModelAdmin):
+    """Lists of marks placed by regulators: read-only records with their progress and per-line report."""
+
+    list_display = ["created_at", "category", "authority", "reference", "effect", "extra_days", "created_by",
+                    "status", "progress", "applied", "already_applied", "rejected"]
+    list_filter = ["status", "category", "effect"]
+    search_fields = ["authority", "reference", "original_name"]
+    list_select_related = ["created_by"]
+    change_form_template = "admin/numbers/risklist/change_form.html"
+    readonly_fields = ["category", "authority", "reference", "effect", "extra_days", "original_name", "created_by",
+                       "created_at", "status", "progress", "applied", "already_applied", "rejected",
+                       "rejected_by_reason", "error", "started_at", "finished_at", "report_lines"]
+
+    def has_add_permission(self, request):
+        return False  # a list is placed through the risk marks' place form
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def get_fields(self, request, obj=None):
+        return self.readonly_fields
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        pk = unquote(object_id)
+        if pk.isdigit():
+            extra_context = {**(extra_context or {}),
+                             "progress_url": reverse("admin:numbers_risklist_progress", args=[int(pk)])}
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    @admin.display(description=gettext_lazy("progress"))
+    def progress(self, obj):
+        if obj.status == FeedStatus.QUEUED:
+            return _("queued")
+        if obj.lines:
+            return f"{obj.processed:,} / {obj.lines:,} ({100 * obj.processed // obj.lines} %)"
+        return _("reading the list") if obj.status == FeedStatus.RUNNING else "–"
+
+    @admin.display(description=gettext_lazy("rejected, by reason"))
+    def rejected_by_reason(self, obj):
+        reasons = (obj.summary or {}).get("rejected_by_reason") or {}
+        if not reasons:
+            return "–"
+        return format_html_join(", ", "{}: {}", sorted(reasons.items()))
+
+    @admin.display(description=gettext_lazy("report"))
+    def report_lines(self, obj):
+        if not obj.report:
+            return "–"
+        link = reverse("admin:numbers_risklist_report", args=[obj.pk])
+        rows = []
+        with obj.report.open("rb") as raw:
+            body = (line for line in (b.decode("utf-8") for b in raw) if not line.startswith("#"))
+            for i, row in enumerate(csv.reader(body)):
+                if i > PREVIEW_LINES:
+                    break
+                if i:
+                    rows.append(row[:5])
+        more = _("Download the whole report (CSV)")
+        if not rows:
+            return format_html('<a href="{}" id="risk-list-report">{}</a>', link, more)
+        table = format_html_join("", "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>", rows)
+        return format_html(
+            '<p><a href="{}" id="risk-list-report">{}</a></p><table id="rejected-lines"><thead><tr><th scope="col">{}'
+            '</th><th scope="col">{}</th><th scope="col">{}</th><th scope="col">{}</th><th scope="col">{}</th></tr>'
+            "</thead><tbody>{}</tbody></table>",
+            link, more, _("line"), _("number"), _("outcome"), _("reason"), _("message"), table)
+
+    def get_urls(self):
+        return [
+            path("<int:pk>/progress/", self.admin_site.admin_view(self.progress_view),
+                 name="numbers_risklist_progress"),
+            path("<int:pk>/report/", self.admin_site.admin_view(self.report_view), name="numbers_risklist_report"),
+            *super().get_urls(),
+        ]
+
+    def _get(self, request, pk: int) -> RiskList:
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        risk_list = self.get_queryset(request).filter(pk=pk).first()
+        if risk_list is None:
+            raise Http404
+        return risk_list
+
+    def progress_view(self, request, pk: int):
+        response = JsonResponse(risk_list_progress(self._get(request, pk)))
+        response["Cache-Control"] = "no-store"
+        return response
+
+    def report_view(self, request, pk: int):
+        risk_list = self._get(request, pk)
+        if not risk_list.report:
+            raise Http404
+        return FileResponse(risk_list.report.open("rb"), as_attachment=True, content_type="text/csv",
+                            filename=f"risk-list-{risk_list.pk}-report.csv")

@@ -1,19 +1,50 @@
-"""Admin for harassment reports: regulators read them, download evidence, set status and notes, and hold a
-report past the retention period."""
+"""Admin for harassment reports: regulators read them (filtered by category, status and week), export them as
+CSV, preview image evidence in the page, download evidence, set status and notes, and hold a report past the
+retention period."""
+
+from datetime import datetime, time, timedelta
 
 from django.contrib import admin
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from numbers.admin_base import AuditedAdminMixin
+from numbers.exports import CsvExportMixin
+from renewal.active.forms import PREVIEWABLE
 from renewal.active.reports import harassment_report_handle
 from renewal.models import Evidence, HarassmentReport, ReportAuthority
+
+WEEKS_OFFERED = 12
+
+
+class WeekFilter(admin.SimpleListFilter):
+    """Reports received in one week (Monday to Sunday, local time), the last twelve weeks offered."""
+
+    title = _("week received")
+    parameter_name = "week"
+
+    def lookups(self, request, model_admin):
+        today = timezone.localdate()
+        monday = today - timedelta(days=today.weekday())
+        return [((monday - timedelta(weeks=i)).isoformat(), _("week of %(day)s") % {
+            "day": (monday - timedelta(weeks=i)).isoformat()}) for i in range(WEEKS_OFFERED)]
+
+    def queryset(self, request, queryset):
+        if not self.value():
+            return queryset
+        try:
+            first = datetime.fromisoformat(self.value()).date()
+        except ValueError:
+            return queryset.none()
+        start = timezone.make_aware(datetime.combine(first - timedelta(days=first.weekday()), time.min))
+        return queryset.filter(created_at__gte=start, created_at__lt=start + timedelta(weeks=1))
 
 
 class EvidenceInline(admin.TabularInline):
     model = Evidence
-    fields = ("download", "file_type", "size", "sha256")
+    fields = ("preview", "download", "file_type", "size", "sha256")
     readonly_fields = fields
     extra = 0
     can_delete = False
@@ -25,6 +56,14 @@ class EvidenceInline(admin.TabularInline):
     @admin.display(description=_("type"))
     def file_type(self, obj):
         return format_html("<code>{}</code>", obj.content_type)  # a MIME type: a code, not words
+
+    @admin.display(description=_("preview"))
+    def preview(self, obj):
+        # The preview view itself checks the bytes; a file that is not a raster image is never put in an <img>.
+        if obj.content_type not in PREVIEWABLE:
+            return "—"
+        return format_html('<img src="{}" alt="{}" class="evidence-preview" width="240">',
+                           reverse("subscriber:evidence_preview", args=[obj.pk]), obj.original_name)
 
     def has_add_permission(self, request, obj=None):
         return False
@@ -40,10 +79,17 @@ REPORT_FIELDS = ("reference", "number", "holder_period", "category", "sender", "
 
 
 @admin.register(HarassmentReport)
-class HarassmentReportAdmin(admin.ModelAdmin):
+class HarassmentReportAdmin(CsvExportMixin, admin.ModelAdmin):
     list_display = ("reference", "number", "category", "sender", "occurred_at", "created_at", "status",
                     "handled_by", "handled_at")
-    list_filter = ("status", "category", "retention_hold")
+    list_filter = ("status", "category", WeekFilter, "retention_hold")
+    list_select_related = ("number",)
+    # The subscriber's free text goes out as written, defused for spreadsheets (numbers.exports.csv_cell).
+    csv_fields = [
+        ("reference", "reference"), ("msisdn", "number__msisdn"), ("category", "category"), ("sender", "sender"),
+        ("occurred_at", "occurred_at"), ("description", "description"), ("reported_at", "created_at"),
+        ("status", "status"), ("notes", "notes"), ("handled_by", "handled_by"), ("handled_at", "handled_at"),
+    ]
     search_fields = ("reference", "number__msisdn", "sender")
     fields = (*REPORT_FIELDS, *HANDLING_FIELDS, "handled_by", "handled_at")
     readonly_fields = (*REPORT_FIELDS, "handled_by", "handled_at")

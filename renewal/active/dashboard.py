@@ -1,75 +1,96 @@
-"""Active renewal's sections of the regulator's dashboard: one grouped query each.
+"""Active renewal's sections of the compliance dashboard.
 
-* unbind requests and their outcomes per platform;
-* harassment reports by category per week (the last 12 weeks).
+* unbind requests (one task per platform) made in the range, by outcome per platform: the platforms with the
+  most rejections and the most unanswered tasks first, then a sortable, paged table; results per day;
+* harassment reports received in the range, by category, per day (or week).
+Each is one grouped query for its current figure and one for its trend.
 """
 
 from collections.abc import Mapping
-from datetime import datetime, time, timedelta
 from typing import Any
 
 from django.db.models import Count, Q, QuerySet
-from django.db.models.functions import TruncWeek
+from django.db.models.functions import TruncDate
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from numbers.charts import Section, bar_chart
-from renewal.models import HarassmentCategory, HarassmentReport, UnbindResult, UnbindTask
-
-HARASSMENT_WEEKS = 12
-
+from numbers.charts import Column, DashboardFilter, Section, admin_link, column_chart, paged_table, top, trend_series
+from renewal.models import DeliveryEvent, DeliveryState, HarassmentCategory, HarassmentReport, UnbindResult, UnbindTask
 
 # Table order of the outcomes; "waiting" is a task with no result yet.
 UNBIND_OUTCOMES = [UnbindResult.UNBOUND, UnbindResult.NOTHING_BOUND, UnbindResult.REJECTED, UnbindResult.NO_ANSWER,
                    UnbindResult.PENDING]
 
 
-def unbind_outcomes() -> dict[str, Any]:
-    """Per platform: unbind requests (one task each) by outcome."""
+def _tasks(f: DashboardFilter, by: str = "created_at") -> QuerySet[UnbindTask]:
+    tasks = UnbindTask.objects.filter(**{f"{by}__gte": f.since, f"{by}__lt": f.until})
+    if f.operator is not None:
+        # The operator's numbers: the ones it serves now or whose number block it holds.
+        tasks = tasks.filter(Q(request__number__serving_operator=f.operator)
+                             | Q(request__number__range_holder=f.operator))
+    return tasks.order_by()
+
+
+def unbind_outcomes(f: DashboardFilter) -> dict[str, Any]:
+    """Per platform: unbind tasks by outcome, and how many sit in a dead delivery."""
     counts = {f"o{i}": Count("pk", filter=Q(result=o)) for i, o in enumerate(UNBIND_OUTCOMES)}
-    # Rows with keys of the outcomes' counts too, which the stubs cannot see in **counts.
-    grouped: QuerySet[UnbindTask, Mapping[str, Any]] = (
-        UnbindTask.objects.order_by().values("platform__name").annotate(requests=Count("pk"), **counts)
-        .order_by("platform__name"))
-    rows = [{"platform": r["platform__name"], "requests": r["requests"],
-             "counts": [r[f"o{i}"] for i in range(len(UNBIND_OUTCOMES))]} for r in grouped]
+    # Rows with a count per outcome too, which the stubs cannot see in **counts.
+    grouped: QuerySet[UnbindTask, Mapping[str, Any]] = (_tasks(f).values("platform_id", "platform__name")
+               .annotate(requests=Count("pk"), dead=Count("pk", filter=Q(delivery__state=DeliveryState.DEAD)),
+                         **counts).order_by("platform__name"))
+    rows = []
+    for r in grouped:
+        outcome = [r[f"o{i}"] for i in range(len(UNBIND_OUTCOMES))]
+        link = {"platform": r["platform_id"], "event": DeliveryEvent.UNBIND, **f.range_lookups("created_at")}
+        rows.append({"platform": r["platform__name"], "requests": r["requests"], "counts": outcome,
+                     "rejected": outcome[2], "no_answer": outcome[3], "dead": r["dead"],
+                     "rejected_rate": round(100.0 * outcome[2] / r["requests"], 1) if r["requests"] else None,
+                     "link": admin_link("renewal_delivery", **link),
+                     "dead_link": admin_link("renewal_delivery", state=DeliveryState.DEAD, **link)})
     totals = {"requests": sum(r["requests"] for r in rows),
-              "counts": [sum(r["counts"][i] for r in rows) for i in range(len(UNBIND_OUTCOMES))]}
+              "counts": [sum(r["counts"][i] for r in rows) for i in range(len(UNBIND_OUTCOMES))],
+              "dead": sum(r["dead"] for r in rows)}
     labels = [o.label if o != UnbindResult.PENDING else _("waiting") for o in UNBIND_OUTCOMES]
-    chart = bar_chart(title=_("Unbind requests per platform by outcome"), labels=[r["platform"] for r in rows],
-                      series=[(label, [r["counts"][i] for r in rows]) for i, label in enumerate(labels)])
-    return {"outcomes": [str(label) for label in labels], "rows": rows, "totals": totals, "chart": chart}
+    table = paged_table(f, "unbind", [
+        Column("platform", gettext_lazy("Platform"), numeric=False), Column("requests", gettext_lazy("requests")),
+        Column("rejected", gettext_lazy("rejected")), Column("rejected_rate", gettext_lazy("rejected %")),
+        Column("no_answer", gettext_lazy("no answer")), Column("dead", gettext_lazy("in a dead delivery")),
+    ], rows, default_sort="rejected", descending=True)
+    results = (_tasks(f, by="reported_at").exclude(result=UnbindResult.PENDING)
+               .annotate(day=TruncDate("reported_at", tzinfo=timezone.get_current_timezone()))
+               .values_list("day", "result").annotate(n=Count("pk")))
+    final = UNBIND_OUTCOMES[:4]
+    series = trend_series(f, results, [o.value for o in final])
+    chart = column_chart(title=_("Unbind results reported"), buckets=f.buckets(),
+                         series=[(o.label, s) for o, s in zip(final, series, strict=True)], weekly=f.weekly)
+    return {"outcomes": [str(label) for label in labels], "rows": rows, "totals": totals, "table": table,
+            "chart": chart, "attention": {"rejected": top(rows, "rejected"), "no_answer": top(rows, "no_answer"),
+                                          "dead": top(rows, "dead")}}
 
 
-def harassment_by_week(now=None) -> dict[str, Any]:
-    """Harassment reports per week (weeks start on Monday, in TIME_ZONE) and category, the last 12 weeks."""
-    today = timezone.localdate(now or timezone.now())
-    first = today - timedelta(days=today.weekday() + 7 * (HARASSMENT_WEEKS - 1))
-    since = timezone.make_aware(datetime.combine(first, time.min))
-    grouped = (HarassmentReport.objects.filter(created_at__gte=since).order_by()
-               .annotate(week=TruncWeek("created_at")).values_list("week", "category").annotate(n=Count("pk")))
-    counts: dict[tuple, int] = {}
-    for week, category, n in grouped:  # at most 12 weeks × 4 categories
-        key = (timezone.localtime(week).date() if timezone.is_aware(week) else week.date(), category)
-        counts[key] = counts.get(key, 0) + n
-    weeks = [first + timedelta(weeks=i) for i in range(HARASSMENT_WEEKS)]
+def harassment_reports(f: DashboardFilter) -> dict[str, Any]:
+    """Harassment reports received in the range by category, with their trend per day (or week)."""
+    reports = HarassmentReport.objects.filter(created_at__gte=f.since, created_at__lt=f.until).order_by()
+    if f.operator is not None:
+        reports = reports.filter(number__range_holder=f.operator)
+    totals = dict(reports.values_list("category").annotate(n=Count("pk")))
     categories = list(HarassmentCategory)
-    rows: list[dict[str, Any]] = [{"week": w, "counts": [counts.get((w, c.value), 0) for c in categories]}
-                                  for w in weeks]
-    for r in rows:
-        r["total"] = sum(r["counts"])
-    totals = {"counts": [sum(r["counts"][i] for r in rows) for i in range(len(categories))],
-              "total": sum(r["total"] for r in rows)}
-    chart = bar_chart(title=_("Harassment reports per week by category"),
-                      labels=[w.isoformat() for w in weeks],
-                      series=[(c.label, [r["counts"][i] for r in rows]) for i, c in enumerate(categories)])
-    return {"categories": [c.label for c in categories], "rows": rows, "totals": totals, "chart": chart}
+    figures = [{"category": c.value, "label": c.label, "n": totals.get(c.value, 0),
+                "link": admin_link("renewal_harassmentreport", category=c.value, **f.range_lookups("created_at"))}
+               for c in categories]
+    trend = (reports.annotate(day=TruncDate("created_at", tzinfo=timezone.get_current_timezone()))
+             .values_list("day", "category").annotate(n=Count("pk")))
+    series = trend_series(f, trend, [c.value for c in categories])
+    chart = column_chart(title=_("Harassment reports received"), buckets=f.buckets(),
+                         series=[(c.label, s) for c, s in zip(categories, series, strict=True)], weekly=f.weekly)
+    return {"figures": figures, "total": sum(totals.values()), "chart": chart,
+            "link": admin_link("renewal_harassmentreport", **f.range_lookups("created_at"))}
 
 
 SECTIONS = (
-    Section("unbind_outcomes", gettext_lazy("Unbind requests and outcomes per platform"),
-            "admin/renewal/dashboard/unbind_outcomes.html", unbind_outcomes),
-    Section("harassment", gettext_lazy("Harassment reports by category"),
-            "admin/renewal/dashboard/harassment.html", harassment_by_week),
+    Section("unbind", gettext_lazy("Active renewal: unbind requests per platform"),
+            "admin/renewal/dashboard/unbind.html", unbind_outcomes, operator_view=True),
+    Section("harassment", gettext_lazy("Harassment reports"), "admin/renewal/dashboard/harassment.html",
+            harassment_reports),
 )

@@ -52,6 +52,15 @@ _SIGNATURES = [
 ]
 
 
+# Evidence images a regulator's browser may show inline: raster formats that carry no script.
+PREVIEWABLE = ("image/jpeg", "image/png", "image/webp")
+
+
+def evidence_previewable(evidence, head: bytes) -> bool:
+    """An evidence file is shown inline only if its stored type is a previewable image and its bytes agree."""
+    return evidence.content_type in PREVIEWABLE and sniff_type(head) == evidence.content_type
+
+
 def sniff_type(head: bytes) -> str | None:
     """Return the content type that the first bytes of a file prove, or None."""
     for magic, content_type in _SIGNATURES:

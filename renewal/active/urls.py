@@ -16,4 +16,5 @@ urlpatterns = [
     path("report", views.report_create, name="report"),
     path("reports/<str:reference>", views.report_detail, name="report_detail"),
     path("evidence/<uuid:pk>", views.evidence_file, name="evidence"),
+    path("evidence/<uuid:pk>/preview", views.evidence_preview, name="evidence_preview"),
 ]

@@ -23,7 +23,7 @@ from numbers.models import AuditAction, HolderPeriod, State
 from numbers.phone import format_national
 from renewal.active import outcomes
 from renewal.active import services as unbind
-from renewal.active.forms import CodeForm, NumberForm, ReportForm
+from renewal.active.forms import CodeForm, NumberForm, ReportForm, evidence_previewable
 from renewal.active.reports import evidence_storage, harassment_report_create
 from renewal.active.sms import VerifyResult, sms_code_verify
 from renewal.active.tasks import sms_code_send_task
@@ -253,22 +253,37 @@ def report_detail(request, reference: str):
 @login_required
 def evidence_file(request, pk):
     """Stream one evidence file to a regulator (never served from the web root)."""
-    user = request.user
-    if account_role(user) not in (SUPERUSER, roles.REGULATOR):
+    return _evidence_response(request, pk, inline=False)
+
+
+@login_required
+def evidence_preview(request, pk):
+    """Show an image of the evidence in the page: inline only for JPEG, PNG and WebP whose bytes say so; any other
+    file (SVG, which can carry script, included) is a download, whatever its stored type."""
+    return _evidence_response(request, pk, inline=True)
+
+
+def _evidence_response(request, pk, *, inline: bool):
+    if account_role(request.user) not in (SUPERUSER, roles.REGULATOR):
         return HttpResponseForbidden(_("Evidence files are for regulators only."))
     evidence = get_object_or_404(Evidence.objects.select_related("report"), pk=pk)
     storage = evidence_storage()
     if not storage.exists(evidence.path):
         raise Http404
-    audit_record(actor=user, action=AuditAction.EVIDENCE_DOWNLOAD, obj=evidence,
+    audit_record(actor=request.user, action=AuditAction.EVIDENCE_DOWNLOAD, obj=evidence,
                  address=ratelimit.client_address(request),
-                 detail={"report": evidence.report.reference, "file": evidence.original_name})
-    response = FileResponse(storage.open(evidence.path, "rb"), content_type=evidence.content_type,
-                            as_attachment=True, filename=evidence.original_name)
+                 detail={"report": evidence.report.reference, "file": evidence.original_name, "inline": inline})
+    source = storage.open(evidence.path, "rb")
+    head = source.read(16)
+    source.seek(0)
+    shown = inline and evidence_previewable(evidence, head)
+    response = FileResponse(source, content_type=evidence.content_type if shown or not inline
+                            else "application/octet-stream", as_attachment=not shown, filename=evidence.original_name)
     response["X-Content-Type-Options"] = "nosniff"
-    response["Cache-Control"] = "private, no-store"
-    # Opened in a browser (a PDF, an image), the file runs no script and reaches nothing: it is the subscriber's.
+    # Opened in a browser (a PDF, an image), the file runs no script and reaches nothing of the portal's origin:
+    # it is the subscriber's.
     response["Content-Security-Policy"] = "sandbox"
+    response["Cache-Control"] = "private, no-store"
     return response
 
 

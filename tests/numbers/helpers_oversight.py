@@ -3,6 +3,7 @@
 Everything goes through the services, so events, holder periods and disclosures are the real ones.
 """
 
+import csv
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -10,7 +11,17 @@ from django.core.files.base import ContentFile
 from django.utils import timezone
 
 from numbers import roles
-from numbers.models import DeclinedOffer, FeedUpload, MarkCategory, MarkEffect, Operator, Outlet, PhoneNumber, RiskMark
+from numbers.models import (
+    DeclinedOffer,
+    FeedUpload,
+    MarkCategory,
+    MarkEffect,
+    Operator,
+    Outlet,
+    PhoneNumber,
+    RiskList,
+    RiskMark,
+)
 from numbers.services import (
     DisclosureInput,
     number_allocate,
@@ -79,6 +90,15 @@ def operator_world(operator: Operator, *, tag: str, names: WorldNames = WorldNam
         n.refresh_from_db()
     FeedUpload.objects.create(operator=operator, uploaded_by=admin_user, original_name=named["feed_file"],
                               file=ContentFile(b"msisdn,cancelled_at\n", name="feed.csv"))
+    RiskList.objects.create(category=MarkCategory.FRAUD, authority="公安部", effect=MarkEffect.SUSPEND,
+                            reference=f"{tag}-L1", file=ContentFile(suspended.msisdn.encode(), name="list.txt"))
     return OperatorWorld(operator, outlet, clerk, admin_user, fresh, active, secondary, frozen, suspended, declined,
                          mark)
 
+
+
+def report_rows(job) -> list[dict]:
+    """The lines of a risk list's (or feed upload's) report file, as dicts by column name."""
+    with job.report.open("rb") as raw:
+        lines = [b.decode("utf-8") for b in raw if not b.startswith(b"#")]
+    return list(csv.DictReader(lines))

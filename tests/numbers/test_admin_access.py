@@ -54,9 +54,10 @@ def _sample(model):
 
 
 # The regulator's model permissions beyond viewing (placing = add, lifting = change; never delete), and
-# handling harassment reports (change: status and notes only), and keeping the table of who handles each kind.
+# handling harassment reports (change: status and notes only), keeping the table of who handles each kind, and
+# placing risk lists (through the mark form, then only read).
 ALLOWED_PERMS = {"numbers.riskmark": {"add", "change"}, "renewal.harassmentreport": {"change"},
-                 "renewal.reportauthority": {"add", "change", "delete"}}
+                 "renewal.reportauthority": {"add", "change", "delete"}, "numbers.risklist": {"add"}}
 
 
 @pytest.mark.parametrize("model,model_admin", PORTAL, ids=[_label(m) for m, _a in PORTAL])

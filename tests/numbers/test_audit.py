@@ -15,7 +15,16 @@ from django.utils import timezone
 
 from numbers import roles
 from numbers.audit import audit_record
-from numbers.models import AppendOnlyError, AuditAction, AuditEntry, MarkEffect, Outlet, RiskMark, StaffProfile
+from numbers.models import (
+    AppendOnlyError,
+    AuditAction,
+    AuditEntry,
+    MarkEffect,
+    Outlet,
+    RiskList,
+    RiskMark,
+    StaffProfile,
+)
 from numbers.services import risk_mark_place
 from tests.factories import OutletFactory, UserFactory, staff_user
 from tests.helpers_two_factor import sign_in_verified
@@ -169,15 +178,18 @@ def test_an_outlet_added_and_deleted(client, root, operator):
 # --- risk marks, exports, feed uploads ---------------------------------------------------------------
 
 
-def test_risk_marks_placed_and_lifted(client, regulator, frozen_number):
+def test_risk_marks_placed_as_a_list_and_lifted(client, regulator, frozen_number,
+                                                django_capture_on_commit_callbacks):
     client.force_login(regulator)
-    client.post(reverse("admin:numbers_riskmark_add"), {
-        "numbers": frozen_number.msisdn, "category": "fraud", "authority": "MPS", "reference": "R-1",
-        "effect": "extend", "extra_days": "30"})
-    placed = only(AuditAction.MARK_PLACE)
-    mark = RiskMark.objects.get()
-    assert (placed.actor_name, placed.object_id) == ("regulator", str(mark.pk))
-    assert placed.after["number"] == frozen_number.msisdn and placed.after["extra_days"] == 30
+    with django_capture_on_commit_callbacks(execute=True):  # the list's task runs inline
+        client.post(reverse("admin:numbers_riskmark_add"), {
+            "numbers": frozen_number.msisdn, "category": "fraud", "authority": "MPS", "reference": "R-1",
+            "effect": "extend", "extra_days": "30"})
+    placed = only(AuditAction.RISK_LIST)
+    risk_list = RiskList.objects.get()
+    assert (placed.actor_name, placed.object_id) == ("regulator", str(risk_list.pk))
+    assert placed.after["authority"] == "MPS" and placed.after["extra_days"] == 30
+    mark = RiskMark.objects.get()  # applied by the list's task (inline in tests)
     client.post(reverse("admin:numbers_riskmark_lift", args=[mark.pk]))
     lifted = only(AuditAction.MARK_LIFT)
     assert lifted.before["in_force"] is True and lifted.after["in_force"] is False

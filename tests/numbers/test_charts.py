@@ -101,3 +101,20 @@ def test_percentiles_use_percentile_cont_on_postgresql(require_postgres, django_
         percentiles(PhoneNumber.objects.all(), value=DurationSeconds(F("released_at"), F("cancelled_at")),
                     group_by="range_holder__code")
     assert "percentile_cont(0.5) WITHIN GROUP" in ctx.captured_queries[0]["sql"]
+
+
+def test_legends_are_laid_out_for_chinese_names():
+    import re
+    from datetime import date
+
+    from numbers.charts import column_chart, text_width
+
+    assert text_width("号码") == 22.0 and text_width("ab") == pytest.approx(13.2)
+    names = ["批量续期已完成的号码", "尚未完成续期的号码", "已暂停的号码", "延长冻结期的号码", "其他原因的号码",
+             "因骚扰营销被延长冻结期的号码"]
+    svg = column_chart(title="趋势", buckets=[date(2026, 1, 1)], series=[(n, [1]) for n in names])
+    keys = [(float(x), int(y)) for x, y in re.findall(r'<rect x="([\d.]+)" y="(\d+)" width="12"', svg)]
+    assert len({y for _x, y in keys}) == 2  # six wide names do not fit one row of 640 px: the legend wraps
+    row = sorted(x for x, y in keys if y == keys[0][1])
+    for (x1, name), x2 in zip(zip(row, names, strict=False), row[1:], strict=False):
+        assert x2 - x1 >= 16 + text_width(name)  # no key overlaps the name before it

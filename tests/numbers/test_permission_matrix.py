@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from numbers import permission_matrix as pm
 from numbers import roles
-from numbers.models import AuditEntry, Disclosure, FeedUpload, Operator, StaffProfile
+from numbers.models import AuditEntry, Disclosure, FeedUpload, Operator, RiskList, StaffProfile
 from tests.factories import UserFactory, staff_user
 from tests.helpers_two_factor import sign_in_verified
 
@@ -27,7 +27,8 @@ SITE_PAGES = {"index", "app_list", "password_change", "password_change_done", "j
 OPEN_PAGES = {"login", "logout"}
 # Custom URLs of model admins, by the suffix of their name.
 CUSTOM_URLS = {"export_csv": "export", "password_change": "password", "report": "report", "lift": "lift",
-               "two_factor_reset": "two_factor_reset", "reset_link": "reset_link", "signature": "signature"}
+               "two_factor_reset": "two_factor_reset", "reset_link": "reset_link", "signature": "signature",
+               "progress": "view", "sample": "add"}
 # Bulk actions that change rows when confirmed; the delete action needs "post" to confirm.
 ACTION_NAMES = {"delete_selected": "delete", "lift_marks": "lift"}
 
@@ -53,6 +54,8 @@ def classify(name: str) -> tuple[str, str] | None:
         return "site", "enter"
     if name == "dashboard":
         return "site.dashboard", "view"
+    if name == "dashboard_monthly":
+        return "site.dashboard", "report"
     for model in admin.site._registry:
         prefix = f"{model._meta.app_label}_{model._meta.model_name}_"
         if name.startswith(prefix):
@@ -123,6 +126,8 @@ def matrix_world(world, renewal_world, tmp_path, settings):
         upload.report.save(f"report-{upload.pk}.csv", ContentFile(b"line,msisdn,outcome\n"), save=True)
     for disclosure in Disclosure.objects.all():  # each signed on the screen
         disclosure.signature.save("s.png", ContentFile(b"\x89PNG\r\n\x1a\n"), save=True)
+    for risk_list in RiskList.objects.all():
+        risk_list.report.save(f"risk-{risk_list.pk}.csv", ContentFile(b"line,msisdn,outcome\n"), save=True)
     report = HarassmentReport.objects.first()
     path = evidence_storage().save("evidence/test.png", ContentFile(b"\x89PNG\r\n\x1a\n"))
     Evidence.objects.create(report=report, path=path, original_name="call.png", content_type="image/png", size=8,
@@ -256,6 +261,8 @@ def walk_site(walk: Walk) -> None:
         visible = any(expect.allows(page, "view") for page in pm.MATRIX if page.startswith(f"{app}."))
         walk.check(enters and visible, c.get(reverse("admin:app_list", args=[app])), f"GET app {app}")
     walk.check(expect.allows("site.dashboard", "view"), c.get(reverse("admin:dashboard")), "GET dashboard")
+    walk.check(expect.allows("site.dashboard", "report"), c.get(reverse("admin:dashboard_monthly")),
+               "GET monthly report")
 
 
 def walk_model(walk: Walk, model, model_admin, w: World) -> None:
@@ -282,6 +289,8 @@ def walk_model(walk: Walk, model, model_admin, w: World) -> None:
                 walk.problems.append(f"{page} list offers the action {name}, the matrix refuses it")
     # add
     walk.check(may("add"), c.get(_url(model, "add")), f"GET {page} add")
+    if model is FeedUpload:
+        walk.check(may("add"), c.get(_url(model, "sample", "cancellations")), f"GET {page} sample")
     # each object: its page, its history, its delete page, its custom pages
     for obj in objs:
         what = f"{page} {obj!r}"
@@ -299,8 +308,10 @@ def walk_model(walk: Walk, model, model_admin, w: World) -> None:
             walk.check(may("reset_link", obj), c.get(_url(model, "reset_link", obj.pk)), f"GET {what} reset link")
         if model is Disclosure:
             walk.check(may("signature", obj), c.get(_url(model, "signature", obj.pk)), f"GET {what} signature")
-        if model is FeedUpload:
+        if model in (FeedUpload, RiskList):
             walk.check(may("report", obj), c.get(_url(model, "report", obj.pk)), f"GET {what} report")
+        if model in (FeedUpload, RiskList):
+            walk.check(may("view", obj), c.get(_url(model, "progress", obj.pk)), f"GET {what} progress")
     if hasattr(model_admin, "csv_fields"):
         response = c.get(_url(model, "export_csv"))
         walk.check(may("export"), response, f"GET {page} export")
@@ -371,11 +382,12 @@ def walk_evidence(walk: Walk) -> None:
     from renewal.models import Evidence
 
     evidence = Evidence.objects.get()
-    response = walk.client.get(reverse("subscriber:evidence", args=[evidence.pk]))
-    allowed = walk.expect.allows("renewal.evidence", "download")
-    if allowed != (response.status_code == 200):
-        walk.problems.append(f"evidence download answered {response.status_code}; the matrix "
-                             f"{'allows' if allowed else 'refuses'} it")
+    for action, name in (("download", "subscriber:evidence"), ("preview", "subscriber:evidence_preview")):
+        response = walk.client.get(reverse(name, args=[evidence.pk]))
+        allowed = walk.expect.allows("renewal.evidence", action)
+        if allowed != (response.status_code == 200):
+            walk.problems.append(f"evidence {action} answered {response.status_code}; the matrix "
+                                 f"{'allows' if allowed else 'refuses'} it")
 
 
 @pytest.mark.parametrize("subject", SUBJECTS)

@@ -13,7 +13,7 @@ from django.utils import translation
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from numbers.phone import InvalidMsisdn, canonical_mobile, normalize_msisdn, parse_msisdn
+from numbers.phone import InvalidMsisdn, canonical_mobile, normalize_msisdn, parse_msisdn, typed
 
 
 def answer(function, raw: str) -> tuple[str, str]:
@@ -24,7 +24,8 @@ def answer(function, raw: str) -> tuple[str, str]:
 
 
 def full_parser(raw: str) -> tuple[str, str]:
-    stripped = raw.strip()
+    # What a person typed is folded to ASCII first (full-width digits and the like: numbers.phone.typed).
+    stripped = typed(raw)
     if not stripped:
         return answer(normalize_msisdn, raw)  # the empty input is refused before any parsing
     return answer(lambda r: parse_msisdn(r, region="CN"), stripped)

@@ -126,6 +126,7 @@ SITE_SAMPLES: dict[str, Callable[[PageWorld], list[dict]]] = {
     "subscriber:report_detail": lambda pw: [{"reference": pw.extra["report"].reference}],
     "subscriber:evidence": lambda pw: [{"pk": pw.extra["evidence"].pk}],
     "subscriber:request_proof": lambda pw: [{"pk": pw.extra["unbind"].pk}],
+    "subscriber:evidence_preview": lambda pw: [{"pk": pw.extra["evidence"].pk}],
     "short-link": lambda pw: [{"reference": pw.extra["unbind"].reference}],
     "staff:receipt_signature": lambda pw: [{"pk": p.pk} for p in pw.extra["periods"]],
     # A page that only answers a POST, and the one-time link of a password reset (an invalid link says so).
@@ -179,8 +180,10 @@ def admin_urls(w: matrix.World) -> list[str]:
         if name in ("view_on_site", "logout", "jsi18n", "autocomplete"):
             continue  # a redirect, a POST, JavaScript and JSON: no page
         model_key, _, view = name.rpartition("_")
-        if name.endswith("_export_csv"):
-            continue  # a CSV file: its column names are codes, its cells data
+        if name.endswith(("_export_csv", "_sample", "_progress")) or name == "dashboard_monthly":
+            # A CSV file (its column names are codes, its cells data), a sample file, JSON a page polls; the
+            # monthly report is walked by its own test.
+            continue
         for object_view in ("password_change", "two_factor_reset", "reset_link"):
             if name.endswith(f"_{object_view}"):
                 model_key, view = name.removesuffix(f"_{object_view}"), object_view

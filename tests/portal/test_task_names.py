@@ -12,6 +12,8 @@ from portal.celery import app
 STABLE_NAMES = {
     "numbers.tasks.release_sweep_task",
     "numbers.tasks.feed_upload_process_task",
+    "numbers.tasks.daily_snapshot_task",
+    "numbers.oversight.risk_list_apply_task",
     "renewal.tasks.batch_sweep_task",
     "renewal.tasks.deliveries_dispatch_task",
     "renewal.tasks.deliveries_due_task",

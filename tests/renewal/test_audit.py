@@ -147,7 +147,8 @@ def test_an_evidence_download_is_audited_and_sandboxed(report):
     response = client.get(reverse("subscriber:evidence", args=[evidence.pk]))
     assert response.status_code == 200 and response["Content-Security-Policy"] == "sandbox"
     entry = only(AuditAction.EVIDENCE_DOWNLOAD)
-    assert entry.detail == {"report": report.reference, "file": "call.png"} and entry.actor_name == "reg"
+    assert entry.detail == {"report": report.reference, "file": "call.png", "inline": False}
+    assert entry.actor_name == "reg"
 
 
 def test_the_simulator_and_other_system_parts_are_named_as_themselves():

@@ -90,12 +90,15 @@ def test_the_downloaded_report_defuses_cells_a_spreadsheet_would_run(
     assert [r["msisdn"] for r in rows] == list(FORMULAS.values())
 
 
-def test_a_running_upload_refreshes_its_page(client, op_admin, private, operator):
+def test_a_running_upload_shows_a_progress_bar_that_follows_the_import(client, op_admin, private, operator):
     feed = FeedUpload.objects.create(operator=operator, file="feeds/x.csv", status=FeedStatus.RUNNING, lines=10,
                                      processed=4)
     client.force_login(op_admin)
     html = client.get(reverse("admin:numbers_feedupload_change", args=[feed.pk])).content.decode()
-    assert 'http-equiv="refresh"' in html and "4 / 10 (40 %)" in html
+    progress = reverse("admin:numbers_feedupload_progress", args=[feed.pk])
+    assert f'data-progress-url="{progress}"' in html and 'max="10" value="4"' in html and "4 / 10 (40 %)" in html
+    assert "portal/progress.js" in html  # the page polls the endpoint (no inline script)
+    assert client.get(progress).json()["done"] == 4
 
 
 def test_a_file_with_a_wrong_header_is_refused_on_the_form(client, op_admin, private):

@@ -4,14 +4,16 @@ The data set is tests/renewal/conftest.py's `known`; the active-renewal sections
 tests/renewal/active/test_dashboard.py.
 """
 
-from datetime import timedelta
+from datetime import date, timedelta
 
 import pytest
 from django.urls import reverse
 from django.utils import timezone
 
+from numbers.charts import DashboardFilter
 from renewal.deliveries import dashboard
 from renewal.models import Delivery
+from tests.factories import OperatorFactory
 from tests.renewal.helpers_renewal import make_platform
 
 DASHBOARD = reverse("admin:dashboard")
@@ -19,44 +21,68 @@ H = timedelta(hours=1)
 
 
 def test_batches_and_confirmation_rates_per_platform(known):
-    data = dashboard.batch_confirmations(now=known["now"])
+    data = dashboard.platform_deliveries(DashboardFilter.last_days(30), now=known["now"])
     rows = {r["platform"]: r for r in data["rows"]}
     assert list(rows) == ["Dead", "Good", "Late"]
     # states in DeliveryState order: pending, sent, confirmed, dead, cancelled
-    assert (rows["Good"]["batches"], rows["Good"]["total"], rows["Good"]["counts"]) == (2, 4, [0, 0, 4, 0, 0])
+    assert (rows["Good"]["total"], rows["Good"]["counts"]) == (4, [0, 0, 4, 0, 0])
     assert (rows["Good"]["rate"], rows["Good"]["overdue"], rows["Good"]["never_confirmed"]) == (100.0, 0, False)
-    assert (rows["Late"]["batches"], rows["Late"]["total"], rows["Late"]["counts"]) == (2, 4, [0, 2, 1, 0, 1])
+    assert (rows["Late"]["total"], rows["Late"]["counts"]) == (4, [0, 2, 1, 0, 1])
     assert (rows["Late"]["rate"], rows["Late"]["overdue"], rows["Late"]["never_confirmed"]) == (33.3, 1, False)
-    assert (rows["Dead"]["batches"], rows["Dead"]["total"], rows["Dead"]["counts"]) == (1, 2, [1, 0, 0, 1, 0])
+    assert (rows["Dead"]["total"], rows["Dead"]["counts"]) == (2, [1, 0, 0, 1, 0])
     assert (rows["Dead"]["rate"], rows["Dead"]["dead"], rows["Dead"]["never_confirmed"]) == (0.0, 1, True)
     assert data["overdue"] == ["Late"]
     assert data["never_confirming"] == ["Dead"]
-
-
-def test_push_to_confirmation_percentiles_per_platform(known):
-    rows = {r["platform"]: r for r in dashboard.push_to_confirmation()["rows"]}
-    assert sorted(rows) == ["Good", "Late"]  # Dead never confirmed
+    attention = {k: [r["platform"] for r in v] for k, v in data["attention"].items()}
+    assert attention == {"overdue": ["Late"], "never_confirming": ["Dead"], "slowest": ["Good", "Late"],
+                         "dead": ["Dead"]}
     # Good: 1, 2, 3, 10 hours: median 2.5; 95th: position 0.95·3 = 2.85 → 3 + 0.85·7 = 8.95
-    assert rows["Good"]["count"] == 4 and rows["Good"]["median"] == 2.5
-    assert rows["Good"]["p95"] == pytest.approx(8.95, abs=0.051)  # rounded to 0.1 h
-    assert (rows["Late"]["count"], rows["Late"]["median"], rows["Late"]["p95"]) == (1, 4.0, 4.0)
+    assert rows["Good"]["median"] == 2.5 and rows["Good"]["p95"] == pytest.approx(8.95, abs=0.051)
+    assert (rows["Late"]["median"], rows["Late"]["p95"]) == (4.0, 4.0)
+    assert rows["Dead"]["p95"] is None
+    # the lowest confirmation rates first, ten to a page
+    assert [r["platform"] for r in data["table"].rows] == ["Dead", "Late", "Good"]
 
 
-def test_the_page_shows_the_renewal_sections(client, regulator, known):
+def test_a_range_before_the_batches_shows_nothing(known):
+    f = DashboardFilter(start=date(2020, 1, 1), end=date(2020, 1, 31))
+    assert dashboard.platform_deliveries(f, now=known["now"])["rows"] == []
+
+
+def test_the_page_shows_the_platforms_and_their_links(client, regulator, known):
     client.force_login(regulator)
     response = client.get(DASHBOARD)
     assert response.status_code == 200
     html = response.content.decode()
-    for table in ("batch-confirmations", "push-to-confirmation"):
-        assert f'<table id="{table}"' in html
-    assert html.count("<svg") >= 8  # four numbers sections, four renewal sections
+    assert '<table id="platforms-table"' in html
     assert 'id="platforms-overdue"' in html and 'id="platforms-never-confirming"' in html
+    (platforms,) = [s["data"] for s in response.context["sections"] if s["key"] == "platforms"]
+    dead = next(r for r in platforms["rows"] if r["platform"] == "Dead")
+    listed = client.get(dead["dead_link"])
+    assert listed.status_code == 200 and [d.state for d in listed.context["cl"].queryset] == ["dead"]
+    late = next(r for r in platforms["rows"] if r["platform"] == "Late")
+    assert [d.state for d in client.get(late["overdue_link"]).context["cl"].queryset] == ["sent"]
+
+
+def test_240_platforms_are_a_page_of_ten_not_a_chart(client, regulator, operator, known):
+    from renewal.models import BatchChunk, Delivery, DeliveryEvent, DeliveryState, RecycleBatch
+
+    batch = RecycleBatch.objects.create(operator=operator, created_at=known["now"], size=1)
+    chunk = BatchChunk.objects.create(batch=batch, seq=0, size=1)
+    Delivery.objects.bulk_create(
+        Delivery(event=DeliveryEvent.BATCH, platform=make_platform(f"P{i:03d}"), operator=operator, chunk=chunk,
+                 state=DeliveryState.SENT, created_at=known["now"], sent_at=known["now"]) for i in range(240))
+    client.force_login(regulator)
+    response = client.get(DASHBOARD, {"platforms_page": "3"})
+    (platforms,) = [s["data"] for s in response.context["sections"] if s["key"] == "platforms"]
+    assert len(platforms["table"].shown) == 10 and platforms["pager"]["pages"] == 25
+    assert platforms["pager"]["page"] == 3 and "platforms_page=4" in platforms["pager"]["next"]
+    assert response.content.decode().count("P0") <= 20  # never a bar per platform
 
 
 @pytest.mark.services
 def test_renewal_figures_on_postgresql(require_postgres, known):
     test_batches_and_confirmation_rates_per_platform(known)
-    test_push_to_confirmation_percentiles_per_platform(known)
 
 
 def test_figures_follow_the_services(operator):
@@ -73,8 +99,10 @@ def test_figures_follow_the_services(operator):
     delivery = Delivery.objects.get(platform=quick)
     services.delivery_confirm(platform=quick, delivery_id=delivery.pk, unbound=2, not_found=1, now=start + 6 * H)
     # then
-    batches = {r["platform"]: r for r in dashboard.batch_confirmations(now=start + timedelta(days=4))["rows"]}
-    assert (batches["Quick"]["batches"], batches["Quick"]["confirmed"], batches["Quick"]["rate"]) == (1, 1, 100.0)
-    assert (batches["Silent"]["confirmed"], batches["Silent"]["overdue"], batches["Silent"]["rate"]) == (0, 1, 0.0)
-    assert [(r["platform"], r["count"], r["median"], r["p95"]) for r in dashboard.push_to_confirmation()["rows"]] == [
-        ("Quick", 1, 6.0, 6.0)]
+    data = dashboard.platform_deliveries(DashboardFilter.last_days(7), now=start + timedelta(days=4))
+    rows = {r["platform"]: r for r in data["rows"]}
+    assert (rows["Quick"]["confirmed"], rows["Quick"]["rate"], rows["Quick"]["p95"]) == (1, 100.0, 6.0)
+    assert (rows["Silent"]["confirmed"], rows["Silent"]["overdue"], rows["Silent"]["rate"]) == (0, 1, 0.0)
+    # an operator's own view counts its own batches only
+    assert dashboard.platform_deliveries(DashboardFilter.last_days(7, operator=OperatorFactory(code="ZZ")))[
+        "rows"] == []
