@@ -9,7 +9,8 @@ verify every signature and confirm through the API), and one worker
 (`celery worker --concurrency 2`); then runs the batch sweep and measures until
 every delivery is sent and then confirmed. The baseline, measured in the same
 run, is the same kind of signed 1,000-number POSTs sent sequentially from one
-process with no database and no broker. Figures go to stdout (and
+process with no database and no broker. (Deliveries go through the pump; the
+latency scenario, with platforms answering after 200 ms, is bench/latency_bench.py.) Figures go to stdout (and
 bench-results/batch_bench.json).
 """
 
@@ -99,7 +100,8 @@ def main() -> None:
     from renewal.deliveries import bodies, services
     from renewal.models import Delivery, DeliveryState, PlatformStatus
     from renewal.platforms import services as platform_services
-    from renewal.platforms.signing import signature_header
+    from renewal.platforms.crypto import new_signing_secret
+    from renewal.platforms.signing import secret_key, signature_headers
     from renewal.simulator.server import SimPlatform, Simulator
 
     procs = []
@@ -133,7 +135,9 @@ def main() -> None:
 
         numbers = [{"msisdn": f"+86147{i:08d}", "disconnected_at": "2026-08-01T00:00:00+08:00",
                     "release_not_before": "2026-10-30"} for i in range(1000)]
-        base_sim = Simulator(port=args.port + 2, platforms=[SimPlatform(platform_id=1, name="b", secrets=["s"])])
+        base_secret = new_signing_secret()
+        base_sim = Simulator(port=args.port + 2, platforms=[SimPlatform(platform_id=1, name="b",
+                                                                          secrets=[base_secret])])
         base_sim.start()
         session = requests.Session()
         n_base = 200
@@ -142,9 +146,8 @@ def main() -> None:
             body = bodies.dumps({"event": "recycled_numbers.batch", "delivery_id": f"base-{i}", "operator": "BENCH",
                                  "numbers": numbers})
             session.post(base_sim.url_for(1), data=body, headers={
-                "X-Renewal-Event": "recycled_numbers.batch", "X-Renewal-Delivery": f"base-{i}",
-                "X-Renewal-Signature": signature_header(secrets=["s"], body=body),
-                "Content-Type": "application/json"}).raise_for_status()
+                "X-Renewal-Event": "recycled_numbers.batch", "Content-Type": "application/json",
+                **signature_headers(keys=[secret_key(base_secret)], msg_id=f"base-{i}", body=body)}).raise_for_status()
         baseline = n_base / (time.perf_counter() - t)
         base_sim.stop()
         print(f"   baseline: {baseline:.0f} signed 1,000-number POSTs/s (sequential, no database, no broker)",

@@ -59,8 +59,8 @@ LOAD = [
     "CASE WHEN n.state = 'active' THEN 'C' || n.id ELSE '' END, false, "
     "fo.id + n.id % 10 FROM numbers_phonenumber AS n JOIN first_outlet AS fo ON fo.operator_id = n.range_holder_id "
     "WHERE n.state = 'active' OR n.cancelled_at IS NOT NULL ORDER BY n.id",
-    "INSERT INTO numbers_disclosure (number_id, outlet_id, staff_id, method, facts, customer_confirmed, recorded_at) "
-    "SELECT number_id, outlet_id, {user}, 'spoken', '{{}}', true, started_at FROM numbers_holderperiod "
+    "INSERT INTO numbers_disclosure (number_id, outlet_id, staff_id, method, facts, customer_confirmed, recorded_at, "
+    "signature) SELECT number_id, outlet_id, {user}, 'spoken', '{{}}', true, started_at, '' FROM numbers_holderperiod "
     "WHERE ended_at IS NULL AND id % 10 = 0",
     "UPDATE numbers_holderperiod AS hp SET requires_disclosure = true, disclosure_id = d.id "
     "FROM numbers_disclosure AS d WHERE d.number_id = hp.number_id AND hp.ended_at IS NULL",
@@ -89,8 +89,9 @@ LOAD = [
     "WHERE state = 'frozen' AND id % 23 = 0 LIMIT 10000",
     # platforms, and one batch of every frozen number per operator, in chunks of 1,000, to every platform
     "INSERT INTO renewal_platform (name, category, kind, webhook_url, status, signing_secret_encrypted, "
-    "previous_secret_encrypted, created_at) SELECT '平台 ' || lpad(i::text, 3, '0'), 'other', 'application', "
-    "'', 'live', 'x', '', now() FROM generate_series(1, {platforms}) AS i",
+    "previous_secret_encrypted, created_at, max_in_flight, support_phone, support_url) "
+    "SELECT '平台 ' || lpad(i::text, 3, '0'), 'other', 'application', '', 'live', 'x', '', now(), 8, '', '' "
+    "FROM generate_series(1, {platforms}) AS i",
     "INSERT INTO renewal_recyclebatch (operator_id, created_at, size) SELECT id, now() - interval '20 days', 0 "
     "FROM numbers_operator",
     "CREATE TEMP TABLE frozen AS SELECT n.id, n.cycle_id, n.cancelled_at, n.frozen_until, b.id AS batch_id, "
@@ -103,29 +104,31 @@ LOAD = [
     "SELECT f.id, f.cycle_id, c.id, f.cancelled_at, f.frozen_until FROM frozen AS f "
     "JOIN renewal_batchchunk AS c ON c.batch_id = f.batch_id AND c.seq = f.seq ORDER BY f.id",
     "INSERT INTO renewal_delivery (id, event, platform_id, operator_id, chunk_id, state, attempts, next_attempt_at, "
-    "last_error, created_at, sent_at, confirmed_at) SELECT gen_random_uuid(), 'recycled_numbers.batch', p.id, "
-    "b.operator_id, c.id, CASE WHEN (p.id + c.id) % 20 = 0 THEN 'dead' WHEN (p.id + c.id) % 20 = 1 THEN 'sent' "
+    "last_error, created_at, sent_at, confirmed_at, priority) SELECT gen_random_uuid(), 'recycled_numbers.batch', "
+    "p.id, b.operator_id, c.id, CASE WHEN (p.id + c.id) % 20 = 0 THEN 'dead' WHEN (p.id + c.id) % 20 = 1 THEN 'sent' "
     "WHEN (p.id + c.id) % 20 = 2 THEN 'pending' ELSE 'confirmed' END, 1, NULL, '', "
     "now() - interval '20 days' + (c.seq % 15) * interval '1 day', "
     "now() - interval '20 days' + (c.seq % 15) * interval '1 day', "
     "CASE WHEN (p.id + c.id) % 20 > 2 THEN now() - interval '20 days' + (c.seq % 15) * interval '1 day' "
-    "+ (p.id % 48) * interval '1 hour' END FROM renewal_batchchunk AS c "
+    "+ (p.id % 48) * interval '1 hour' END, 1 FROM renewal_batchchunk AS c "
     "JOIN renewal_recyclebatch AS b ON b.id = c.batch_id, renewal_platform AS p",
     "UPDATE renewal_batchchunk AS c SET deliveries_done = (SELECT COUNT(*) FROM renewal_delivery AS d "
     "WHERE d.chunk_id = c.id AND d.state IN ('confirmed', 'cancelled'))",
     # unbind requests of active numbers to every platform, and harassment reports
-    "INSERT INTO renewal_unbindrequest (id, number_id, holder_period_id, bound_before, created_at, finished_at) "
-    "SELECT gen_random_uuid(), hp.number_id, hp.id, hp.started_at, now() - (hp.id % 30) * interval '1 day', NULL "
+    "INSERT INTO renewal_unbindrequest (id, number_id, holder_period_id, bound_before, created_at, finished_at, "
+    "reference) SELECT gen_random_uuid(), hp.number_id, hp.id, hp.started_at, now() - (hp.id % 30) * interval '1 day', "
+    "NULL, 'B' || hp.id "
     "FROM numbers_holderperiod AS hp WHERE hp.ended_at IS NULL ORDER BY hp.id LIMIT 2000",
     "INSERT INTO renewal_unbindtask (id, request_id, platform_id, delivery_id, created_at, deadline_at, result, "
-    "accounts, detail, reported_at) SELECT gen_random_uuid(), r.id, p.id, NULL, r.created_at, "
+    "accounts, detail, reported_at, reason) SELECT gen_random_uuid(), r.id, p.id, NULL, r.created_at, "
     "r.created_at + interval '1 day', (ARRAY['unbound', 'nothing_bound', 'rejected', 'no_answer', ''])"
-    "[(p.id + abs(hashtext(r.id::text))) % 5 + 1], NULL, '', r.created_at + interval '2 hours' "
+    "[(p.id + abs(hashtext(r.id::text))) % 5 + 1], NULL, '', r.created_at + interval '2 hours', "
+    "CASE WHEN (p.id + abs(hashtext(r.id::text))) % 5 = 2 THEN 'other' ELSE '' END "
     "FROM renewal_unbindrequest AS r, renewal_platform AS p",
     "INSERT INTO renewal_harassmentreport (reference, number_id, holder_period_id, category, sender, occurred_at, "
-    "description, created_at, status, notes, handled_by) SELECT 'HR-B' || r.number_id, r.number_id, "
+    "description, created_at, status, notes, handled_by, retention_hold) SELECT 'HR-B' || r.number_id, r.number_id, "
     "r.holder_period_id, (ARRAY['debt_collection', 'marketing', 'fraud', 'other'])[r.number_id % 4 + 1], '95xxx', "
-    "r.created_at, 'bench', r.created_at, 'new', '', '' FROM renewal_unbindrequest AS r",
+    "r.created_at, 'bench', r.created_at, 'new', '', '', false FROM renewal_unbindrequest AS r",
     "ANALYZE",
 ]
 
@@ -185,6 +188,8 @@ def main() -> None:
     from portal.dashboard import SECTIONS
 
     settings.ALLOWED_HOSTS = ["*"]
+    # The page as a regulator sees it, without the second-factor step of the sign-in (the demo's setting).
+    settings.ADMIN_2FA_RELAXED = True
     seconds = 0.0 if args.no_load else load(args.numbers, args.platforms)
     from django.contrib.auth import get_user_model
 

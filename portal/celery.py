@@ -36,7 +36,7 @@ SWEEP_EVERY = float(os.environ.get("SWEEP_INTERVAL_SECONDS", "30"))
 
 app.conf.beat_schedule = {
     "release-sweep": {"task": "numbers.tasks.release_sweep_task", "schedule": SWEEP_EVERY},
-    # Batch renewal: new batches, and pending deliveries whose next attempt is due (lost messages too).
+    # Batch renewal: new batches, and starting the pump when a pending delivery is due (retries, expired leases).
     "batch-sweep": {"task": "renewal.tasks.batch_sweep_task", "schedule": SWEEP_EVERY},
     "deliveries-due": {"task": "renewal.tasks.deliveries_due_task", "schedule": min(SWEEP_EVERY, 15.0)},
 }
@@ -55,6 +55,10 @@ app.conf.beat_schedule["unbind-coalesce"] = {
 app.conf.beat_schedule["signature-retention"] = {"task": "numbers.tasks.signature_retention_task", "schedule": 3600.0}
 app.conf.beat_schedule["unbind-deadline-sweep"] = {
     "task": "renewal.unbind.unbind_deadline_sweep_task", "schedule": SWEEP_EVERY,
+}
+# Attempts of long-confirmed deliveries (RENEWAL_ATTEMPT_RETENTION_DAYS), hourly.
+app.conf.beat_schedule["delivery-attempts-prune"] = {
+    "task": "renewal.tasks.delivery_attempts_prune_task", "schedule": 3600.0,
 }
 
 # Housekeeping: expired sessions (a subscriber's code request makes one), and the reports' retention.

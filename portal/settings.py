@@ -347,6 +347,9 @@ SPECTACULAR_SETTINGS = {
     "TITLE": "Secondary-number renewal portal — platform API",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
+    # 3.1: the webhooks the portal sends are described beside the endpoints it serves.
+    "OAS_VERSION": "3.1.0",
+    "WEBHOOKS": ["renewal.api.webhooks.BATCH", "renewal.api.webhooks.UNBIND", "renewal.api.webhooks.PING"],
     # Browsable docs served from the portal's own static files: they work offline.
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
@@ -365,10 +368,17 @@ RENEWAL_CHUNK_SIZE = env.int("RENEWAL_CHUNK_SIZE", default=1000)
 RENEWAL_MAX_ATTEMPTS = env.int("RENEWAL_MAX_ATTEMPTS", default=10)
 RENEWAL_RETRY_BASE_SECONDS = env.float("RENEWAL_RETRY_BASE_SECONDS", default=30.0)
 RENEWAL_RETRY_MAX_SECONDS = env.float("RENEWAL_RETRY_MAX_SECONDS", default=6 * 3600.0)
-# The due sweep moves an enqueued delivery's next_attempt_at this far ahead: it is enqueued once per lease.
-RENEWAL_DUE_LEASE_SECONDS = env.float("RENEWAL_DUE_LEASE_SECONDS", default=600.0)
-# Deliveries the dispatch and due sweep enqueue per task run.
-RENEWAL_DISPATCH_CHUNK = env.int("RENEWAL_DISPATCH_CHUNK", default=1000)
+# The pump (renewal.deliveries.pump): a task sends a slice of due deliveries at once, for at most this long.
+RENEWAL_PUMP_SLICE_SECONDS = env.float("RENEWAL_PUMP_SLICE_SECONDS", default=10.0)
+# POSTs in flight at once per worker process (the global limit; each platform's own is Platform.max_in_flight).
+RENEWAL_PUMP_CONCURRENCY = env.int("RENEWAL_PUMP_CONCURRENCY", default=256)
+# Pump chains running at once over the whole deployment: one per pool thread (or process) consuming `pump`.
+RENEWAL_PUMP_TASKS = env.int("RENEWAL_PUMP_TASKS", default=4)
+# A claimed delivery is leased this long (at least a slice and its timeouts): not claimed again before, and a
+# killed worker's deliveries are due again after it.
+RENEWAL_DUE_LEASE_SECONDS = env.float("RENEWAL_DUE_LEASE_SECONDS", default=60.0)
+# Every POST writes a DeliveryAttempt row; those of deliveries confirmed longer ago than this are pruned.
+RENEWAL_ATTEMPT_RETENTION_DAYS = env.int("RENEWAL_ATTEMPT_RETENTION_DAYS", default=30)
 # Outgoing webhooks: connect and read timeouts (seconds); HTTPS only in production.
 RENEWAL_CONNECT_TIMEOUT = env.float("RENEWAL_CONNECT_TIMEOUT", default=3.05)
 RENEWAL_READ_TIMEOUT = env.float("RENEWAL_READ_TIMEOUT", default=10.0)
@@ -383,6 +393,8 @@ RENEWAL_SECRET_OVERLAP_HOURS = env.int("RENEWAL_SECRET_OVERLAP_HOURS", default=2
 RENEWAL_API_RATE = env.str("RENEWAL_API_RATE", default="1200/min")
 # API requests without a valid key (none, or a bad one) per client address (TRUSTED_PROXY_COUNT decides it).
 RENEWAL_API_ANON_RATE = env.str("RENEWAL_API_ANON_RATE", default="120/min")
+# Bodies of the API's item endpoints (up to 1,000 items); every other JSON endpoint takes 64 KiB.
+API_MAX_ITEMS_BODY_BYTES = env.int("API_MAX_ITEMS_BODY_BYTES", default=1024 * 1024)
 
 # --- Active renewal: SMS sign-in, limits, the subscriber session, evidence, unbind requests ---
 # SMS backend: renewal.active.sms.ConsoleBackend (prints the code), renewal.active.sms.DatabaseBackend (the
@@ -420,14 +432,16 @@ REPORT_RETENTION_DAYS = env.int("REPORT_RETENTION_DAYS", default=3 * 365)
 UNBIND_COALESCE_SECONDS = env.float("UNBIND_COALESCE_SECONDS", default=3.0)
 # An unbind task without a result this long after it was created becomes `no_answer`.
 UNBIND_ANSWER_DEADLINE_SECONDS = env.int("UNBIND_ANSWER_DEADLINE_SECONDS", default=24 * 3600)
-# A person is waiting for these (the sign-in SMS, their unbind request's deliveries): the "interactive" queue,
-# consumed by every worker next to the default one (kombu alternates between queues), so they never wait
-# behind a million-number batch. A worker started with -Q must list both: -Q interactive,celery.
+# Three queues. "interactive": a person is waiting (the sign-in SMS, coalescing their unbind request); "pump":
+# the pump's slices (each up to RENEWAL_PUMP_SLICE_SECONDS); "celery": sweeps and the rest. Run a worker process
+# of its own for interactive (-Q interactive), so a sign-in code never waits behind a slice; a worker without -Q
+# consumes all three.
 from kombu import Exchange, Queue  # noqa: E402
 
 CELERY_TASK_DEFAULT_QUEUE = "celery"
 CELERY_TASK_QUEUES = [  # each bound by its own name, so a message lands in exactly one of them
     Queue("interactive", Exchange("interactive"), routing_key="interactive"),
+    Queue("pump", Exchange("pump"), routing_key="pump"),
     Queue("celery", Exchange("celery"), routing_key="celery"),
 ]
 CELERY_TASK_ROUTES = {
@@ -435,6 +449,7 @@ CELERY_TASK_ROUTES = {
     "renewal.unbind.unbind_coalesce_task": {"queue": "interactive"},
     "renewal.active.unbind_summary_send_task": {"queue": "interactive"},
     "renewal.active.sms_send_task": {"queue": "interactive"},
+    "renewal.tasks.deliveries_pump_task": {"queue": "pump"},
 }
 
 # The demo data of `make run` (manage.py load_demo), one step per feature, in this order. Each step is a module

@@ -14,6 +14,7 @@ import secrets
 import uuid
 from datetime import datetime
 
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator, URLValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -53,6 +54,10 @@ class PlatformStatus(models.TextChoices):
     SUSPENDED = "suspended", pgettext_lazy("platform status", "suspended")
 
 
+DEFAULT_MAX_IN_FLIGHT = 8
+MAX_IN_FLIGHT = 1000
+
+
 class PlatformQuerySet(models.QuerySet["Platform"]):
     def live(self) -> "PlatformQuerySet":
         return self.filter(status=PlatformStatus.LIVE)
@@ -70,6 +75,19 @@ class Platform(models.Model):
     )
     status = models.CharField(_("status"), max_length=10, choices=PlatformStatus.choices,
                               default=PlatformStatus.SANDBOX)
+    # Held across every worker process and machine: the pump's claim takes at most this many minus those
+    # already leased and not yet recorded (renewal.deliveries.pump).
+    max_in_flight = models.PositiveSmallIntegerField(
+        _("deliveries in flight at most"), default=DEFAULT_MAX_IN_FLIGHT,
+        validators=[MinValueValidator(1), MaxValueValidator(MAX_IN_FLIGHT)],
+        help_text=_("How many webhook POSTs the portal keeps open to this platform at once, over all workers."),
+    )
+    # Shown to a subscriber beside this platform's rejection of an unbind task.
+    support_phone = models.CharField(
+        _("support phone"), max_length=32, blank=True,
+        validators=[RegexValidator(r"^\+?[0-9][0-9 ()-]{2,30}$", _("Digits, spaces, brackets and dashes only."))])
+    support_url = models.URLField(_("support page"), max_length=300, blank=True,
+                                  validators=[URLValidator(schemes=["https", "http"])])
     # Fernet tokens (renewal.platforms.crypto); never the plain secret.
     signing_secret_encrypted = models.TextField(_("signing secret (encrypted)"), editable=False)
     previous_secret_encrypted = models.TextField(_("previous signing secret (encrypted)"), blank=True,
@@ -88,6 +106,8 @@ class Platform(models.Model):
         constraints = [
             models.CheckConstraint(condition=Q(status__in=PlatformStatus.values), name="platform_status_valid"),
             models.CheckConstraint(condition=Q(kind__in=PlatformKind.values), name="platform_kind_valid"),
+            models.CheckConstraint(condition=Q(max_in_flight__gte=1, max_in_flight__lte=MAX_IN_FLIGHT),
+                                   name="platform_max_in_flight_valid"),
         ]
 
     def __str__(self) -> str:
@@ -223,6 +243,12 @@ class DeliveryEvent(models.TextChoices):
     UNBIND = "unbind.request", _("unbind request")
 
 
+class DeliveryPriority(models.IntegerChoices):
+    # A person waits for an unbind request; a batch can wait its turn.
+    INTERACTIVE = 0, _("a person is waiting")
+    BULK = 1, _("bulk")
+
+
 class DeliveryState(models.TextChoices):
     PENDING = "pending", _("pending")
     SENT = "sent", _("sent")
@@ -261,7 +287,7 @@ class DeliveryQuerySet(models.QuerySet["Delivery"]):
 
 
 class Delivery(models.Model):
-    """One message to one platform; its id is the X-Renewal-Delivery header, the same on every retry."""
+    """One message to one platform; its id is the `webhook-id` header, the same on every retry."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     event = models.CharField(_("event"), max_length=32, choices=DeliveryEvent.choices)
@@ -277,9 +303,13 @@ class Delivery(models.Model):
                               help_text=_("For batches of recycled numbers."))
     state = models.CharField(_("state"), max_length=10, choices=DeliveryState.choices,
                              default=DeliveryState.PENDING)
+    # The pump claims a platform's due deliveries in this order first: unbind requests before batches.
+    priority = models.PositiveSmallIntegerField(_("priority"), choices=DeliveryPriority.choices,
+                                                default=DeliveryPriority.BULK)
     attempts = models.PositiveIntegerField(_("attempts"), default=0)
     next_attempt_at = models.DateTimeField(_("next attempt at"), null=True, blank=True)
-    # Set while one attempt is in flight, so that a duplicate task message does not POST twice at once.
+    # Set while an attempt is in flight (leased by a pump and not yet recorded): it counts against the platform's
+    # max_in_flight until then, and nobody else sends it; past it, a killed worker's delivery is due again.
     claimed_until = models.DateTimeField(_("attempt in flight until"), null=True, blank=True, editable=False)
     last_error = models.TextField(_("last error"), blank=True)
     created_at = models.DateTimeField(_("created at"))
@@ -304,6 +334,11 @@ class Delivery(models.Model):
             models.Index(fields=["platform", "state"], condition=Q(state__in=OPEN_STATES),
                          name="delivery_open_platform_state"),
             models.Index(fields=["created_at"], condition=Q(state=DeliveryState.PENDING), name="delivery_pending_age"),
+            # The pump's claim: a platform's due deliveries in claim order, and its deliveries in flight.
+            models.Index(fields=["platform", "priority", "next_attempt_at", "chunk", "id"],
+                         condition=Q(state="pending"), name="delivery_platform_due"),
+            models.Index(fields=["platform", "claimed_until"],
+                         condition=Q(state="pending", claimed_until__isnull=False), name="delivery_in_flight"),
         ]
         constraints = [
             models.CheckConstraint(condition=Q(state__in=DeliveryState.values), name="delivery_state_valid"),
@@ -318,6 +353,38 @@ class Delivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_event_display()} {self.id} → {self.platform}"
+
+
+# Only this many bytes of an error are kept on an attempt (UTF-8, cut at a character boundary).
+ATTEMPT_ERROR_BYTES = 500
+
+
+class DeliveryAttempt(models.Model):
+    """One POST of a delivery: when it started, what the platform answered and how long it took.
+
+    Written in the same statement that records the attempt's outcome on the delivery; attempts of confirmed
+    deliveries are pruned after RENEWAL_ATTEMPT_RETENTION_DAYS.
+    """
+
+    delivery = models.ForeignKey(Delivery, on_delete=models.CASCADE, related_name="attempt_log")
+    platform = models.ForeignKey(Platform, on_delete=models.CASCADE, related_name="delivery_attempts")
+    started_at = models.DateTimeField(_("started at"))
+    status_code = models.PositiveSmallIntegerField(_("HTTP status"), null=True, blank=True,
+                                                   help_text=_("Empty when no answer came (timeout, refused)."))
+    latency_ms = models.PositiveIntegerField(_("latency (ms)"))
+    error = models.CharField(_("error"), max_length=ATTEMPT_ERROR_BYTES, blank=True)
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+        verbose_name = _("delivery attempt")
+        verbose_name_plural = _("delivery attempts")
+        indexes = [
+            models.Index(fields=["delivery", "started_at"], name="attempt_delivery"),
+            models.Index(fields=["platform", "started_at"], name="attempt_platform"),
+        ]
+
+    def __str__(self) -> str:
+        return f"attempt of {self.delivery_id} at {self.started_at:%Y-%m-%d %H:%M:%S}"
 
 
 # --- active renewal: sign-in codes, the test SMS outbox, harassment reports, unbind requests ---
@@ -519,6 +586,17 @@ class UnbindResult(models.TextChoices):
 REPORTABLE_RESULTS = (UnbindResult.UNBOUND, UnbindResult.NOTHING_BOUND, UnbindResult.REJECTED)
 
 
+class UnbindReason(models.TextChoices):
+    """Why a platform rejected an unbind task: a fixed vocabulary the subscriber can act on."""
+
+    ENTERPRISE_ACCOUNT = "enterprise_account", _("enterprise account")
+    LEGAL_HOLD = "legal_hold", _("frozen by a court or the police")
+    IDENTITY_CHECK_REQUIRED = "identity_check_required", _("identity check required")
+    ASSETS_OR_BALANCE = "assets_or_balance", _("assets or a balance in the account")
+    ACTIVE_CONTRACT = "active_contract", _("a contract still running")
+    OTHER = "other", _("another reason")
+
+
 class UnbindTask(models.Model):
     """One platform's part of an unbind request: the outbox row that the coalescer puts into a delivery."""
 
@@ -533,6 +611,8 @@ class UnbindTask(models.Model):
     deadline_at = models.DateTimeField(_("answer deadline"))
     result = models.CharField(_("result"), max_length=16, choices=UnbindResult.choices, blank=True, default="")
     accounts = models.PositiveIntegerField(_("accounts unbound"), null=True, blank=True)
+    reason = models.CharField(_("reason"), max_length=32, choices=UnbindReason.choices, blank=True,
+                              help_text=_("Why the platform rejected the task (rejected only)."))
     detail = models.CharField(_("detail"), max_length=500, blank=True)
     reported_at = models.DateTimeField(_("reported at"), null=True, blank=True)
 
@@ -543,6 +623,12 @@ class UnbindTask(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["request", "platform"], name="one_unbind_task_per_platform"),
             models.CheckConstraint(condition=Q(result__in=UnbindResult.values), name="unbind_result_valid"),
+            # A rejection carries a reason from the vocabulary; nothing else carries one.
+            models.CheckConstraint(
+                condition=Q(result=UnbindResult.REJECTED, reason__in=UnbindReason.values)
+                | (~Q(result=UnbindResult.REJECTED) & Q(reason="")),
+                name="unbind_reason_iff_rejected",
+            ),
         ]
         indexes = [
             # The coalescer's claim: unassigned tasks of one platform.

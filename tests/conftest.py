@@ -150,6 +150,14 @@ def require_broker():
 
 
 @pytest.fixture(autouse=True)
+def _fresh_chunk_bodies():
+    """A rolled-back test's chunk ids come back in the next test: a chunk's body cached per process must not."""
+    from renewal.deliveries import bodies
+
+    bodies._chunk_cache.clear()
+
+
+@pytest.fixture(autouse=True)
 def _fresh_cache():
     """Rate-limit counters and other cached state never leak between tests (the database cache rolls back)."""
     from django.conf import settings

@@ -87,7 +87,8 @@ def _logins() -> list[tuple[str, str, str]]:
     if secondary:
         lines.append(("Subscriber (secondary number)", "/renew/",
                       f"number {secondary.number.national}; the code is printed below (▶ SMS)"))
-        lines.append(("  then", "/renew/number", "“unbind all”; the summary SMS links back (/r/…); a report"))
+        lines.append(("  then", "/renew/number", "“unbind all”: about 7% of platforms reject, with the reason and "
+                      "their support contact; the summary SMS links back (/r/…); a report"))
         lines.append(("Regulator: who handles reports", "/admin/renewal/reportauthority/", "regulator"))
     if unknown:
         lines.append(("Subscriber (holding start unknown)", "/renew/", f"number {unknown.number.national}"))

@@ -58,15 +58,7 @@ GROUPS = (NEEDS_YOU, UnbindResult.UNBOUND, UnbindResult.NOTHING_BOUND, "in_progr
 
 def support_contact(platform: Platform) -> dict[str, str]:
     """The platform's support contact ({"phone", "url"}, either may be empty)."""
-    contact = getattr(platform, "support_contact", "") or ""
-    phone = getattr(platform, "support_phone", "") or ""
-    url = getattr(platform, "support_url", "") or ""
-    if contact and not (phone or url):  # one free-text field: a web address or a phone number
-        if contact.startswith(("http://", "https://")):
-            url = contact
-        else:
-            phone = contact
-    return {"phone": phone, "url": url}
+    return {"phone": platform.support_phone, "url": platform.support_url}
 
 
 def rejection(*, status: str, reason: str = "", detail: str = "", platform: Platform) -> dict[str, Any]:

@@ -115,13 +115,17 @@ class PlatformAPIView(APIView):
             # The stubs say float; DRF passes None itself (check_throttles) and Throttled accepts it.
             self.throttled(request, throttle.wait())  # type: ignore[arg-type]
 
+    def body_limit(self) -> int:
+        """The largest body this endpoint takes (item endpoints: API_MAX_ITEMS_BODY_BYTES)."""
+        return MAX_BODY_BYTES
+
     def initial(self, request, *args, **kwargs):
         try:
             length = int(request.META.get("CONTENT_LENGTH") or 0)
         except ValueError:
             length = 0
-        if length > MAX_BODY_BYTES:
-            raise PayloadTooLarge(f"The request body is larger than {MAX_BODY_BYTES} bytes.")
+        if length > self.body_limit():
+            raise PayloadTooLarge(f"The request body is larger than {self.body_limit()} bytes.")
         super().initial(request, *args, **kwargs)
 
     @property

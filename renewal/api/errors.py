@@ -21,6 +21,12 @@ class PayloadTooLarge(exceptions.APIException):
     default_code = "payload_too_large"
 
 
+class TooManyItems(exceptions.APIException):
+    status_code = status.HTTP_400_BAD_REQUEST
+    default_detail = "Too many items in one call."
+    default_code = "too_many_items"
+
+
 _CODES = [
     (exceptions.ParseError, "invalid_json"),
     (exceptions.ValidationError, "validation_error"),

@@ -6,6 +6,7 @@ from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerSplitView
 
 from renewal.api import views as api
+from renewal.api.unbind import DeliveryResultsView
 
 app_name = "api"
 
@@ -24,6 +25,7 @@ redoc_csp = csp_update({"style-src": [NONCE, *REDOC_STYLE_HASHES], "img-src": ["
 urlpatterns = [
     path("deliveries", api.DeliveryListView.as_view(), name="deliveries"),
     path("deliveries/<uuid:delivery_id>/confirm", api.DeliveryConfirmView.as_view(), name="delivery-confirm"),
+    path("deliveries/<uuid:delivery_id>/results", DeliveryResultsView.as_view(), name="delivery-results"),
     path("recycled-numbers", api.RecycledNumbersView.as_view(), name="recycled-numbers"),
     path("schema", SpectacularAPIView.as_view(), name="schema"),
     path("docs", swagger_csp(SpectacularSwaggerSplitView.as_view(url_name="api:schema")), name="docs"),

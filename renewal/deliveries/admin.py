@@ -12,9 +12,9 @@ from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
 from numbers.access import AuthenticatedHttpRequest, scope_queryset
-from numbers.admin_base import ModelAdmin, NoWritesMixin
+from numbers.admin_base import ModelAdmin, NoWritesMixin, TabularInline
 from renewal.deliveries import services
-from renewal.models import BatchChunk, Delivery, DeliveryState, RecycleBatch
+from renewal.models import BatchChunk, Delivery, DeliveryAttempt, DeliveryState, RecycleBatch
 
 
 class ReadOnly(NoWritesMixin, ModelAdmin):
@@ -52,6 +52,20 @@ class BatchChunkAdmin(ReadOnly):
         return scope_queryset(super().get_queryset(request), request.user, ("batch__operator",))
 
 
+class DeliveryAttemptInline(NoWritesMixin, TabularInline):
+    """Each POST of the delivery: when, the answer, how long (pruned once the delivery is long confirmed)."""
+
+    model = DeliveryAttempt
+    fields = ("started_at", "status_code", "latency_ms", "error")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # Whoever may see the delivery sees its attempts (the delivery admin scopes the rows).
+        return request.user.has_perm("renewal.view_delivery")
+
+
 @admin.register(Delivery)
 class DeliveryAdmin(ReadOnly):
     list_display = ["id", "event", "platform", "operator", "state", "attempts", "next_attempt_at", "short_error",
@@ -63,6 +77,7 @@ class DeliveryAdmin(ReadOnly):
                        "last_error", "created_at", "sent_at", "confirmed_at", "confirmed_unbound",
                        "confirmed_not_found")
     fields = readonly_fields
+    inlines = [DeliveryAttemptInline]
     actions = ["retry"]
     show_full_result_count = False
 

@@ -2,8 +2,10 @@
 
 `make run` starts `simulate_platforms --demo`, which points the live platforms'
 webhooks at its receivers; the batch sweep then pushes the 10,000 numbers to
-every live platform, the simulator confirms, and numbers whose freeze is over
-are released.
+every live platform (the pump, at most each platform's `max_in_flight` POSTs at
+once), the simulator verifies each Standard Webhooks signature and confirms, and
+numbers whose freeze is over are released. Each platform has a support contact,
+shown to a subscriber beside that platform's rejection of an unbind task.
 """
 
 import os
@@ -120,7 +122,13 @@ TAG_PROVIDERS = [chinese_name(n) for n in TAG_PROVIDERS]
 @transaction.atomic
 def load(stdout: OutputWrapper) -> list[tuple[str, str, str]]:
     if Platform.objects.exists():
-        stdout.write("renewal: demo platforms already loaded")
+        # Demo data from before Standard Webhooks holds secrets that cannot sign: give them new ones (the
+        # simulator re-reads them).
+        stale = [p for p in Platform.objects.all() if not services.platform_secret_signs(p)]
+        for platform in stale:
+            services.platform_secret_reissue(platform=platform)
+        stdout.write("renewal: demo platforms already loaded"
+                     + (f" ({len(stale)} signing secrets re-issued)" if stale else ""))
         return _logins(None)
     rng = random.Random(4)
     count = 0
@@ -131,7 +139,11 @@ def load(stdout: OutputWrapper) -> list[tuple[str, str, str]]:
                 PlatformStatus.LIVE
             platform = services.platform_create(
                 name=name, category=category, status=status,
-                kind=PlatformKind.TAG_PROVIDER if category == "number_tags" else PlatformKind.APPLICATION)
+                kind=PlatformKind.TAG_PROVIDER if category == "number_tags" else PlatformKind.APPLICATION,
+                # Shown to a subscriber beside a rejection; the big ones take more POSTs at once.
+                support_phone=f"+86 400 {rng.randrange(100, 1000)} {rng.randrange(1000, 10000)}",
+                support_url=f"https://help.example.com/{count}" if rng.random() < 0.6 else "",
+                max_in_flight=16 if count % 10 == 0 else 8)
             if name not in PULL_ONLY:  # until simulate_platforms --demo points it at its receiver
                 Platform.objects.filter(pk=platform.pk).update(
                     webhook_url=f"http://127.0.0.1:{SIMULATOR_PORT}/p/{platform.pk}")
@@ -173,8 +185,10 @@ def _due_numbers(rng: random.Random, operator: Operator) -> None:
 
 
 def _logins(key: str | None) -> list[tuple[str, str, str]]:
-    lines = [("Platform API docs (offline)", "/api/v1/docs", "Bearer key below"),
-             ("Batches and deliveries (admin)", "/admin/renewal/recyclebatch/", "platform-admin")]
+    lines = [("Platform API docs (offline)", "/api/v1/docs", "Bearer key below; webhooks in /api/v1/schema"),
+             ("Batches and deliveries (admin)", "/admin/renewal/recyclebatch/", "platform-admin"),
+             ("Each POST of a delivery (admin)", "/admin/renewal/delivery/", "platform-admin: open a delivery"),
+             ("Platforms' in-flight limits (admin)", "/admin/renewal/platform/", "platform-admin")]
     if key:
         lines.append(("Pull-only platform's API key", "/api/v1/deliveries", key))
     return lines

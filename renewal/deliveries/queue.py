@@ -6,14 +6,23 @@ tasks in every process, so that tests run them inline and web processes send the
 """
 
 from celery import current_app
+from django.conf import settings
 from django.db import transaction
 
-DISPATCH = "renewal.tasks.deliveries_dispatch_task"
-DUE = "renewal.tasks.deliveries_due_task"
-SEND = "renewal.tasks.delivery_send_task"
+PUMP = "renewal.tasks.deliveries_pump_task"
 
 
-def after_commit(task_name: str, *args: object, queue: str | None = None) -> None:
-    """Enqueue the task once the current transaction commits (at once outside a transaction)."""
-    options = {"queue": queue} if queue else {}
-    transaction.on_commit(lambda: current_app.signature(task_name, args=args, **options).apply_async())
+def send(task_name: str, *args: object) -> None:
+    """Enqueue the task now (its queue is the task's route)."""
+    current_app.signature(task_name, args=args).apply_async()
+
+
+def pump_kick() -> None:
+    """Start the pump: one task per slot; a slot whose chain is running ignores it (renewal.deliveries.pump)."""
+    for slot in range(settings.RENEWAL_PUMP_TASKS):
+        send(PUMP, slot)
+
+
+def pump_after_commit() -> None:
+    """Start the pump once the current transaction commits (at once outside a transaction)."""
+    transaction.on_commit(pump_kick)

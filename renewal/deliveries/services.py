@@ -1,14 +1,13 @@
-"""The outbox's public surface: the batch sweep, delivery attempts, retries, confirmations, release gating.
+"""The outbox's public surface: the batch sweep, the pump, retries, confirmations, release gating.
 
-What other features use of the outbox is here; its other modules (bodies, http, unbind) are internal.
+What other features use of the outbox is here; its other modules (bodies, http, pump, queue, unbind) are internal.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import math
-import random
-import time
 import uuid
 from collections.abc import Iterable
 from datetime import datetime, timedelta
@@ -25,7 +24,7 @@ from django.utils.translation import gettext as _
 from numbers.audit import audit_record
 from numbers.models import AuditAction, PhoneNumber, State
 from numbers.services import Actor, actor_label
-from renewal.deliveries import bodies, http, observe, queue
+from renewal.deliveries import bodies, pump, queue
 
 # What other features use of the outbox's internals, re-exported as its public surface.
 from renewal.deliveries.unbind import unbind_coalesce as unbind_coalesce
@@ -35,39 +34,16 @@ from renewal.models import (
     BatchChunk,
     BatchEntry,
     Delivery,
+    DeliveryAttempt,
     DeliveryEvent,
+    DeliveryPriority,
     DeliveryState,
     Platform,
     PlatformStatus,
     RecycleBatch,
 )
-from renewal.platforms.services import platform_secrets
-from renewal.platforms.signing import signature_header
 
-# --- API keys --------------------------------------------------------------------------------
-
-
-
-
-
-
-
-
-
-
-
-# --- platforms -------------------------------------------------------------------------------
-
-
-
-
-
-
-
-
-
-
-
+log = logging.getLogger(__name__)
 
 # --- the batch sweep -------------------------------------------------------------------------
 
@@ -133,22 +109,22 @@ def batch_create(*, operator_id: int, now: datetime) -> RecycleBatch | None:
         cursor.execute(f"DELETE FROM {chunk} WHERE batch_id = %s AND size = 0", [batch.pk])
         # Pull-only platforms (no webhook URL) read their deliveries through the API: they start `sent`.
         cursor.execute(
-            f"INSERT INTO {delivery} (id, event, platform_id, operator_id, chunk_id, state, attempts, "
+            f"INSERT INTO {delivery} (id, event, platform_id, operator_id, chunk_id, state, priority, attempts, "
             f"  next_attempt_at, last_error, created_at, sent_at) "
             f"SELECT {_uuid_sql()}, %s, p.id, %s, c.id, "
-            f"  CASE WHEN p.webhook_url = '' THEN %s ELSE %s END, 0, "
+            f"  CASE WHEN p.webhook_url = '' THEN %s ELSE %s END, %s, 0, "
             f"  CASE WHEN p.webhook_url = '' THEN NULL ELSE %s END, '', %s, "
             f"  CASE WHEN p.webhook_url = '' THEN %s ELSE NULL END "
             f"FROM {chunk} c CROSS JOIN {platform} p WHERE c.batch_id = %s AND p.status = %s",
             [DeliveryEvent.BATCH.value, operator_id, DeliveryState.SENT.value, DeliveryState.PENDING.value,
-             _db_dt(now), _db_dt(now), _db_dt(now), batch.pk, PlatformStatus.LIVE.value],
+             DeliveryPriority.BULK.value, _db_dt(now), _db_dt(now), _db_dt(now), batch.pk, PlatformStatus.LIVE.value],
         )
     BatchChunk.objects.filter(batch=batch).update(deliveries_total=Coalesce(
         Subquery(Delivery.objects.filter(chunk_id=OuterRef("pk")).order_by()
                  .values("chunk_id").annotate(n=Count("id")).values("n")), 0))
     batch.size = BatchEntry.objects.filter(chunk__batch=batch).count()
     batch.save(update_fields=["size"])
-    queue.after_commit(queue.DISPATCH, batch.pk)
+    queue.pump_after_commit()
     return batch
 
 
@@ -157,99 +133,61 @@ def _db_dt(value: datetime) -> datetime | str | None:
     return connection.ops.adapt_datetimefield_value(value)
 
 
-# --- dispatch and the due sweep --------------------------------------------------------------
+# --- the pump, the due sweep and retries -----------------------------------------------------
 
 
-def deliveries_claim_due(*, now: datetime | None = None, limit: int | None = None,
-                         batch_id: int | None = None) -> list[uuid.UUID]:
-    """Claim up to `limit` due pending deliveries: move them a lease ahead and return their ids.
+def deliveries_pump(*, slot: int, token: str | None = None) -> str | None:
+    """Run one slice of the pump in a slot, if no other chain holds it; return the token to go on with, or None.
 
-    A claimed delivery is not claimed again before its lease ends, so each is enqueued once per
-    lease; one whose message is lost is due again after it.
+    The caller (the pump task) enqueues the next link with the token while deliveries are still due, so at most
+    RENEWAL_PUMP_TASKS chains run however often the pump is kicked.
     """
-    now = now or timezone.now()
-    limit = limit or settings.RENEWAL_DISPATCH_CHUNK
-    with transaction.atomic():
-        due = Delivery.objects.due(now)
-        if batch_id is not None:
-            due = due.filter(chunk_id__in=BatchChunk.objects.filter(batch_id=batch_id).values("id"))
-        # Chunk by chunk: consecutive tasks then reuse the worker's cached chunk body (renewal.deliveries.bodies).
-        ids = list(due.order_by("next_attempt_at", "chunk_id").select_for_update(skip_locked=True)
-                   .values_list("id", flat=True)[:limit])
-        if ids:
-            Delivery.objects.filter(pk__in=ids).update(
-                next_attempt_at=now + timedelta(seconds=settings.RENEWAL_DUE_LEASE_SECONDS))
-    return ids
+    token = pump.slot_take(slot, token)
+    if token is None:
+        return None
+    try:
+        report = pump.Slice(seconds=settings.RENEWAL_PUMP_SLICE_SECONDS).run()
+    except BaseException:
+        pump.slot_free(slot, token)
+        raise
+    log.info(report.line())
+    # A slice that could claim nothing (every platform at its limit under other pumps) ends its chain: the due
+    # sweep kicks it again, rather than this one spinning.
+    if report.claimed and pump.due_exists():
+        return token
+    pump.slot_free(slot, token)
+    return None
 
 
-def _backoff(attempts: int) -> timedelta:
-    """Exponential backoff with jitter: between half and all of base * 2^(attempts-1), capped."""
-    ceiling = min(settings.RENEWAL_RETRY_MAX_SECONDS, settings.RENEWAL_RETRY_BASE_SECONDS * 2 ** (attempts - 1))
-    return timedelta(seconds=random.uniform(ceiling / 2, ceiling))
+def deliveries_due_kick(*, now: datetime | None = None) -> bool:
+    """The due sweep: start the pump if any pending delivery is due (a retry, or one a killed worker leased)."""
+    if not pump.due_exists(now):
+        return False
+    queue.pump_after_commit()
+    return True
 
 
-def delivery_attempt(*, delivery_id: uuid.UUID | str, now: datetime | None = None) -> str:
-    """Make one attempt at a pending delivery; return what happened.
+def delivery_send(*, delivery_id: uuid.UUID | str) -> str:
+    """Make one attempt at a pending delivery now, due or not, within its platform's limit; return what happened.
 
-    Claimed with a conditional update first, so a duplicate task message does not POST twice;
-    no lock is held during the POST (platforms can take seconds).
+    Not for bulk (the pump claims slices): a delivery asked for by id. "skipped" when it is not pending, already in
+    flight, or its platform is at its limit (the pump sends it later).
     """
-    now = now or timezone.now()
-    window = settings.RENEWAL_CONNECT_TIMEOUT + settings.RENEWAL_READ_TIMEOUT + 30
-    claimed = Delivery.objects.filter(pk=delivery_id, state=DeliveryState.PENDING).filter(
-        Q(claimed_until__isnull=True) | Q(claimed_until__lte=now)
-    ).update(claimed_until=now + timedelta(seconds=window))
-    if not claimed:
+    try:
+        pk = uuid.UUID(str(delivery_id))
+    except ValueError:
         return "skipped"
-    delivery = Delivery.objects.select_related("platform").get(pk=delivery_id)
-    platform = delivery.platform
-    if platform.status != PlatformStatus.LIVE:
-        with transaction.atomic():
-            Delivery.objects.filter(pk=delivery.pk, state=DeliveryState.PENDING).cancel()
-        return "cancelled"
-    if platform.is_pull_only:
-        _record(delivery, state=DeliveryState.SENT, sent_at=now, attempts=delivery.attempts)
-        return "sent"
-    body = bodies.build([delivery])[delivery.id]
-    headers = {
-        "X-Renewal-Event": delivery.event,
-        "X-Renewal-Delivery": str(delivery.id),
-        "X-Renewal-Signature": signature_header(secrets=platform_secrets(platform), body=body),
-    }
-    started = time.monotonic()
-    answer = http.post_webhook(platform.webhook_url, body=body, headers=headers)
-    attempts = delivery.attempts + 1
-    done = timezone.now()
-    outcome = "sent" if answer.ok else "dead" if attempts >= settings.RENEWAL_MAX_ATTEMPTS else "failed"
-    if outcome == "sent":
-        _record(delivery, state=DeliveryState.SENT, sent_at=done, attempts=attempts, last_error="")
-    elif outcome == "dead":
-        _record(delivery, state=DeliveryState.DEAD, attempts=attempts, last_error=answer.error)
-    else:
-        _record(delivery, attempts=attempts, last_error=answer.error, next_attempt_at=done + _backoff(attempts))
-    observe.attempt_observed(delivery_id=delivery.id, platform=platform.name, event=delivery.event,
-                             attempt=attempts, outcome=outcome, status_code=answer.status,
-                             latency_seconds=time.monotonic() - started, error=answer.error)
-    return outcome
-
-
-def _record(delivery: Delivery, **fields: Any) -> None:
-    # Only a delivery still pending is changed: a confirmation that arrived meanwhile wins.
-    fields.setdefault("next_attempt_at", None)
-    Delivery.objects.filter(pk=delivery.pk, state=DeliveryState.PENDING).update(claimed_until=None, **fields)
+    one = pump.Slice(seconds=settings.RENEWAL_PUMP_SLICE_SECONDS, only=[pk])
+    one.run()
+    outcomes: dict[str, str] = {DeliveryState.SENT: "sent", DeliveryState.DEAD: "dead",
+                                DeliveryState.CANCELLED: "cancelled", DeliveryState.PENDING: "failed"}
+    return outcomes.get(one.states.get(pk, ""), "skipped")
 
 
 @transaction.atomic
 def delivery_retry(*, delivery: Delivery, actor: Actor, now: datetime | None = None) -> bool:
-    """Send a dead delivery again: back to pending, attempts from zero, enqueued after commit."""
-    now = now or timezone.now()
-    changed = Delivery.objects.filter(pk=delivery.pk, state=DeliveryState.DEAD).update(
-        state=DeliveryState.PENDING, attempts=0, next_attempt_at=now, claimed_until=None,
-        last_error=f"retried by {actor_label(actor)} at {now.isoformat(timespec='seconds')}",
-    )
-    if changed:
-        queue.after_commit(queue.SEND, str(delivery.pk))
-    return bool(changed)
+    """Send a dead delivery again: back to pending, attempts from zero, due now; the pump is kicked after commit."""
+    return bool(deliveries_retry(deliveries=Delivery.objects.filter(pk=delivery.pk), actor=actor, now=now))
 
 
 # Delivery ids the audit entry of a retry lists (the count is always whole).
@@ -258,7 +196,7 @@ RETRY_AUDIT_IDS = 200
 
 @transaction.atomic
 def deliveries_retry(*, deliveries: QuerySet[Delivery], actor: Actor, now: datetime | None = None) -> int:
-    """Send dead deliveries again, set-based: pending and due now; the due sweep enqueues them after commit."""
+    """Send dead deliveries again, set-based: pending and due now; the pump is kicked after commit."""
     now = now or timezone.now()
     dead = Delivery.objects.filter(state=DeliveryState.DEAD,
                                    pk__in=deliveries.filter(state=DeliveryState.DEAD).values("pk"))
@@ -270,8 +208,21 @@ def deliveries_retry(*, deliveries: QuerySet[Delivery], actor: Actor, now: datet
     if count:
         audit_record(actor=actor, action=AuditAction.DELIVERY_RETRY, object_type=Delivery._meta.label_lower,
                      object_repr=f"{count} deliveries", at=now, detail={"count": count, "deliveries": sample})
-        queue.after_commit(queue.DUE)
+        queue.pump_after_commit()
     return count
+
+
+def delivery_attempts_prune(*, now: datetime | None = None, chunk: int = 10_000) -> int:
+    """Delete the attempts of deliveries confirmed longer ago than RENEWAL_ATTEMPT_RETENTION_DAYS, in chunks."""
+    now = now or timezone.now()
+    cutoff = now - timedelta(days=settings.RENEWAL_ATTEMPT_RETENTION_DAYS)
+    old = DeliveryAttempt.objects.filter(delivery__state=DeliveryState.CONFIRMED, delivery__confirmed_at__lt=cutoff)
+    deleted = 0
+    while True:
+        ids = list(old.order_by("pk").values_list("pk", flat=True)[:chunk])
+        if not ids:
+            return deleted
+        deleted += DeliveryAttempt.objects.filter(pk__in=ids).delete()[0]
 
 
 # --- confirmations ---------------------------------------------------------------------------

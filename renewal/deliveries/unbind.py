@@ -3,18 +3,18 @@
 An unbind request writes one task per platform in its own transaction: the tasks are its outbox rows
 (renewal.active). The coalescer (a beat task every UNBIND_COALESCE_SECONDS) claims each platform's
 unassigned tasks with a conditional UPDATE into ONE `unbind.request` delivery of the outbox, which sends,
-signs and retries it. So N requests within one window become one delivery per platform.
+signs and retries it (the pump takes them before batches). So N requests within one window become one delivery
+per platform.
 """
 
 import uuid
-from datetime import datetime, timedelta
+from datetime import datetime
 
-from django.conf import settings
 from django.db import transaction
 from django.db.models import Exists, OuterRef, QuerySet
 from django.utils import timezone
 
-from renewal.models import Delivery, DeliveryEvent, DeliveryState, Platform, UnbindResult, UnbindTask
+from renewal.models import Delivery, DeliveryEvent, DeliveryPriority, DeliveryState, Platform, UnbindResult, UnbindTask
 
 MAX_TASKS_PER_DELIVERY = 1000
 
@@ -26,8 +26,8 @@ OPEN_FOR_DELIVERY = [UnbindResult.PENDING, UnbindResult.NO_ANSWER]
 def unbind_coalesce(*, now: datetime | None = None) -> list[uuid.UUID]:
     """Claim every platform's unassigned tasks into one delivery per platform (per 1,000 tasks); return their ids.
 
-    Each delivery is committed with its claimed tasks before the next; the ids of those to POST
-    (not pull-only) are handed to the sender by `unbind_coalesce_task`.
+    Each delivery is committed with its claimed tasks before the next, due at once and ahead of batches in the
+    pump's claim (`unbind_coalesce_task` kicks the pump).
     """
     now = now or timezone.now()
     platform_ids = list(
@@ -52,9 +52,8 @@ def _coalesce_one(platform: Platform, now: datetime) -> uuid.UUID | None:
         # A pull-only platform reads its deliveries through the API: there is nothing to POST.
         state=DeliveryState.SENT if pull_only else DeliveryState.PENDING,
         sent_at=now if pull_only else None,
-        # Enqueued right after this commit, as if claimed by the due sweep: it comes due again only
-        # if that message is lost (the lease passes).
-        next_attempt_at=None if pull_only else now + timedelta(seconds=settings.RENEWAL_DUE_LEASE_SECONDS),
+        next_attempt_at=None if pull_only else now,
+        priority=DeliveryPriority.INTERACTIVE,  # a person is waiting
     )
     batch = (UnbindTask.objects.filter(platform=platform, delivery__isnull=True)
              .order_by("created_at", "id").values("pk")[:MAX_TASKS_PER_DELIVERY])

@@ -15,9 +15,13 @@ from renewal.platforms.webhook_urls import validate_webhook_url
 
 
 class PlatformForm(forms.ModelForm):
+    support_url = forms.URLField(label=_("support page"), required=False, max_length=300, assume_scheme="https",
+                                 help_text=_("Shown to subscribers beside this platform's rejections."))
+
     class Meta:
         model = Platform
-        fields = ["name", "category", "kind", "webhook_url", "status"]
+        fields = ["name", "category", "kind", "webhook_url", "status", "max_in_flight", "support_phone",
+                  "support_url"]
 
     def clean_webhook_url(self):
         return validate_webhook_url(self.cleaned_data.get("webhook_url", ""))
@@ -26,7 +30,7 @@ class PlatformForm(forms.ModelForm):
 @admin.register(Platform)
 class PlatformAdmin(admin.ModelAdmin):
     form = PlatformForm
-    list_display = ["name", "category", "kind", "status", "delivery_mode", "created_at"]
+    list_display = ["name", "category", "kind", "status", "delivery_mode", "max_in_flight", "created_at"]
     list_filter = ["status", "kind", "category"]
     search_fields = ["name"]
     readonly_fields = ["created_at", "previous_secret_expires_at"]
@@ -41,6 +45,8 @@ class PlatformAdmin(admin.ModelAdmin):
         if not change:
             created = services.platform_create(name=obj.name, category=obj.category, kind=obj.kind,
                                                webhook_url=obj.webhook_url, status=PlatformStatus.SANDBOX,
+                                               max_in_flight=obj.max_in_flight, support_phone=obj.support_phone,
+                                               support_url=obj.support_url,
                                                actor=request.user)
             obj.pk, obj.signing_secret_encrypted = created.pk, created.signing_secret_encrypted
             if obj.status != PlatformStatus.SANDBOX:

@@ -5,6 +5,7 @@ key. The first key encrypts; every key decrypts, so a key can be rotated by
 putting the new one first and re-encrypting (`manage.py secrets_reencrypt`, README "Rotating the secrets key").
 """
 
+import base64
 import secrets
 from functools import lru_cache
 
@@ -13,7 +14,7 @@ from django.conf import settings
 from django.core.signals import setting_changed
 from django.dispatch import receiver
 
-SECRET_PREFIX = "whsec_"
+from renewal.platforms.signing import KEY_BYTES, SECRET_PREFIX
 
 
 @lru_cache(maxsize=1)
@@ -28,8 +29,8 @@ def _reset(setting, **kwargs):
 
 
 def new_signing_secret() -> str:
-    """Return a fresh signing secret: whsec_ and 32 random bytes in hex."""
-    return SECRET_PREFIX + secrets.token_hex(32)
+    """Return a fresh Standard Webhooks secret: whsec_ and the base64 of 32 random bytes."""
+    return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(KEY_BYTES)).decode()
 
 
 def encrypt(plain: str) -> str:

@@ -18,6 +18,7 @@ from numbers.services import Actor, actor_label
 from renewal.errors import Invalid
 from renewal.models import ApiKey, Delivery, DeliveryState, Platform, PlatformStatus
 from renewal.platforms import crypto
+from renewal.platforms.signing import InvalidSecret, secret_key
 from renewal.platforms.webhook_urls import validate_webhook_url
 
 KEY_PREFIX = "rk_"
@@ -77,7 +78,8 @@ def api_key_authenticate(raw: str, *, now: datetime | None = None) -> ApiKey | N
 
 
 # What a platform's page changes, and the audit trail records before and after (never the secrets).
-PLATFORM_FIELDS = ("name", "category", "kind", "webhook_url", "status")
+PLATFORM_FIELDS = ("name", "category", "kind", "webhook_url", "status", "max_in_flight", "support_phone",
+                   "support_url")
 
 
 def _platform_state(platform: Platform) -> dict[str, object]:
@@ -86,10 +88,14 @@ def _platform_state(platform: Platform) -> dict[str, object]:
 
 @transaction.atomic
 def platform_create(*, name: str, category: str, kind: str = "application", webhook_url: str = "",
-                    status: str = PlatformStatus.SANDBOX, actor: Actor = None) -> Platform:
+                    status: str = PlatformStatus.SANDBOX, max_in_flight: int | None = None,
+                    support_phone: str = "", support_url: str = "", actor: Actor = None) -> Platform:
     """Create a platform with a fresh signing secret, encrypted at rest."""
     platform = Platform(name=name, category=category, kind=kind, webhook_url=validate_webhook_url(webhook_url),
-                        status=status, signing_secret_encrypted=crypto.encrypt(crypto.new_signing_secret()))
+                        status=status, signing_secret_encrypted=crypto.encrypt(crypto.new_signing_secret()),
+                        support_phone=support_phone, support_url=support_url)
+    if max_in_flight is not None:
+        platform.max_in_flight = max_in_flight
     platform.full_clean(exclude=["signing_secret_encrypted"])
     platform.save()
     audit_record(actor=actor, action=AuditAction.CREATE, obj=platform, after=_platform_state(platform))
@@ -133,19 +139,59 @@ def platform_secrets(platform: Platform, *, now: datetime | None = None) -> list
     return out
 
 
+def platform_signing_keys(platform: Platform, *, now: datetime | None = None) -> list[bytes]:
+    """Return the HMAC keys that sign now, newest first; raise InvalidSecret for a secret that cannot sign."""
+    return [secret_key(secret) for secret in platform_secrets(platform, now=now)]
+
+
+def _signs(secret: str) -> bool:
+    try:
+        secret_key(secret)
+    except InvalidSecret:
+        return False
+    return True
+
+
 @transaction.atomic
 def platform_rotate_secret(*, platform: Platform, actor: Actor = None, now: datetime | None = None) -> str:
-    """Give the platform a new signing secret; the old one keeps signing (second v1=) for the overlap."""
+    """Give the platform a new signing secret; the old one keeps signing (a second signature) for the overlap.
+
+    An old secret that cannot sign (not 32 bytes) is dropped instead of kept for the overlap.
+    """
     now = now or timezone.now()
     platform = Platform.objects.select_for_update().get(pk=platform.pk)
     new = crypto.new_signing_secret()
-    platform.previous_secret_encrypted = platform.signing_secret_encrypted
-    platform.previous_secret_expires_at = now + timedelta(hours=settings.RENEWAL_SECRET_OVERLAP_HOURS)
+    if _signs(crypto.decrypt(platform.signing_secret_encrypted)):
+        platform.previous_secret_encrypted = platform.signing_secret_encrypted
+        platform.previous_secret_expires_at = now + timedelta(hours=settings.RENEWAL_SECRET_OVERLAP_HOURS)
+    else:
+        platform.previous_secret_encrypted, platform.previous_secret_expires_at = "", None
     platform.signing_secret_encrypted = crypto.encrypt(new)
     platform.save(update_fields=["previous_secret_encrypted", "previous_secret_expires_at",
                                  "signing_secret_encrypted"])
     audit_record(actor=actor, action=AuditAction.SECRET_ROTATE, obj=platform, at=now,
                  detail={"previous_secret_valid_until": platform.previous_secret_expires_at})
+    return new
+
+
+def platform_secret_signs(platform: Platform) -> bool:
+    """Whether the platform's current secret is a Standard Webhooks secret (whsec_ and 32 bytes)."""
+    return _signs(crypto.decrypt(platform.signing_secret_encrypted))
+
+
+@transaction.atomic
+def platform_secret_reissue(*, platform: Platform) -> str:
+    """Replace the platform's signing secret at once, with no overlap; return the new one (shown once).
+
+    For secrets that cannot sign any more (the hex secrets of before Standard Webhooks): nothing was signed
+    with them since, so there is nothing to overlap.
+    """
+    platform = Platform.objects.select_for_update().get(pk=platform.pk)
+    new = crypto.new_signing_secret()
+    platform.signing_secret_encrypted = crypto.encrypt(new)
+    platform.previous_secret_encrypted, platform.previous_secret_expires_at = "", None
+    platform.save(update_fields=["signing_secret_encrypted", "previous_secret_encrypted",
+                                 "previous_secret_expires_at"])
     return new
 
 

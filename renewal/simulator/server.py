@@ -1,12 +1,15 @@
 """Simulated platforms: real HTTP receivers on 127.0.0.1 that behave like a careful platform.
 
 Each platform listens at http://127.0.0.1:PORT/p/<platform id>. A receiver
-verifies the signature and its age (401 otherwise), counts each delivery id
-once (a repeat is acknowledged, not counted again), answers 5xx at a given
-rate (or for its first N requests), and confirms through the real API after a
-delay. Used by `manage.py simulate_platforms`, the end-to-end tests and the
-benchmark. Each event has its handler (`EVENT_HANDLERS`): batches are confirmed, unbind requests answered
-task by task (renewal/simulator/unbind.py).
+verifies the Standard Webhooks signature and its age with the `standardwebhooks`
+library, as a platform would (401 otherwise), counts each delivery id once (a
+repeat is acknowledged, not counted again), answers 5xx at a given rate (or for
+its first N requests), and confirms through the real API after a delay. It also
+counts the POSTs it is answering at once, per platform (`max_in_flight`), so
+tests can see that the portal's per-platform limit held. Used by `manage.py
+simulate_platforms`, the end-to-end tests and the benchmarks. Each event has its
+handler (`EVENT_HANDLERS`): batches are confirmed, unbind requests answered with
+one call of their results (renewal/simulator/unbind.py).
 """
 
 import heapq
@@ -14,14 +17,15 @@ import json
 import random
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import requests
+from standardwebhooks import Webhook, WebhookVerificationError
 
-from renewal.platforms.signing import InvalidSignature, verify
 from renewal.simulator.unbind import answer_unbind
 
 
@@ -32,8 +36,24 @@ class SimPlatform:
     secrets: list[str]
     api_key: str = ""
     fail_first: int = 0  # answer 503 to this many requests first (tests of retries)
+    latency_ms: int | None = None  # this platform's own answer delay (a slow platform), else the simulator's
     requests: int = 0
+    in_flight: int = 0  # POSTs being answered now
+    max_in_flight: int = 0  # the most at once, ever
     seen: set = field(default_factory=set)
+    # (webhook-id, webhook-timestamp) of the latest verified POSTs
+    attempts: deque = field(default_factory=lambda: deque(maxlen=10_000))
+
+    def verify(self, raw: bytes, headers: dict) -> None:
+        """Verify with the library, as a platform does: any of the secrets (two during a rotation)."""
+        error: Exception = WebhookVerificationError("no secret")
+        for secret in self.secrets:
+            try:
+                Webhook(secret).verify(raw, headers, json_parse=False)
+                return
+            except (WebhookVerificationError, ValueError) as exc:  # ValueError: a malformed header or secret
+                error = exc
+        raise WebhookVerificationError(str(error))
 
 
 @dataclass
@@ -45,6 +65,9 @@ class Stats:
     confirmed: int = 0
     confirm_errors: int = 0
     last_confirm_error: str = ""
+    max_in_flight: int = 0  # the most POSTs one platform was answering at once
+    item_errors: int = 0  # items of a results call the portal refused
+
 
     def as_dict(self) -> dict:
         return dict(self.__dict__)
@@ -58,6 +81,12 @@ def _confirm_batch(sim: "Simulator", platform: SimPlatform, body: dict) -> tuple
 
 # event -> handler(sim, platform, body) -> (API path, JSON) to POST after the delay, or None.
 EVENT_HANDLERS: dict[str, Callable] = {"recycled_numbers.batch": _confirm_batch, "unbind.request": answer_unbind}
+
+
+class _Server(ThreadingHTTPServer):
+    # The portal opens a connection per POST in flight (hundreds at once): a deep accept queue, not the
+    # default 5, or connections wait for SYN retries and the benchmark measures the backlog.
+    request_queue_size = 1024
 
 
 class Simulator:
@@ -78,7 +107,7 @@ class Simulator:
         self._pool = ThreadPoolExecutor(max_workers=confirm_threads)
         self._local = threading.local()
         self._stopping = False
-        self.server = ThreadingHTTPServer(("127.0.0.1", port), self._handler_class())
+        self.server = _Server(("127.0.0.1", port), self._handler_class())
         self.server.daemon_threads = True
 
     def url_for(self, platform_id: int) -> str:
@@ -124,39 +153,57 @@ class Simulator:
             def do_POST(self):
                 length = int(self.headers.get("Content-Length") or 0)
                 raw = self.rfile.read(length)
-                code, payload = sim.receive(self.path, dict(self.headers), raw)
-                self._answer(code, payload)
+                headers = {k.lower(): v for k, v in self.headers.items()}
+                code, payload = sim.receive(self.path, headers, raw)
+                try:
+                    self._answer(code, payload)
+                except (BrokenPipeError, ConnectionResetError):  # the sender gave up waiting (its timeout)
+                    self.close_connection = True
 
         return Handler
 
     def receive(self, path: str, headers: dict, raw: bytes) -> tuple[int, dict]:
+        """Answer one POST; `headers` with lowercase names."""
         try:
             platform = self.platforms[int(path.rstrip("/").rsplit("/", 1)[-1])]
         except (ValueError, KeyError):
             return 404, {"error": "unknown platform"}
-        if self.latency_ms:
-            time.sleep(self.latency_ms / 1000)
+        with self.lock:
+            platform.in_flight += 1
+            platform.max_in_flight = max(platform.max_in_flight, platform.in_flight)
+            self.stats.max_in_flight = max(self.stats.max_in_flight, platform.max_in_flight)
         try:
-            verify(header=headers.get("X-Renewal-Signature", ""), body=raw, secrets=platform.secrets)
-        except InvalidSignature as exc:
+            latency = self.latency_ms if platform.latency_ms is None else platform.latency_ms
+            if latency:
+                time.sleep(latency / 1000)
+            return self._receive(platform, headers, raw)
+        finally:
+            with self.lock:
+                platform.in_flight -= 1
+
+    def _receive(self, platform: SimPlatform, headers: dict, raw: bytes) -> tuple[int, dict]:
+        try:
+            platform.verify(raw, headers)
+        except WebhookVerificationError as exc:
             with self.lock:
                 self.stats.bad_signature += 1
             return 401, {"error": str(exc)}
         with self.lock:
             platform.requests += 1
+            platform.attempts.append((headers.get("webhook-id"), headers.get("webhook-timestamp")))
             fail = platform.requests <= platform.fail_first or (self.fail_rate and self.rng.random() < self.fail_rate)
             if fail:
                 self.stats.failed += 1
                 return 503, {"error": "simulated failure"}
         body = json.loads(raw)
-        delivery_id = headers.get("X-Renewal-Delivery") or body.get("delivery_id")
+        delivery_id = headers.get("webhook-id") or body.get("delivery_id")
         with self.lock:
             if delivery_id in platform.seen:
                 self.stats.repeats += 1
                 return 200, {"ok": True, "repeat": True}
             platform.seen.add(delivery_id)
             self.stats.received += 1
-        handler = EVENT_HANDLERS.get(headers.get("X-Renewal-Event") or body.get("event"))
+        handler = EVENT_HANDLERS.get(headers.get("x-renewal-event") or body.get("event"))
         action = handler(self, platform, body) if handler else None
         if action and self.api_url:
             self._schedule(platform, *action)
@@ -219,9 +266,14 @@ class Simulator:
                                             headers={"Authorization": f"Bearer {platform.api_key}"})
             ok = response.status_code == 200
             error = "" if ok else f"{response.status_code} {response.text[:200]}"
-        except requests.RequestException as exc:
-            ok, error = False, str(exc)
+            # A call of many items answers 200 with an error per refused item.
+            refused = [r for r in (response.json().get("results") or []) if "error" in r] if ok else []
+        except (requests.RequestException, ValueError) as exc:
+            ok, error, refused = False, str(exc), []
         with self.lock:
+            if refused:
+                self.stats.item_errors += len(refused)
+                self.stats.last_confirm_error = str(refused[0]["error"])
             if ok:
                 self.stats.confirmed += 1
             elif tries >= 5:

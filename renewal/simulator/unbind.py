@@ -1,10 +1,11 @@
-"""The simulator's answer to `unbind.request` deliveries: a result per task, from a configurable mix.
+"""The simulator's answer to `unbind.request` deliveries: every task's result in one call, from a configurable mix.
 
-One of the simulator's answers per event (renewal.simulator.server.EVENT_HANDLERS).
-`sim.unbind_mix` (set with `configure`) gives the share of each answer; `None` is a task the
-platform never answers (it becomes `no_answer` at the portal's deadline). Without `configure`,
-the mix comes from RENEWAL_SIM_UNBIND_MIX (e.g. `unbound=0.6,nothing_bound=0.3,rejected=0.05,none=0.05`),
-so `manage.py simulate_platforms` takes it from the environment.
+One of the simulator's answers per event (renewal.simulator.server.EVENT_HANDLERS). It posts the results of all
+the delivery's tasks at once to `POST /api/v1/deliveries/{id}/results`, as a platform should. `sim.unbind_mix`
+(set with `configure`) gives the share of each answer; `None` is a task the platform never answers (it becomes
+`no_answer` at the portal's deadline). Without `configure`, the mix comes from RENEWAL_SIM_UNBIND_MIX (e.g.
+`unbound=0.6,nothing_bound=0.3,rejected=0.05,none=0.05`), so `manage.py simulate_platforms` takes it from the
+environment. A rejection names a reason code of the vocabulary, with a free-text detail beside it.
 """
 
 import os
@@ -12,7 +13,15 @@ import os
 # Every task is answered, so `make run` shows every platform reach a final state; add `none=…` through
 # RENEWAL_SIM_UNBIND_MIX (with a short UNBIND_ANSWER_DEADLINE_SECONDS) to watch `no_answer` too.
 BUILT_IN_MIX = {"unbound": 0.55, "nothing_bound": 0.38, "rejected": 0.07}
-REASONS = ["account under a court freeze", "identity check pending at the platform", "enterprise account"]
+# Reason codes (the API's vocabulary) with what a platform might write beside them.
+REASONS = [
+    ("legal_hold", "account under a court freeze"),
+    ("identity_check_required", "identity check pending at the platform"),
+    ("enterprise_account", "enterprise account: its administrator must release it"),
+    ("assets_or_balance", "wallet balance 12.50 CNY"),
+    ("active_contract", "monthly plan runs until next month"),
+    ("other", "account under review"),
+]
 
 
 def _default_mix() -> dict:
@@ -37,23 +46,26 @@ def parse_mix(text: str) -> dict:
 
 
 def answer_unbind(sim, platform, body: dict):
-    """Schedule one result POST per task; return None (nothing for the generic scheduler)."""
+    """Return the one results call of this delivery (API path, JSON), or None when no task is answered."""
     mix = getattr(sim, "unbind_mix", None) or _default_mix()
     choices, weights = list(mix), list(mix.values())
+    items = []
     for task in body.get("tasks", []):
         with sim.lock:
             status = sim.rng.choices(choices, weights)[0]
             accounts = sim.rng.randint(1, 3)
-            reason = sim.rng.choice(REASONS)
-        if status is None or not sim.api_url:
+            reason, detail = sim.rng.choice(REASONS)
+        if status is None:
             continue
-        payload = {"status": status}
+        item = {"task_id": task["task_id"], "status": status}
         if status == "unbound":
-            payload["accounts"] = accounts
+            item["accounts"] = accounts
         elif status == "rejected":
-            payload["detail"] = reason
-        sim._schedule(platform, f"/api/v1/unbind-tasks/{task['task_id']}/result", payload)
-    return None
+            item["reason"], item["detail"] = reason, detail
+        items.append(item)
+    if not items:
+        return None
+    return f"/api/v1/deliveries/{body['delivery_id']}/results", {"items": items}
 
 
 DEFAULT_MIX = _default_mix()

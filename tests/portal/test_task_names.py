@@ -18,6 +18,8 @@ STABLE_NAMES = {
     "renewal.tasks.deliveries_dispatch_task",
     "renewal.tasks.deliveries_due_task",
     "renewal.tasks.delivery_send_task",
+    "renewal.tasks.deliveries_pump_task",
+    "renewal.tasks.delivery_attempts_prune_task",
     "renewal.unbind.unbind_coalesce_task",
     "renewal.unbind.unbind_deadline_sweep_task",
     "renewal.sms.sms_code_send_task",

@@ -69,7 +69,7 @@ def known(operator, outlet, clerk):
                                                created_at=now)
         for platform, result in answers.items():
             UnbindTask.objects.create(request=request, platform=platform, created_at=now, deadline_at=now + H,
-                                      result=result)
+                                      result=result, reason="legal_hold" if result == "rejected" else "")
 
     number, period = allocated(operator, outlet, clerk)
     today = timezone.localdate(now)

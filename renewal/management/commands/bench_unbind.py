@@ -1,9 +1,12 @@
 """Benchmark: N unbind-all requests against simulated platforms with one worker, until every task is final.
 
-Runs the real thing: a Celery worker (subprocess), the API under gunicorn (subprocess) and a
-simulator whose platforms POST each task's result back through the API. Prints the time for the
-requests to reach final states and how many deliveries they became, against a baseline measured in
-the same run: the same work without coalescing (one delivery per request and platform).
+Runs the real thing: a worker for the pump and sweeps and one for the `interactive` queue (subprocesses, as
+`make run`), the API under gunicorn (subprocess) and a simulator whose platforms answer each delivery with one
+call of all its tasks' results (`POST /api/v1/deliveries/{id}/results`). Measured from the moment the N
+requests exist (the coalescer's tick) to every task final: coalescing, the pump's signed POSTs, the platforms'
+answers and the portal recording them. The baseline, measured in the same run, posts the same kind of results
+(another N requests' tasks, the same mix, one call per delivery, with the simulator's concurrency) with a bare
+client: no coalescer, no pump, no webhook. Creating the requests is timed apart.
 
     DEBUG=true DATABASE_URL=postgres://…/scratch CELERY_BROKER_URL=redis://…/N \\
         python manage.py bench_unbind --requests 1000 --platforms 20
@@ -11,10 +14,13 @@ the same run: the same work without coalescing (one delivery per request and pla
 Use a scratch database: the command adds numbers, platforms and requests and leaves them.
 """
 
+import json
 import os
 import subprocess
 import sys
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
 
@@ -27,12 +33,15 @@ from django.utils import timezone
 
 from numbers.models import HolderPeriod, Operator, PhoneNumber, State
 from renewal.active import services as unbind
+from renewal.deliveries import services as outbox
 from renewal.deliveries import unbind as coalescer
-from renewal.deliveries.tasks import delivery_send_task, unbind_coalesce_task
-from renewal.models import Delivery, DeliveryEvent, Platform, PlatformStatus, UnbindRequest
+from renewal.deliveries.tasks import unbind_coalesce_task
+from renewal.models import Delivery, DeliveryEvent, DeliveryState, Platform, PlatformStatus, UnbindRequest
 from renewal.platforms import services
 from renewal.simulator import unbind as unbind_simulator
 from renewal.simulator.server import SimPlatform, Simulator
+
+CONCURRENCY = 16  # the simulator's answering threads, and the baseline client's
 
 
 class Command(BaseCommand):
@@ -41,8 +50,8 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--requests", type=int, default=1000)
         parser.add_argument("--platforms", type=int, default=20)
-        parser.add_argument("--baseline-requests", type=int, default=50,
-                            help="requests of the uncoalesced baseline (each coalesced on its own)")
+        parser.add_argument("--baseline-requests", type=int, default=None,
+                            help="requests whose results the bare-client baseline posts (default: --requests)")
         parser.add_argument("--api-port", type=int, default=8510)
         parser.add_argument("--sim-port", type=int, default=8520)
         parser.add_argument("--timeout", type=float, default=900)
@@ -58,18 +67,20 @@ class Command(BaseCommand):
         procs = self._start(o["api_port"])
         sim = None
         try:
-            self._wait(lambda: self._up(api_url) and celery_app.control.ping(timeout=0.5), 60, "worker and API")
+            self._wait(lambda: self._up(api_url) and len(celery_app.control.ping(timeout=0.5)) >= 2, 90,
+                       "workers and API")
             stamp = int(time.time())
             platforms, keys = self._platforms(o["platforms"], stamp)
-            sim = Simulator(port=o["sim_port"], api_url=api_url, confirm_threads=16, platforms=[
+            sim = Simulator(port=o["sim_port"], api_url=api_url, confirm_threads=CONCURRENCY, platforms=[
                 SimPlatform(platform_id=p.pk, name=p.name, secrets=services.platform_secrets(p), api_key=keys[p.pk])
                 for p in platforms]).start()
             unbind_simulator.configure(sim, {"unbound": 0.5, "nothing_bound": 0.4, "rejected": 0.1})
             for p in platforms:
                 Platform.objects.filter(pk=p.pk).update(webhook_url=sim.url_for(p.pk))
-            periods = self._holders(o["requests"] + o["baseline_requests"], stamp)
-            base = self._run(periods[:o["baseline_requests"]], coalesce_each=True, timeout=o["timeout"])
-            main = self._run(periods[o["baseline_requests"]:], coalesce_each=False, timeout=o["timeout"])
+            n_base = o["baseline_requests"] or o["requests"]
+            periods = self._holders(o["requests"] + n_base, stamp)
+            base = self._baseline(periods[:n_base], sim, api_url, keys, o["timeout"])
+            main = self._run(periods[n_base:], timeout=o["timeout"])
             self._report(o, base, main, sim)
         finally:
             if sim:
@@ -89,13 +100,17 @@ class Command(BaseCommand):
         bin_dir = Path(sys.executable).parent
         Path(settings.VAR_DIR).mkdir(parents=True, exist_ok=True)
         log = (Path(settings.VAR_DIR) / "bench-unbind.log").open("w")
-        worker = subprocess.Popen([str(bin_dir / "celery"), "-A", "portal", "worker", "--concurrency=2",
-                                   "--loglevel=WARNING", "--without-gossip", "--without-mingle"],
-                                  cwd=settings.BASE_DIR, env=env, stdout=log, stderr=subprocess.STDOUT)
+        common = ["--loglevel=WARNING", "--without-gossip", "--without-mingle"]
+        # As `make run` and the deployment in docs/operations.md run them.
+        workers = [subprocess.Popen([str(bin_dir / "celery"), "-A", "portal", "worker", "-Q", queues, "-n",
+                                     f"{name}@%h", f"--pool={pool}", f"--concurrency={n}", *common],
+                                    cwd=settings.BASE_DIR, env=env, stdout=log, stderr=subprocess.STDOUT)
+                   for name, queues, pool, n in (("main", "pump,celery", "threads", 4),
+                                                 ("interactive", "interactive", "prefork", 1))]
         web = subprocess.Popen([str(bin_dir / "gunicorn"), "portal.wsgi", "-b", f"127.0.0.1:{api_port}", "-w", "2",
                                 "--threads", "4", "--log-level", "warning"],
                                cwd=settings.BASE_DIR, env=env, stdout=log, stderr=subprocess.STDOUT)
-        return [worker, web]
+        return [*workers, web]
 
     def _up(self, url: str) -> bool:
         try:
@@ -134,22 +149,55 @@ class Command(BaseCommand):
             HolderPeriod(number=num, operator=operator, started_at=start, customer_ref=f"B-{i}")
             for i, num in enumerate(numbers)], batch_size=2000)
 
-    # --- one run ---
+    # --- the runs ---
 
-    def _run(self, periods: list, *, coalesce_each: bool, timeout: float) -> dict:
-        before = Delivery.objects.filter(event=DeliveryEvent.UNBIND).count()
+    def _create(self, periods: list) -> tuple[list, float]:
         t0 = time.monotonic()
-        ids = []
-        for period in periods:
-            ids.append(unbind.unbind_request_create(period=period).pk)
-            if coalesce_each:  # no coalescing window: every request becomes its own deliveries
-                for delivery_id in coalescer.unbind_coalesce():
-                    delivery_send_task.delay(str(delivery_id))
-        created = time.monotonic() - t0
-        if not coalesce_each:
-            unbind_coalesce_task.delay()  # one beat tick after the window
-        self._wait(lambda: not UnbindRequest.objects.filter(pk__in=ids, finished_at__isnull=True).exists(),
-                   timeout, "requests to finish")
+        ids = [unbind.unbind_request_create(period=period).pk for period in periods]
+        return ids, time.monotonic() - t0
+
+    def _finished(self, ids: list) -> bool:
+        return not UnbindRequest.objects.filter(pk__in=ids, finished_at__isnull=True).exists()
+
+    def _baseline(self, periods: list, sim: Simulator, api_url: str, keys: dict, timeout: float) -> dict:
+        """The same kind of results, posted with a bare client: no coalescer, no pump, no webhook."""
+        ids, created = self._create(periods)
+        delivery_ids = coalescer.unbind_coalesce()  # in this process: no task, so the pump is never kicked
+        # The platforms "received" them by hand: nothing is left for the pump.
+        Delivery.objects.filter(pk__in=delivery_ids).update(state=DeliveryState.SENT, sent_at=timezone.now(),
+                                                            next_attempt_at=None)
+        deliveries = list(Delivery.objects.filter(pk__in=delivery_ids))
+        platform_of = {d.pk: d.platform_id for d in deliveries}
+        calls = []
+        for delivery, body in outbox.delivery_bodies(deliveries).items():
+            platform_id = platform_of[delivery]
+            action = unbind_simulator.answer_unbind(sim, sim.platforms[platform_id], json.loads(body))
+            if action:
+                calls.append((keys[platform_id], *action))
+        local = threading.local()
+
+        def post(call: tuple) -> None:
+            key, path, payload = call
+            if not hasattr(local, "session"):
+                local.session = requests.Session()
+                local.session.trust_env = False
+            response = local.session.post(api_url + path, json=payload, timeout=(3, 120),
+                                          headers={"Authorization": f"Bearer {key}"})
+            response.raise_for_status()
+
+        t0 = time.monotonic()
+        with ThreadPoolExecutor(CONCURRENCY) as pool:
+            list(pool.map(post, calls))
+        self._wait(lambda: self._finished(ids), timeout, "baseline requests to finish")
+        return {"requests": len(ids), "created_s": created, "total_s": time.monotonic() - t0,
+                "deliveries": len(delivery_ids), "calls": len(calls)}
+
+    def _run(self, periods: list, *, timeout: float) -> dict:
+        before = Delivery.objects.filter(event=DeliveryEvent.UNBIND).count()
+        ids, created = self._create(periods)
+        t0 = time.monotonic()
+        unbind_coalesce_task.delay()  # the coalescer's beat tick after the window; it kicks the pump
+        self._wait(lambda: self._finished(ids), timeout, "requests to finish")
         total = time.monotonic() - t0
         return {"requests": len(ids), "created_s": created, "total_s": total,
                 "deliveries": Delivery.objects.filter(event=DeliveryEvent.UNBIND).count() - before}
@@ -157,16 +205,19 @@ class Command(BaseCommand):
     def _report(self, o, base: dict, main: dict, sim: Simulator) -> None:
         p = o["platforms"]
         w = self.stdout.write
-        w(f"unbind-all requests, {p} live platforms, one worker (prefork 2), API on gunicorn (2x4), PostgreSQL + "
-          f"{settings.CELERY_BROKER_URL.split('://')[0]}")
-        for name, r in (("baseline: no coalescing", base), ("coalesced (one window)", main)):
-            tasks = r["requests"] * p
-            w(f"  {name:<26} {r['requests']:>6} requests  {tasks:>7} tasks  {r['deliveries']:>6} deliveries  "
-              f"created in {r['created_s']:6.2f} s  all final in {r['total_s']:7.2f} s  "
-              f"{r['total_s'] / r['requests'] * 1000:7.1f} ms/request  {tasks / r['total_s']:7.0f} results/s")
-        per_base = base["total_s"] / base["requests"]
-        per_main = main["total_s"] / main["requests"]
-        w(f"  deliveries per request: baseline {base['deliveries'] / base['requests']:.2f}, coalesced "
-          f"{main['deliveries'] / main['requests']:.3f} ({(base['deliveries'] / base['requests']) / max(main['deliveries'] / main['requests'], 1e-9):.0f}x fewer)")  # noqa: E501
-        w(f"  time per request: coalesced / baseline = {per_main / per_base:.2f}")
+        w(f"unbind-all requests, {p} live platforms, one worker (threads 4) and an interactive worker, API on "
+          f"gunicorn (2x4), PostgreSQL + {settings.CELERY_BROKER_URL.split('://')[0]}")
+        w(f"  baseline: bare client, {CONCURRENCY} at once: {base['requests']} requests' {base['requests'] * p} "
+          f"results in {base['calls']} calls: {base['total_s']:7.2f} s  "
+          f"({base['requests'] * p / base['total_s']:7.0f} results/s)")
+        tasks = main["requests"] * p
+        w(f"  portal: {main['requests']} requests ({tasks} tasks) -> {main['deliveries']} deliveries, coalesced, "
+          f"pumped, answered in one call each: all final in {main['total_s']:7.2f} s "
+          f"({tasks / main['total_s']:7.0f} results/s)")
+        w(f"  requests created beforehand in {main['created_s']:.2f} s (baseline's: {base['created_s']:.2f} s); "
+          f"from the first request to all final: {main['created_s'] + main['total_s']:.2f} s")
+        # As results a second, so that a baseline of another size still compares (the same size: the time ratio).
+        ratio = (tasks / main["total_s"]) / (base["requests"] * p / base["total_s"])
+        w(f"  ratio portal / bare client (results a second) = {ratio:.2f}")
+        w(f"  deliveries per request: {main['deliveries'] / main['requests']:.3f}")
         w(f"  simulator: {sim.stats.as_dict()}")

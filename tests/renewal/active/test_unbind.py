@@ -132,17 +132,22 @@ def test_results_from_the_wrong_platform_are_refused_and_duplicates_are_harmless
     assert (task.result, task.accounts) == ("unbound", 2)
 
 
-@pytest.mark.parametrize("status,accounts,detail,field", [
-    ("done", 1, "", "status"), ("no_answer", 0, "", "status"), ("unbound", None, "", "accounts"),
-    ("unbound", -1, "", "accounts"), ("unbound", "3", "", "accounts"), ("unbound", True, "", "accounts"),
-    ("rejected", 0, "  ", "detail"), ("nothing_bound", 0, "x" * 501, "detail"), ("nothing_bound", 0, 5, "detail"),
+@pytest.mark.parametrize("status,accounts,reason,detail,field", [
+    ("done", 1, None, "", "status"), ("no_answer", 0, None, "", "status"), ("unbound", None, None, "", "accounts"),
+    ("unbound", -1, None, "", "accounts"), ("unbound", "3", None, "", "accounts"),
+    ("unbound", True, None, "", "accounts"), ("nothing_bound", 0, None, "x" * 501, "detail"),
+    ("nothing_bound", 0, None, 5, "detail"),
+    # a rejection names a reason of the vocabulary; nothing else has one
+    ("rejected", 0, None, "frozen", "reason"), ("rejected", 0, "", "frozen", "reason"),
+    ("rejected", 0, "court", "frozen", "reason"), ("rejected", 0, ["legal_hold"], "", "reason"),
+    ("unbound", 1, "legal_hold", "", "reason"), ("nothing_bound", 0, "other", "", "reason"),
 ])
-def test_invalid_results_are_refused_with_the_field(holder, platforms, status, accounts, detail, field):
+def test_invalid_results_are_refused_with_the_field(holder, platforms, status, accounts, reason, detail, field):
     _, period = holder
     task = _one_task(period, platforms[0])
     with pytest.raises(DomainError) as exc:
         unbind.unbind_task_report(platform=platforms[0], task_id=task.pk, status=status, accounts=accounts,
-                                  detail=detail)
+                                  reason=reason, detail=detail)
     assert exc.value.code == "validation_error" and field in exc.value.fields
     task.refresh_from_db()
     assert task.result == "" and task.reported_at is None
@@ -162,7 +167,7 @@ def test_every_result_in_confirms_the_delivery_and_finishes_the_request(operator
         with django_capture_on_commit_callbacks(execute=True):
             unbind.unbind_task_report(**kwargs)
 
-    report(platform=platform, task_id=t1.pk, status="rejected", detail="account frozen by court")
+    report(platform=platform, task_id=t1.pk, status="rejected", reason="legal_hold", detail="account frozen by court")
     delivery.refresh_from_db()
     assert delivery.state == DeliveryState.SENT  # r2's task is still open
     report(platform=platform, task_id=r2.tasks.get(platform=platform).pk, status="nothing_bound")

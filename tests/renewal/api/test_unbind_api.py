@@ -86,7 +86,9 @@ def test_auth_and_scope(api, requested, operator):
     (json.dumps({"status": "unbound", "accounts": "3"}), "validation_error", "accounts"),
     (json.dumps({"status": "unbound", "accounts": 1.5}), "validation_error", "accounts"),
     (json.dumps({"status": "unbound", "accounts": -1}), "validation_error", "accounts"),
-    (json.dumps({"status": "rejected"}), "validation_error", "detail"),
+    (json.dumps({"status": "rejected"}), "validation_error", "reason"),
+    (json.dumps({"status": "rejected", "reason": "because"}), "validation_error", "reason"),
+    (json.dumps({"status": "unbound", "accounts": 1, "reason": "other"}), "validation_error", "reason"),
     (json.dumps({"status": "rejected", "detail": "x" * 501}), "validation_error", "detail"),
 ])
 def test_bad_bodies_are_400_in_the_envelope_and_change_nothing(api, requested, raw, code, field):

@@ -1,5 +1,7 @@
 import pytest
+from django.test.testcases import LiveServerThread, _StaticFilesHandler
 
+from portal.celery import app as celery_app
 from renewal.platforms import services
 from renewal.simulator.server import SimPlatform, Simulator
 from tests.renewal.helpers_renewal import free_port
@@ -25,3 +27,25 @@ def simulator():
     yield start
     for sim in started:
         sim.stop()
+
+
+@pytest.fixture
+def not_eager():
+    """Tasks go through the broker to the worker process, not inline."""
+    before = celery_app.conf.task_always_eager
+    celery_app.conf.task_always_eager = False
+    yield
+    celery_app.conf.task_always_eager = before
+
+
+@pytest.fixture
+def api_server(transactional_db):
+    """The portal over real HTTP on 127.0.0.1, in this worktree's port range."""
+    thread = LiveServerThread("127.0.0.1", _StaticFilesHandler, connections_override=None, port=free_port())
+    thread.daemon = True
+    thread.start()
+    thread.is_ready.wait()
+    if thread.error:
+        raise thread.error
+    yield f"http://127.0.0.1:{thread.port}"
+    thread.terminate()

@@ -1,11 +1,15 @@
 """The outbox's row locks and claims under real concurrency (PostgreSQL): sweeps, confirmations, the coalescer."""
 
+from unittest import mock
+
 import pytest
+from django.db.models import Count
+from django.utils import timezone
 
 from renewal.active import services as unbind
-from renewal.deliveries import services
+from renewal.deliveries import pump, services
 from renewal.deliveries import unbind as coalescer
-from renewal.models import BatchChunk, BatchEntry, Delivery, DeliveryEvent, RecycleBatch, UnbindTask
+from renewal.models import BatchChunk, BatchEntry, Delivery, DeliveryEvent, Platform, RecycleBatch, UnbindTask
 from tests.helpers_threads import run_together
 from tests.renewal.helpers_renewal import make_frozen_numbers, make_platform
 from tests.renewal.helpers_subscriber import allocated
@@ -39,20 +43,26 @@ def test_concurrent_confirmations_count_once(require_postgres, operator):
 
 @pytest.mark.services
 @pytest.mark.django_db(transaction=True)
-def test_concurrent_claims_enqueue_each_delivery_once(require_postgres, operator, settings):
+def test_concurrent_claims_hold_each_platforms_limit_and_lease_each_delivery_once(require_postgres, operator,
+                                                                                   settings):
     settings.RENEWAL_CHUNK_SIZE = 10
     for i in range(30):
         make_platform(name=f"P{i}", webhook_url="https://hooks.example.com/x")
-    make_frozen_numbers(operator, 100)
-    from unittest import mock
-
-    with mock.patch("renewal.deliveries.queue.after_commit") as enqueue:  # no dispatch: every delivery stays due
+    Platform.objects.update(max_in_flight=3)
+    make_frozen_numbers(operator, 100)  # 10 deliveries per platform
+    with mock.patch("renewal.deliveries.queue.pump_after_commit") as kick:  # no pump: every delivery stays due
         services.batch_sweep()
-    enqueue.assert_called()
-    claim = lambda: services.deliveries_claim_due(limit=200)  # noqa: E731
-    results = run_together(claim, claim, claim)
-    claimed = [i for r in results for i in r]
-    assert len(claimed) == len(set(claimed)) == 300
+    kick.assert_called()
+    now = timezone.now()
+    claims = [lambda: pump.claim(limit=200, now=now)] * 4
+    claimed = []
+    for _ in range(3):  # rounds: a platform another claim held at that moment is claimed in a later round
+        claimed += [c for r in run_together(*claims) for c in r]
+    leased = Delivery.objects.filter(claimed_until__gt=now)
+    assert len({c.id for c in claimed}) == len(claimed)
+    per_platform = dict(leased.values_list("platform_id").annotate(n=Count("id")))
+    assert per_platform and max(per_platform.values()) <= 3
+    assert set(per_platform.values()) == {3} and len(per_platform) == 30  # every platform full, none over
 
 
 @pytest.mark.services

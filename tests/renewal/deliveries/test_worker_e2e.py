@@ -1,41 +1,14 @@
 """End to end with real processes: a Celery worker on Redis, the simulator's HTTP receivers, the API over HTTP."""
 
 import time
-from pathlib import Path
 
 import pytest
 from django.db import connection
-from django.test.testcases import LiveServerThread, _StaticFilesHandler
 
-from portal.celery import app as celery_app
 from renewal.deliveries import services
 from renewal.deliveries.tasks import deliveries_due_task
 from renewal.models import Delivery, DeliveryState
-from tests.renewal.helpers_renewal import free_port, make_frozen_numbers, make_key, make_platform
-
-BASE_DIR = Path(__file__).resolve().parents[3]
-
-
-@pytest.fixture
-def not_eager():
-    """Tasks go through the broker to the worker process, not inline."""
-    before = celery_app.conf.task_always_eager
-    celery_app.conf.task_always_eager = False
-    yield
-    celery_app.conf.task_always_eager = before
-
-
-@pytest.fixture
-def api_server(transactional_db):
-    """The portal over real HTTP on 127.0.0.1, in this worktree's port range."""
-    thread = LiveServerThread("127.0.0.1", _StaticFilesHandler, connections_override=None, port=free_port())
-    thread.daemon = True
-    thread.start()
-    thread.is_ready.wait()
-    if thread.error:
-        raise thread.error
-    yield f"http://127.0.0.1:{thread.port}"
-    thread.terminate()
+from tests.renewal.helpers_renewal import make_frozen_numbers, make_key, make_platform
 
 
 @pytest.fixture

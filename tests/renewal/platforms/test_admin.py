@@ -24,10 +24,12 @@ def test_platform_admin_adds_a_platform_and_sees_its_secret_once(client, platfor
     client.force_login(platform_admin)
     response = client.post("/admin/renewal/platform/add/", {
         "name": "Alipay", "category": "payment", "kind": "application",
-        "webhook_url": "https://hooks.alipay.example/renewal", "status": "live"}, follow=True)
+        "webhook_url": "https://hooks.alipay.example/renewal", "status": "live", "max_in_flight": "12",
+        "support_phone": "+86 95188", "support_url": "https://help.alipay.example/renewal"}, follow=True)
     assert response.status_code == 200
     platform = Platform.objects.get(name="Alipay")
-    assert platform.status == "live"
+    assert platform.status == "live" and platform.max_in_flight == 12
+    assert (platform.support_phone, platform.support_url) == ("+86 95188", "https://help.alipay.example/renewal")
     secret = platform_services.platform_secrets(platform)[0]
     assert secret in response.content.decode()
     assert secret not in client.get(f"/admin/renewal/platform/{platform.pk}/change/").content.decode()
@@ -38,7 +40,8 @@ def test_private_webhook_url_is_refused_in_the_form(client, platform_admin, sett
     client.force_login(platform_admin)
     for url in ("http://10.0.0.1/x", "http://127.0.0.1:8000/x"):
         response = client.post("/admin/renewal/platform/add/", {
-            "name": "Bad", "category": "payment", "kind": "application", "webhook_url": url, "status": "live"})
+            "name": "Bad", "category": "payment", "kind": "application", "webhook_url": url, "status": "live",
+            "max_in_flight": "8"})
         assert response.status_code == 200 and "cannot receive webhooks" in response.content.decode()
     assert not Platform.objects.exists()
 

@@ -28,9 +28,17 @@ def test_private_and_link_local_addresses_are_always_refused(url):
 def test_a_name_resolving_to_a_private_address_is_refused_at_send_time(monkeypatch):
     monkeypatch.setattr(socket, "getaddrinfo",
                         lambda *a, **k: [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("10.1.2.3", 443))])
+    clients.client().session.connector.clear_dns_cache()
     clients.validate_webhook_url("https://hooks.example.com/x")  # a name passes when saved…
     answer = clients.post_webhook("https://hooks.example.com/x", body=b"{}", headers={})
-    assert not answer.ok and "10.1.2.3" in answer.error  # …and is refused after resolution
+    assert not answer.ok and answer.error.startswith("refused: hooks.example.com resolves to 10.1.2.3")  # …not sent
+
+
+@pytest.mark.parametrize("address", ["169.254.169.254", "10.0.0.1", "100.64.0.1", "::ffff:10.0.0.1", "fe80::1"])
+def test_the_socket_is_refused_the_address_it_would_connect_to(address):
+    family = socket.AF_INET6 if ":" in address else socket.AF_INET
+    with pytest.raises(clients.WebhookRefused, match="connecting to a refused address"):
+        clients._checked_socket((family, socket.SOCK_STREAM, 6, "", (address, 80)))
 
 
 @pytest.mark.parametrize("url", ["http://127.0.0.1:8440/x", "http://localhost/x", "http://[::1]/x"])
@@ -49,9 +57,10 @@ def test_the_connected_address_is_checked_too(monkeypatch):
     server = _server(port, 200)
     try:
         with override_settings(RENEWAL_WEBHOOK_ALLOW_LOOPBACK=False):
-            monkeypatch.setattr(clients, "check_destination", lambda url: None)  # the check was fooled
+            monkeypatch.setattr(clients, "check_url", lambda url: None)  # the check was fooled
             answer = clients.post_webhook(f"http://127.0.0.1:{port}/x", body=b"{}", headers={})
-        assert not answer.ok and "loopback" in answer.error
+        assert not answer.ok and answer.error.startswith("refused:") and "loopback" in answer.error
+        assert server.hits == 0
     finally:
         server.shutdown()
 
@@ -72,7 +81,8 @@ def test_redirects_are_not_followed():
     server = _server(port, 302, location="http://10.0.0.1/steal")
     try:
         answer = clients.post_webhook(f"http://127.0.0.1:{port}/x", body=b"{}", headers={})
-        assert not answer.ok and answer.status == 302 and "not followed" in answer.error
+        assert not answer.ok and answer.status == 302
+        assert "redirect to http://10.0.0.1/steal (not followed)" in answer.error
         assert server.hits == 1
     finally:
         server.shutdown()

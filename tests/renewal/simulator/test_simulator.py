@@ -1,6 +1,8 @@
-"""The simulator behaves like a careful platform: signatures and their age, each delivery counted once, 5xx."""
+"""The simulator behaves like a careful platform: signatures (verified with `standardwebhooks`) and their age,
+each delivery counted once, 5xx, POSTs in flight counted, unbind results answered in one call."""
 
 import json
+import threading
 import time
 from io import StringIO
 
@@ -9,32 +11,71 @@ import requests
 from django.core.management import CommandError, call_command
 
 from renewal.models import ApiKey, Platform
-from renewal.platforms.signing import signature_header
+from renewal.platforms.crypto import new_signing_secret
+from renewal.platforms.signing import secret_key, signature_headers
+from renewal.simulator import unbind as unbind_simulator
 from renewal.simulator.server import SimPlatform, Simulator
 from tests.renewal.helpers_renewal import free_port
 
 BODY = json.dumps({"event": "recycled_numbers.batch", "delivery_id": "d-1", "operator": "CMCC",
                    "numbers": [{"msisdn": "+8613800138000"}]}).encode()
+SECRET = new_signing_secret()
 
 
 @pytest.fixture
 def sim():
-    s = Simulator(port=free_port(), platforms=[SimPlatform(platform_id=7, name="p", secrets=["whsec_x"])]).start()
+    s = Simulator(port=free_port(), platforms=[SimPlatform(platform_id=7, name="p", secrets=[SECRET])]).start()
     yield s
     s.stop()
 
 
-def _post(sim, body=BODY, secret="whsec_x", t=None, delivery="d-1"):
+def _post(sim, body=BODY, secret=SECRET, t=None, delivery="d-1", event="recycled_numbers.batch"):
     return requests.post(sim.url_for(7), data=body, timeout=5, headers={
-        "X-Renewal-Event": "recycled_numbers.batch", "X-Renewal-Delivery": delivery,
-        "X-Renewal-Signature": signature_header(secrets=[secret], body=body, t=t)})
+        "X-Renewal-Event": event, **signature_headers(keys=[secret_key(secret)], msg_id=delivery, body=body,
+                                                      timestamp=t)})
 
 
 def test_bad_or_old_signatures_get_401(sim):
-    assert _post(sim, secret="whsec_wrong").status_code == 401
+    assert _post(sim, secret=new_signing_secret()).status_code == 401
     assert _post(sim, t=int(time.time()) - 301).status_code == 401
     assert _post(sim, t=int(time.time()) + 301).status_code == 401
-    assert sim.stats.bad_signature == 3 and sim.stats.received == 0
+    unsigned = requests.post(sim.url_for(7), data=BODY, timeout=5, headers={"webhook-id": "d-1"})
+    assert unsigned.status_code == 401
+    assert sim.stats.bad_signature == 4 and sim.stats.received == 0
+
+
+def test_during_a_rotation_either_secret_verifies(sim):
+    new = new_signing_secret()
+    sim.platforms[7].secrets = [new, SECRET]
+    both = signature_headers(keys=[secret_key(new), secret_key(SECRET)], msg_id="d-1", body=BODY)
+    assert requests.post(sim.url_for(7), data=BODY, headers=both, timeout=5).status_code == 200
+    assert _post(sim, delivery="d-2").status_code == 200  # a portal still signing with the old one
+    assert sim.stats.received == 2 and sim.stats.bad_signature == 0
+
+
+def test_posts_in_flight_are_counted_per_platform(sim):
+    sim.platforms[7].latency_ms = 300
+    threads = [threading.Thread(target=_post, kwargs={"sim": sim, "delivery": f"d-{i}"}) for i in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sim.platforms[7].max_in_flight == 3 and sim.platforms[7].in_flight == 0
+    assert sim.stats.max_in_flight == 3 and sim.stats.received == 3
+
+
+def test_unbind_requests_are_answered_in_one_call_with_reason_codes(sim):
+    unbind_simulator.configure(sim, {"rejected": 1.0})
+    tasks = [{"task_id": f"t-{i}", "msisdn": "+8613800138000", "bound_before": "2026-11-02T10:15:00+08:00",
+              "kinds": ["account"]} for i in range(5)]
+    path, payload = unbind_simulator.answer_unbind(sim, sim.platforms[7], {"delivery_id": "d-9", "tasks": tasks})
+    assert path == "/api/v1/deliveries/d-9/results"
+    assert [item["task_id"] for item in payload["items"]] == [t["task_id"] for t in tasks]
+    codes = {"enterprise_account", "legal_hold", "identity_check_required", "assets_or_balance", "active_contract",
+             "other"}
+    assert all(item["status"] == "rejected" and item["reason"] in codes for item in payload["items"])
+    unbind_simulator.configure(sim, {None: 1.0})
+    assert unbind_simulator.answer_unbind(sim, sim.platforms[7], {"delivery_id": "d-9", "tasks": tasks}) is None
 
 
 def test_each_delivery_counted_once(sim):
@@ -45,7 +86,7 @@ def test_each_delivery_counted_once(sim):
 
 
 def test_fail_rate_answers_5xx():
-    s = Simulator(port=free_port(), platforms=[SimPlatform(platform_id=7, name="p", secrets=["whsec_x"])],
+    s = Simulator(port=free_port(), platforms=[SimPlatform(platform_id=7, name="p", secrets=[SECRET])],
                   fail_rate=1.0).start()
     try:
         assert _post(s).status_code == 503 and s.stats.failed == 1 and s.stats.received == 0
