@@ -328,10 +328,11 @@ class Delivery(models.Model):
     # Test traffic: a ping, or a sandbox batch or unbind request built from SANDBOX_NUMBER_PREFIX numbers. It has
     # no number, holder-period, batch or task rows: its body is stored here, the results a platform reports for
     # it too, and every API call about it (accepted or refused) is logged as the conformance check's evidence.
-    test = models.BooleanField(_("test event"), default=False, editable=False)
-    body = models.TextField(_("body (test events)"), blank=True, editable=False)
-    test_results = models.JSONField(_("results reported (test events)"), default=dict, blank=True, editable=False)
-    test_log = models.JSONField(_("API calls about it (test events)"), default=list, blank=True, editable=False)
+    # Database defaults too: the batch sweep and the benchmarks write real deliveries with INSERT … SELECT.
+    test = models.BooleanField(_("test event"), default=False, db_default=False, editable=False)
+    body = models.TextField(_("body (test events)"), blank=True, default="", db_default="", editable=False)
+    test_results = models.JSONField(_("results reported (test events)"), null=True, blank=True, editable=False)
+    test_log = models.JSONField(_("API calls about it (test events)"), null=True, blank=True, editable=False)
 
     objects = DeliveryQuerySet.as_manager()
 

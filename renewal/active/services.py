@@ -279,7 +279,7 @@ def _test_results_report(*, delivery_id: uuid.UUID, parsed: list[tuple[uuid.UUID
     with transaction.atomic():
         delivery = Delivery.objects.select_for_update().get(pk=delivery_id)
         tasks = {t["task_id"] for t in test_body(delivery).get("tasks", [])}
-        results = dict(delivery.test_results)
+        results = dict(delivery.test_results or {})
         for index, entry in enumerate(parsed):
             if isinstance(entry, InvalidResult):
                 answers.append(_item_error(index, entry))
@@ -301,7 +301,7 @@ def _test_results_report(*, delivery_id: uuid.UUID, parsed: list[tuple[uuid.UUID
                             "reported_at": recorded["reported_at"]})
         errors = [a["error"] for a in answers if "error" in a]
         delivery.test_results = results
-        delivery.test_log = [*delivery.test_log, test_log_entry(
+        delivery.test_log = [*(delivery.test_log or []), test_log_entry(
             call="results", ok=not errors, code=errors[0]["code"] if errors else "", now=now,
             message=errors[0]["message"] if errors else "",
             data={"items": len(parsed), "refused": errors[:10]})][-50:]

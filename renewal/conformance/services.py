@@ -258,7 +258,7 @@ class _Run:
         return {"batch": rows[batch.pk], "unbind": rows[unbind.pk], "since": started}
 
     def _confirm_evidence(self, row: Delivery, since: datetime) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-        calls = [c for c in row.test_log if c["call"] == "confirm"]
+        calls = [c for c in row.test_log or [] if c["call"] == "confirm"]
         refused = [c for c in calls if not c["ok"]]
         evidence = [{"what": "confirmation through the API", "status_code": 200 if c["ok"] else None,
                      "latency_ms": None, "error": "" if c["ok"] else f"{c['code']}: {c['message']}",
@@ -289,7 +289,7 @@ class _Run:
                       sent: dict[str, Any] | None, pull: bool = False) -> dict[str, Any]:
         b, u = waited["batch"], waited["unbind"]
         limit = settings.CONFORMANCE_TIME_LIMIT_SECONDS
-        results_calls = [c for c in u.test_log if c["call"] == "results"]
+        results_calls = [c for c in u.test_log or [] if c["call"] == "results"]
         refused = [c for c in results_calls if not c["ok"]]
         tasks = len(deliveries.test_body(u).get("tasks", []))
         evidence = [] if sent is None else [sent]
@@ -310,7 +310,7 @@ class _Run:
             failure = _("No confirmation of the batch within %(s)g s.") % {"s": limit}
         elif u.state != DeliveryState.CONFIRMED:
             failure = _("Results for %(got)d of %(n)d unbind tasks within %(s)g s.") % {
-                "got": len(u.test_results), "n": tasks, "s": limit}
+                "got": len(u.test_results or {}), "n": tasks, "s": limit}
         return _step(4, passed=passed, evidence=evidence, failure=failure, pull=pull,
                      expected=_("within %(s)g s: the batch confirmed, %(n)d task results through "
                                 "POST /api/v1/deliveries/{id}/results, every reason from the vocabulary")

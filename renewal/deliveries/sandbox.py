@@ -125,5 +125,5 @@ def log_append(*, delivery_id: uuid.UUID | str, entry: dict[str, Any]) -> None:
         delivery = Delivery.objects.select_for_update().filter(pk=delivery_id, test=True).first()
         if delivery is None:
             return
-        delivery.test_log = [*delivery.test_log, entry][-MAX_LOG:]
+        delivery.test_log = [*(delivery.test_log or []), entry][-MAX_LOG:]
         delivery.save(update_fields=["test_log"])
