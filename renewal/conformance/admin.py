@@ -33,9 +33,9 @@ class ConformanceCheckAdmin(NoWritesMixin, ModelAdmin):
     list_filter = ["state", "variant", "source"]
     search_fields = ["platform__name"]
     list_select_related = ["platform"]
-    fields = ["platform", "started_at", "finished_at", "state", "variant", "webhook_url", "source", "requested_by",
-              "evidence"]
-    readonly_fields = fields
+    readonly_fields = ("platform", "started_at", "finished_at", "state", "variant", "webhook_url", "source",
+                       "requested_by", "evidence")
+    fields = readonly_fields
 
     @admin.display(description=_("failed at"))
     def failed_step(self, obj: ConformanceCheck) -> str:

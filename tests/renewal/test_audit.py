@@ -11,6 +11,7 @@ from django.urls import reverse
 from numbers import roles
 from numbers.models import AuditAction, AuditEntry
 from renewal.active.reports import evidence_storage
+from renewal.conformance.services import conformance_record_simulated
 from renewal.models import ApiKey, Delivery, DeliveryState, Evidence, HarassmentReport, Platform
 from renewal.platforms import services as platform_services
 from tests.factories import staff_user
@@ -39,7 +40,7 @@ def test_a_platforms_webhook_url_before_and_after(client):
     platform = make_platform("Alipay", webhook_url="https://hooks.alipay.example/old")
     client.post(f"/admin/renewal/platform/{platform.pk}/change/", {
         "name": "Alipay", "category": "payment", "kind": "application",
-        "webhook_url": "https://hooks.elsewhere.example/new", "status": "live"})
+        "webhook_url": "https://hooks.elsewhere.example/new", "status": "live", "max_in_flight": 8})
     entry = only(AuditAction.CHANGE, object_type="renewal.platform")
     assert (entry.actor_name, entry.role, entry.object_repr) == ("platform-admin", roles.PLATFORM_ADMIN, "Alipay")
     assert entry.before == {"webhook_url": "https://hooks.alipay.example/old"}
@@ -60,15 +61,16 @@ def test_a_refused_webhook_url_changes_nothing_and_writes_nothing(client, settin
 
 def test_a_platform_added_then_suspended_and_made_live(client, dead):
     client.post("/admin/renewal/platform/add/", {"name": "WeChat", "category": "social", "kind": "application",
-                                                  "webhook_url": "", "status": "sandbox"})
+                                                  "webhook_url": "", "status": "sandbox", "max_in_flight": 8})
     created = only(AuditAction.CREATE, object_type="renewal.platform", actor_name="platform-admin")
     assert created.after == {"name": "WeChat", "category": "social", "kind": "application", "webhook_url": "",
-                             "status": "sandbox"}
+                             "status": "sandbox", "max_in_flight": 8, "support_phone": "", "support_url": ""}
     assert "whsec_" not in text_of(created)
     client.post("/admin/renewal/platform/", {"action": "suspend", "_selected_action": [dead.pk]})
     suspended = only(AuditAction.STATUS_CHANGE, object_id=str(dead.pk))
     assert (suspended.before, suspended.after) == ({"status": "live"}, {"status": "suspended"})
     assert suspended.detail == {"deliveries_cancelled": Delivery.objects.filter(platform=dead).count()}
+    conformance_record_simulated(platform=dead)  # only a platform whose last check passed goes live
     client.post("/admin/renewal/platform/", {"action": "make_live", "_selected_action": [dead.pk]})
     assert AuditEntry.objects.filter(action=AuditAction.STATUS_CHANGE, object_id=str(dead.pk),
                                      after={"status": "live"}).count() == 1
