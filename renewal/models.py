@@ -410,6 +410,16 @@ class ConformanceState(models.TextChoices):
     FAILED = "failed", _("failed")
 
 
+class ConformanceVariant(models.TextChoices):
+    PUSH = "push", _("push (webhook)")
+    PULL = "pull", _("pull (API only)")
+
+
+class ConformanceSource(models.TextChoices):
+    RUN = "run", _("run")
+    RECORDED = "recorded", _("recorded by the demo (not run)")
+
+
 class ConformanceCheck(models.Model):
     """One run of the conformance check against a platform, with each step's evidence (renewal.conformance).
 
@@ -424,12 +434,13 @@ class ConformanceCheck(models.Model):
     finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
     state = models.CharField(_("result"), max_length=10, choices=ConformanceState.choices,
                              default=ConformanceState.RUNNING)
-    variant = models.CharField(_("variant"), max_length=10, help_text=_("push (webhook) or pull (API only)"))
+    variant = models.CharField(_("variant"), max_length=10, choices=ConformanceVariant.choices)
     requested_by = models.CharField(_("requested by"), max_length=150, blank=True)
     # The address the check ran against: a pass counts only while the platform keeps it.
     webhook_url = models.CharField(_("webhook URL"), max_length=500, blank=True)
     # "run": the check was run; "recorded": the demo loader recorded a pass against the simulator without running.
-    source = models.CharField(_("source"), max_length=10, default="run")
+    source = models.CharField(_("source"), max_length=10, choices=ConformanceSource.choices,
+                              default=ConformanceSource.RUN)
     steps = models.JSONField(_("steps"), default=list, blank=True)
 
     class Meta:

@@ -24,7 +24,7 @@ from renewal.platforms.admin import PlatformAdmin
 
 def _steps_table(steps: list[dict[str, Any]]) -> str:
     return render_to_string("admin/renewal/conformance_steps.html",
-                            {"steps": [{**s, "title": gettext(s["title"])} for s in steps]})
+                            {"steps": [selectors.step_shown(s) for s in steps]})
 
 
 @admin.register(ConformanceCheck)

@@ -26,7 +26,14 @@ def last_check_steps(platform: Platform) -> list[dict[str, Any]]:
     check = last_check(platform)
     if check is None:
         return []
-    return [{**step, "title": _(step["title"])} for step in check.steps]
+    return [step_shown(step) for step in check.steps]
+
+
+def step_shown(step: dict[str, Any]) -> dict[str, Any]:
+    """A recorded step with its title and its evidence's names in the page's language."""
+    evidence = [{**e, "what": _(e["what"]), "error": _(e["error"]) if e.get("error") == "not in time" else e["error"]}
+                for e in step.get("evidence", [])]
+    return {**step, "title": _(step["title"]), "evidence": evidence}
 
 
 COVERAGE_GROUPS = (

@@ -37,6 +37,7 @@ from renewal.deliveries import services as deliveries
 from renewal.errors import Conflict, Invalid
 from renewal.models import (
     ConformanceCheck,
+    ConformanceSource,
     ConformanceState,
     Delivery,
     DeliveryAttempt,
@@ -53,6 +54,19 @@ CHECK_TASK = "renewal.conformance.conformance_check_task"
 QUERY_ONLY = "query_only"  # a site that only asks reassignment queries: no deliveries, no check
 STALE_SECONDS = 600  # the stale probe's timestamp: twice the 300 s a receiver must refuse past
 POLL_SECONDS = 0.2
+
+# What each piece of evidence is (stored in English, shown in the page's language).
+SIGNED_BATCH = gettext_noop("signed sandbox batch")
+SIGNED_UNBIND = gettext_noop("signed unbind request")
+FORGED = gettext_noop("forged signature")
+STALE = gettext_noop("stale timestamp")
+REPEAT = gettext_noop("the same delivery again (same webhook-id)")
+CONFIRMATION = gettext_noop("confirmation through the API")
+RESULTS = gettext_noop("unbind results through the API")
+BATCH_CONFIRMED = gettext_noop("batch confirmed")
+RESULTS_IN = gettext_noop("every unbind result in")
+RECORDED = gettext_noop("recorded by the demo loader against the simulator (not run)")
+NOT_IN_TIME = gettext_noop("not in time")
 
 # Step names and titles (titles are translated where they are shown: the admin and the account area).
 STEPS = {
@@ -189,7 +203,7 @@ class _Run:
             no_keys = ""
         steps.append(self._bad_signatures(batch, keys, no_keys))
         repeat = self._repeat_post(batch, keys)
-        sent_unbind = self._send(unbind, "signed unbind request")
+        sent_unbind = self._send(unbind, SIGNED_UNBIND)
         waited = self._wait_for_answers(batch, unbind)
         steps.append(self._repeat_step(batch, repeat, waited))
         steps.append(self._answers_step(batch, unbind, waited, sent_unbind))
@@ -206,7 +220,7 @@ class _Run:
                 "error": attempt.error[:300]}
 
     def _valid_batch(self, batch: Delivery) -> dict[str, Any]:
-        evidence = self._send(batch, "signed sandbox batch")
+        evidence = self._send(batch, SIGNED_BATCH)
         limit_ms = int(settings.RENEWAL_READ_TIMEOUT * 1000)
         code, latency = evidence["status_code"], evidence["latency_ms"]
         passed = code is not None and 200 <= code < 300 and latency is not None and latency <= limit_ms
@@ -219,25 +233,25 @@ class _Run:
 
     def _bad_signatures(self, batch: Delivery, keys: list[bytes], no_keys: str) -> dict[str, Any]:
         body, msg_id = batch.body.encode(), str(batch.pk)
-        probes = [("forged signature", signature_headers(keys=[secrets.token_bytes(32)], msg_id=msg_id, body=body))]
+        probes = [(FORGED, signature_headers(keys=[secrets.token_bytes(32)], msg_id=msg_id, body=body))]
         if keys:
-            probes.append(("stale timestamp", signature_headers(
+            probes.append((STALE, signature_headers(
                 keys=keys, msg_id=msg_id, body=body, timestamp=int(time.time()) - STALE_SECONDS)))
         evidence = [_answer_evidence(what, deliveries.webhook_post(platform=self.platform, delivery=batch,
                                                                    headers=headers)) for what, headers in probes]
         wrong = [e for e in evidence if not (e["status_code"] and 400 <= e["status_code"] < 500)]
         failure = no_keys or "; ".join(
-            _("%(what)s answered %(answer)s") % {"what": e["what"], "answer": e["status_code"] or e["error"]}
+            _("%(what)s answered %(answer)s") % {"what": _(e["what"]), "answer": e["status_code"] or e["error"]}
             for e in wrong)
         return _step(2, passed=not wrong and not no_keys, evidence=evidence, failure=failure,
                      expected=_("4xx to each (any 2xx fails)"))
 
     def _repeat_post(self, batch: Delivery, keys: list[bytes]) -> dict[str, Any]:
         if not keys:
-            return {"what": "the same delivery again", "status_code": None, "latency_ms": None,
+            return {"what": REPEAT, "status_code": None, "latency_ms": None,
                     "error": "cannot sign"}
         headers = signature_headers(keys=keys, msg_id=str(batch.pk), body=batch.body.encode())
-        return _answer_evidence("the same delivery again (same webhook-id)",
+        return _answer_evidence(REPEAT,
                                 deliveries.webhook_post(platform=self.platform, delivery=batch, headers=headers))
 
     def _wait_for_answers(self, batch: Delivery, unbind: Delivery) -> dict[str, Any]:
@@ -260,7 +274,7 @@ class _Run:
     def _confirm_evidence(self, row: Delivery, since: datetime) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         calls = [c for c in row.test_log or [] if c["call"] == "confirm"]
         refused = [c for c in calls if not c["ok"]]
-        evidence = [{"what": "confirmation through the API", "status_code": 200 if c["ok"] else None,
+        evidence = [{"what": CONFIRMATION, "status_code": 200 if c["ok"] else None,
                      "latency_ms": None, "error": "" if c["ok"] else f"{c['code']}: {c['message']}",
                      "data": c["data"], "at": c["at"]} for c in calls]
         return evidence, refused
@@ -293,10 +307,10 @@ class _Run:
         refused = [c for c in results_calls if not c["ok"]]
         tasks = len(deliveries.test_body(u).get("tasks", []))
         evidence = [] if sent is None else [sent]
-        for row, what in ((b, "batch confirmed"), (u, "every unbind result in")):
-            evidence.append({"what": what, "status_code": None, "error": "" if row.confirmed_at else "not in time",
+        for row, what in ((b, BATCH_CONFIRMED), (u, RESULTS_IN)):
+            evidence.append({"what": what, "status_code": None, "error": "" if row.confirmed_at else NOT_IN_TIME,
                              "latency_ms": _ms(row.confirmed_at - waited["since"]) if row.confirmed_at else None})
-        evidence += [{"what": "unbind results through the API", "status_code": 200, "latency_ms": None,
+        evidence += [{"what": RESULTS, "status_code": 200, "latency_ms": None,
                       "error": "" if c["ok"] else f"{c['code']}: {c['message']}", "data": c["data"], "at": c["at"]}
                      for c in results_calls]
         in_time = b.state == DeliveryState.CONFIRMED and u.state == DeliveryState.CONFIRMED
@@ -365,12 +379,13 @@ def conformance_record_simulated(*, platform: Platform, actor: Actor = "demo") -
     """
     now = timezone.now()
     pull = platform.is_pull_only
-    note = [{"what": "recorded by the demo loader against the simulator (not run)", "status_code": None,
+    note = [{"what": RECORDED, "status_code": None,
              "latency_ms": None, "error": ""}]
     steps = [_step(n, passed=None if pull and n < 3 else True, expected="", evidence=note, pull=pull)
              for n in (1, 2, 3, 4)]
     return ConformanceCheck.objects.create(
-        platform=platform, started_at=now, finished_at=now, state=ConformanceState.PASSED, source="recorded",
+        platform=platform, started_at=now, finished_at=now, state=ConformanceState.PASSED,
+        source=ConformanceSource.RECORDED,
         variant="pull" if pull else "push", requested_by=actor_label(actor)[:150], steps=steps,
         webhook_url=platform.webhook_url)
 

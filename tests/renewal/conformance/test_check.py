@@ -19,8 +19,8 @@ pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
 @pytest.fixture
 def fast(settings, require_postgres):
     """A short time limit and read timeout, so a slow platform is slow within seconds."""
-    settings.CONFORMANCE_TIME_LIMIT_SECONDS = 8
-    settings.CONFORMANCE_SETTLE_SECONDS = 1.5
+    settings.CONFORMANCE_TIME_LIMIT_SECONDS = 5
+    settings.CONFORMANCE_SETTLE_SECONDS = 1.0
     settings.CONFORMANCE_BATCH_NUMBERS = 7
     settings.CONFORMANCE_UNBIND_TASKS = 4
     settings.RENEWAL_READ_TIMEOUT = 1.0

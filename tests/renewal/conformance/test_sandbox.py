@@ -246,3 +246,23 @@ def test_a_live_platform_whose_deliveries_keep_dying_for_a_day_is_flagged(operat
                                    started_at=now, status_code=204, latency_ms=5)
     assert services.platforms_dying_flag(now=now + timedelta(seconds=1)) == []
     assert Platform.objects.get(pk=dying.pk).dying_since is None
+
+
+def test_the_demo_records_a_pass_for_its_live_platforms_and_adds_two_to_check(settings):
+    import io
+
+    from renewal.conformance import demo
+
+    assert "renewal.conformance.demo" in settings.DEMO_STEPS
+    live, sandboxed = make_platform("Demo live"), make_platform("Demo sandbox", status="sandbox")
+    demo.load(io.StringIO())
+    demo.load(io.StringIO())  # twice: nothing doubles
+    check = ConformanceCheck.objects.get(platform=live)
+    assert check.state == ConformanceState.PASSED and check.source == "recorded"
+    assert not ConformanceCheck.objects.filter(platform=sandboxed).exists()
+    for name in (demo.SANDBOX_DEMO, demo.BROKEN_DEMO):
+        platform = Platform.objects.get(name=name)
+        assert platform.status == PlatformStatus.SANDBOX and not platform.is_pull_only
+    # a recorded pass lets a demo platform that was suspended go live again
+    platforms.platform_set_status(platform=live, status=PlatformStatus.SUSPENDED)
+    platforms.platform_set_status(platform=live, status=PlatformStatus.LIVE)
