@@ -39,6 +39,7 @@ class PortalAdminConfig(AdminConfig):
         import numbers.oversight.tasks  # noqa: F401  (the place form enqueues the risk-list task by name)
         import renewal.active.admin  # noqa: F401
         import renewal.deliveries.admin  # noqa: F401
+        import renewal.onboarding.admin  # noqa: F401
         import renewal.platforms.admin  # noqa: F401
 
         for model in (TOTPDevice, StaticDevice):

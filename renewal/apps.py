@@ -27,3 +27,4 @@ class RenewalConfig(AppConfig):
         # (renewal.deliveries.queue), so tests run them inline and web processes send them to the broker.
         import renewal.active.tasks  # noqa: F401
         import renewal.deliveries.tasks  # noqa: F401
+        import renewal.onboarding.tasks  # noqa: F401
