@@ -86,8 +86,9 @@ ROLE_PERMISSIONS[PLATFORM_ADMIN] |= _view("renewal", _RENEWAL_MODELS) | {
 }
 ROLE_PERMISSIONS[REGULATOR] |= _view("renewal", _RENEWAL_MODELS)
 # Registration requests wait for a platform administrator (approve or reject: change); regulators see the queue.
-ROLE_PERMISSIONS[PLATFORM_ADMIN] |= {"renewal.view_platformregistration", "renewal.change_platformregistration"}
-ROLE_PERMISSIONS[REGULATOR] |= {"renewal.view_platformregistration"}
+ROLE_PERMISSIONS[PLATFORM_ADMIN] |= {"renewal.view_platformregistration", "renewal.change_platformregistration",
+                                     "renewal.view_platformaccount"}
+ROLE_PERMISSIONS[REGULATOR] |= {"renewal.view_platformregistration", "renewal.view_platformaccount"}
 # Platform engineers hold no model permission: the platform account area checks their platform itself.
 ROLE_PERMISSIONS[PLATFORM_ENGINEER] = set()
 ROLE_PERMISSIONS[OPERATOR_ADMIN] |= {"renewal.view_delivery", "renewal.view_recyclebatch", "renewal.retry_delivery"}
