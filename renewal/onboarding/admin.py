@@ -4,23 +4,33 @@ from django.contrib import admin, messages
 from django.utils.translation import gettext_lazy as _
 
 from renewal.errors import Invalid
-from renewal.models import PlatformAccount, PlatformRegistration, RegistrationState
+from renewal.models import PlatformAccount, PlatformCategory, PlatformKind, PlatformRegistration, RegistrationState
 from renewal.onboarding import services
 
 
 @admin.register(PlatformRegistration)
 class PlatformRegistrationAdmin(admin.ModelAdmin):
-    list_display = ["platform_name", "organisation", "kind", "contact_email", "state", "created_at", "decided_by"]
-    list_filter = ["state", "kind"]
+    list_display = ["platform_name", "organisation", "kind_label", "contact_email", "state", "created_at",
+                    "decided_by"]
+    list_filter = ["state"]
     search_fields = ["platform_name", "organisation", "contact_email"]
     readonly_fields = ["organisation", "platform_name", "contact_name", "contact_email", "contact_phone",
-                       "categories", "kind", "webhook_url", "support_phone", "support_url", "state", "created_at",
+                       "category_labels", "kind_label", "webhook_url", "support_phone", "support_url", "state", "created_at",
                        "address", "decided_at", "decided_by", "platform"]
     fields = readonly_fields
     actions = ["approve", "reject"]
 
     def has_add_permission(self, request):
         return False  # requests come from the public registration page
+
+    @admin.display(description=_("kind"), ordering="kind")
+    def kind_label(self, obj):
+        return dict(PlatformKind.choices).get(obj.kind, obj.kind)
+
+    @admin.display(description=_("categories"))
+    def category_labels(self, obj):
+        labels = dict(PlatformCategory.choices)
+        return ", ".join(str(labels.get(c, c)) for c in obj.categories or [])
 
     def has_delete_permission(self, request, obj=None):
         return False  # the decision stays on record
