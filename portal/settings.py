@@ -471,6 +471,7 @@ PLATFORM_SET_PASSWORD_HOURS = env.int("PLATFORM_SET_PASSWORD_HOURS", default=72)
 # An alert goes at most this often per platform, and only when more deliveries died since the last one.
 PLATFORM_ALERT_MIN_MINUTES = env.int("PLATFORM_ALERT_MIN_MINUTES", default=60)
 if not _EMAIL_URL and DEBUG:
-    # The demo and development: e-mails (set-password links, alerts) are printed by the process that sends them.
-    EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
+    # The demo and development: e-mails (set-password links, alerts) are printed as marked lines, which `make run`
+    # shows on its console.
+    EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="portal.mail.MarkedConsoleBackend")
 DEMO_STEPS.append("renewal.onboarding.demo")  # a registration waiting for approval, a platform engineer
