@@ -14,9 +14,9 @@ class PlatformRegistrationAdmin(admin.ModelAdmin):
                     "decided_by"]
     list_filter = ["state"]
     search_fields = ["platform_name", "organisation", "contact_email"]
-    readonly_fields = ["organisation", "platform_name", "contact_name", "contact_email", "contact_phone",
-                       "category_labels", "kind_label", "webhook_url", "support_phone", "support_url", "state", "created_at",
-                       "address", "decided_at", "decided_by", "platform"]
+    readonly_fields = ("organisation", "platform_name", "contact_name", "contact_email", "contact_phone",
+                       "category_labels", "kind_label", "webhook_url", "support_phone", "support_url", "state",
+                       "created_at", "address", "decided_at", "decided_by", "platform")
     fields = readonly_fields
     actions = ["approve", "reject"]
 

@@ -14,6 +14,7 @@ from numbers.access import account_role
 from numbers.signin import AdminLoginForm
 from renewal.models import (
     MAX_IN_FLIGHT,
+    DeliveryState,
     Platform,
     PlatformCategory,
     PlatformKind,
@@ -125,13 +126,8 @@ class InviteForm(forms.Form):
 
 
 class DeliveryFilterForm(forms.Form):
-    state = forms.ChoiceField(label=gettext_lazy("State"), required=False)
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        from renewal.models import DeliveryState
-
-        super().__init__(*args, **kwargs)
-        self.fields["state"].choices = [("", _("all"))] + list(DeliveryState.choices)
+    state = forms.ChoiceField(label=gettext_lazy("State"), required=False,
+                              choices=[("", gettext_lazy("all")), *DeliveryState.choices])
 
 
 

@@ -14,7 +14,7 @@ from django.utils.http import base36_to_int
 class SetPasswordTokenGenerator(PasswordResetTokenGenerator):
     key_salt = "renewal.onboarding.tokens.SetPasswordTokenGenerator"
 
-    def check_token(self, user, token):  # type: ignore[no-untyped-def]
+    def check_token(self, user, token):
         if not (user and token):
             return False
         try:

@@ -144,7 +144,7 @@ def _two_factor_context(request: Any, account: Any) -> dict[str, Any]:
 
 @never_cache
 @csrf_protect
-@csp_update({"img-src": ["data:"]})  # type: ignore[arg-type]  # the QR code, drawn here, on this page alone
+@csp_update({"img-src": ["data:"]})  # the QR code, drawn here, on this page alone
 @require_http_methods(["GET", "POST"])
 def two_factor_view(request: Any) -> HttpResponse:
     """Set up the authenticator app: required before anything else (unless the demo relaxes it)."""

@@ -107,9 +107,9 @@ def page_world(db, tmp_path, settings):
         "platform engineer": matrix.Account(engineer.user, matrix.pm.PLATFORM_ENGINEER),
     }
     registration_submit(data=RegistrationInput(
-        organisation="示例出行科技有限公司", platform_name="示例出行", contact_name="张工", contact_email="ops@rides.example.cn",
-        contact_phone="+86 10 5555 0100", categories=["travel"], kind="application", webhook_url="",
-        support_phone="+86 400 555 0100", support_url=""))
+        organisation="示例出行科技有限公司", platform_name="示例出行", contact_name="张工",
+        contact_email="ops@rides.example.cn", contact_phone="+86 10 5555 0100", categories=["travel"],
+        kind="application", webhook_url="", support_phone="+86 400 555 0100", support_url=""))
     return PageWorld(w, a.secondary_active.msisdn, extra={
         "engineer": engineer, "key": platform.api_keys.first(), "delivery": _dead_delivery(platform),
         "for_sale": [a.fresh, for_sale], "periods": [period, HolderPeriod.objects.get(number=a.active,

@@ -16,7 +16,7 @@ from renewal.models import ApiKey, Delivery, DeliveryAttempt, DeliveryEvent, Del
 from renewal.onboarding import urls as area_urls
 from renewal.platforms.services import api_key_create, platform_secrets
 from tests.factories import UserFactory, staff_user
-from tests.renewal.onboarding.conftest import make_engineer, sign_in_engineer
+from tests.renewal.onboarding.conftest import sign_in_engineer
 
 # Pages anyone may open (the sign-in's own pages); every other URL of the area needs an engineer.
 OPEN = {"register", "register_done", "login", "logout", "set_password", "two_factor"}
