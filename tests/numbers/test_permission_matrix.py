@@ -147,7 +147,6 @@ def matrix_world(world, renewal_world, tmp_path, settings):
         "mixed": Account(_mixed_account(a.operator), pm.MIXED, a.operator),
         "platform engineer": Account(_platform_engineer(), pm.PLATFORM_ENGINEER),
     }
-    _registration()
     # Sales staff would never reach admin; give them the staff flag, as a mistake would.
     User.objects.filter(pk__in=[a.clerk.pk, b.clerk.pk]).update(is_staff=True)
     return w
@@ -160,15 +159,6 @@ def _platform_engineer():
     user = staff_user(role=roles.PLATFORM_ENGINEER, username="engineer")
     PlatformAccount.objects.create(user=user, platform=Platform.objects.order_by("pk").first(), is_owner=True)
     return user
-
-
-def _registration():
-    from renewal.onboarding.services import RegistrationInput, registration_submit
-
-    registration_submit(data=RegistrationInput(
-        organisation="Gamma Ltd", platform_name="Gamma Rides", contact_name="Zhang", contact_email="ops@gamma.example",
-        contact_phone="+86 10 5555 0100", categories=["travel"], kind="application", webhook_url="",
-        support_phone="+86 400 555 0100", support_url=""))
 
 
 def _mixed_account(operator):
