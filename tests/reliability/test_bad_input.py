@@ -26,13 +26,13 @@ from numbers.models import (
     DisclosureMethod,
     Event,
     EventKind,
+    FeedKind,
     FeedUpload,
     HolderPeriod,
-    PhoneNumber,
-    RiskList,
-    FeedKind,
     MarkCategory,
     MarkEffect,
+    PhoneNumber,
+    RiskList,
     RiskMark,
     State,
 )
@@ -161,8 +161,8 @@ def subscriber(holder, settings, tmp_path):
 
 @given(category=choice(HarassmentCategory.values), sender=choice(["+86 400 123 4567", "95xxx"]),
        occurred_at=choice(["2026-11-01T09:30", "2026-10-31T23:59"]), description=choice(["They call every day."]),
-       files=st.lists(st.tuples(text, st.one_of(st.just(PNG), st.just(PNG), st.binary(max_size=2000)), st.sampled_from(["image/png", "application/pdf",
-                                                                                  "text/plain", ""])), max_size=3))
+       files=st.lists(st.tuples(text, st.one_of(st.just(PNG), st.just(PNG), st.binary(max_size=2000)),
+                                st.sampled_from(["image/png", "application/pdf", "text/plain", ""])), max_size=3))
 def test_harassment_report(subscriber, settings, category, sender, occurred_at, description, files):
     rows = _counts(HarassmentReport, Evidence)
     stored = set(settings.PRIVATE_FILES_ROOT.rglob("*")) if settings.PRIVATE_FILES_ROOT.exists() else set()
@@ -187,8 +187,9 @@ def regulator_client(regulator):
 
 
 @given(numbers=choice(["FROZEN", "FROZEN\nFROZEN\n+8613800000000", "FROZEN\n\x00", "FROZEN\nnot a number"]),
-       category=choice(MarkCategory.values), authority=choice(["MIIT", "Beijing PSB"]), reference=choice(["", "MIIT-2026-1"]),
-       effect=choice(MarkEffect.values), extra_days=st.one_of(choice(["30", "", "400"]), st.integers(-5, 5000).map(str)))
+       category=choice(MarkCategory.values), authority=choice(["MIIT", "Beijing PSB"]),
+       reference=choice(["", "MIIT-2026-1"]), effect=choice(MarkEffect.values),
+       extra_days=st.one_of(choice(["30", "", "400"]), st.integers(-5, 5000).map(str)))
 @example(numbers="FROZEN", category="fraud", authority="MIIT", reference="", effect="suspend", extra_days="")
 @example(numbers="FROZEN\n+8613800000000", category="fraud", authority="MIIT", reference="", effect="extend",
          extra_days="30")
