@@ -126,10 +126,85 @@ def start_redis(tmp_path) -> tuple[subprocess.Popen, str]:
 
 
 def stop(process: subprocess.Popen) -> None:
+    """End a process started in its own session (and its children), gently first."""
     with contextlib.suppress(ProcessLookupError):
         os.killpg(process.pid, 15)
     try:
-        process.wait(10)
+        process.wait(30)
     except subprocess.TimeoutExpired:
         os.killpg(process.pid, 9)
         process.wait(10)
+    if getattr(process, "log", None):
+        process.log.close()
+
+
+def start_gunicorn(*, database_url: str, log_path, **env_overrides: str) -> tuple[subprocess.Popen, str]:
+    """gunicorn with deploy/gunicorn.conf.py and DEBUG off (production settings) on 127.0.0.1: (process, URL).
+
+    Requests must say X-Forwarded-Proto: https, as nginx does, or production redirects them (unless
+    SECURE_SSL_REDIRECT=false is given).
+    """
+    import sys
+    from pathlib import Path
+
+    from django.conf import settings
+
+    from tests.conftest import ROOT
+
+    port = free_port()
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "portal.settings",  # as the deploy files set it
+           "DATABASE_URL": database_url, "DEBUG": "false", "SECRET_KEY": settings.SECRET_KEY,
+           "RENEWAL_SECRETS_KEYS": ",".join(settings.RENEWAL_SECRETS_KEYS), "ALLOWED_HOSTS": "127.0.0.1",
+           "CELERY_BROKER_URL": settings.CELERY_BROKER_URL, "GUNICORN_BIND": f"127.0.0.1:{port}",
+           "SMS_BACKEND": "renewal.active.sms.DatabaseBackend", "WEB_CONCURRENCY": "1", "GUNICORN_THREADS": "4",
+           "PORTAL_VAR_DIR": str(Path(log_path).parent / "var"),
+           "CACHE_URL": os.environ.get("CACHE_URL", "redis://127.0.0.1:6379/1"), **env_overrides}
+    env["PORTAL_VAR_DIR"] = collected_static(env)
+    log = open(log_path, "w")  # noqa: SIM115 (closed with the process by stop())
+    process = subprocess.Popen([str(Path(sys.executable).parent / "gunicorn"), "-c", "deploy/gunicorn.conf.py",
+                                "portal.wsgi"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+                               start_new_session=True)
+    process.log = log
+    return process, f"http://127.0.0.1:{port}"
+
+
+_COLLECTED: dict[str, str] = {}
+_COLLECT = (
+    "import django; from django.conf import settings; django.setup(); "
+    "settings.STORAGES = {**settings.STORAGES, 'staticfiles': "
+    "{'BACKEND': 'django.contrib.staticfiles.storage.ManifestStaticFilesStorage'}}; "
+    "from django.core.management import call_command; call_command('collectstatic', interactive=False, verbosity=0)"
+)
+
+
+def collected_static(env: dict) -> str:
+    """A var folder whose static/ holds the collected files and their manifest, made once per test run.
+
+    Production serves hashed names from the manifest (whitenoise's CompressedManifestStaticFilesStorage); its
+    compression takes minutes on these machines, so the files are collected by the manifest storage alone, whose
+    manifest whitenoise reads the same (it then serves the files uncompressed).
+    """
+    import sys
+    import tempfile
+
+    from tests.conftest import ROOT
+
+    if "var" not in _COLLECTED:
+        folder = tempfile.mkdtemp(prefix="portal-static-")
+        subprocess.run([sys.executable, "-c", _COLLECT], cwd=ROOT, env={**env, "PORTAL_VAR_DIR": folder},
+                       check=True, timeout=300)
+        _COLLECTED["var"] = folder
+    return _COLLECTED["var"]
+
+
+def wait_until_serving(url: str, log_path, *, headers: dict | None = None, timeout: float = 60):
+    """The first answer of a starting server (any status), or fail with its log."""
+    import pytest
+    import requests
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with contextlib.suppress(requests.ConnectionError):
+            return requests.get(url, headers=headers or {}, timeout=10, allow_redirects=False)
+        time.sleep(0.2)
+    pytest.fail(f"the server did not answer:\n{open(log_path).read()[-3000:]}")

@@ -6,9 +6,7 @@ import contextlib
 import glob
 import os
 import shutil
-import signal
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -18,8 +16,8 @@ import pytest
 import requests
 
 from renewal.deliveries.tasks import batch_sweep_task
-from tests.conftest import IN_CI, ROOT
-from tests.reliability.helpers import dsn, free_port
+from tests.conftest import IN_CI
+from tests.reliability.helpers import dsn, free_port, start_gunicorn, stop, wait_until_serving
 from tests.renewal.helpers_renewal import make_frozen_numbers, make_key, make_platform
 
 
@@ -82,34 +80,12 @@ def _copy_test_database(cluster: Cluster) -> None:
 
 
 @pytest.fixture
-def web(throwaway_postgres, tmp_path, settings):
-    """gunicorn with deploy/gunicorn.conf.py, DEBUG off, on the throwaway cluster: (base URL, process)."""
-    port = free_port()
-    env = {**os.environ, "DATABASE_URL": throwaway_postgres.url(), "DEBUG": "false", "SECRET_KEY": "x" * 50,
-           "RENEWAL_SECRETS_KEYS": ",".join(settings.RENEWAL_SECRETS_KEYS), "ALLOWED_HOSTS": "127.0.0.1",
-           "CELERY_BROKER_URL": settings.CELERY_BROKER_URL, "GUNICORN_BIND": f"127.0.0.1:{port}",
-           "SMS_BACKEND": "renewal.active.sms.DatabaseBackend", "WEB_CONCURRENCY": "1", "GUNICORN_THREADS": "4",
-           "PORTAL_VAR_DIR": str(tmp_path / "var"),
-           "CACHE_URL": os.environ.get("CACHE_URL", "redis://127.0.0.1:6379/1")}
-    env["DJANGO_SETTINGS_MODULE"] = "portal.settings"  # as the deploy files set it (the log formatter needs it)
-    log = (tmp_path / "gunicorn.log").open("w")
-    process = subprocess.Popen([str(Path(sys.executable).parent / "gunicorn"), "-c", "deploy/gunicorn.conf.py",
-                                "portal.wsgi"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-                               start_new_session=True)
-    yield f"http://127.0.0.1:{port}", process, tmp_path / "gunicorn.log"
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGTERM)
-    process.wait(30)
-    log.close()
-
-
-def _wait_for(url: str, headers: dict, log: Path, timeout: float = 60) -> requests.Response:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and "Error:" not in log.read_text()[:2000]:
-        with contextlib.suppress(requests.ConnectionError):
-            return requests.get(url, headers=headers, timeout=10, allow_redirects=False)
-        time.sleep(0.2)
-    pytest.fail(f"gunicorn did not answer:\n{log.read_text()[-3000:]}")
+def web(throwaway_postgres, tmp_path):
+    """gunicorn (deploy/gunicorn.conf.py, DEBUG off) on the throwaway cluster: (URL, process, log path)."""
+    log = tmp_path / "gunicorn.log"
+    process, url = start_gunicorn(database_url=throwaway_postgres.url(), log_path=log)
+    yield url, process, log
+    stop(process)
 
 
 def _batches(cluster: Cluster) -> int:
@@ -129,7 +105,7 @@ def test_postgres_restarted_under_the_web_server_and_a_worker(throwaway_postgres
     worker = start_worker(DATABASE_URL=throwaway_postgres.url())
     # As nginx forwards it (deploy/nginx): production redirects plain HTTP to HTTPS.
     headers = {"Authorization": f"Bearer {key}", "Accept-Language": "en", "X-Forwarded-Proto": "https"}
-    assert _wait_for(f"{base}/api/v1/deliveries", headers, log).status_code == 200
+    assert wait_until_serving(f"{base}/api/v1/deliveries", log, headers=headers).status_code == 200
     # when PostgreSQL stops
     throwaway_postgres.stop()
     # then the API and the pages answer 503 with Retry-After, at once, and say why
