@@ -55,7 +55,7 @@ class PrivateStorage(FileSystemStorage):
     def _save(self, name: str, content: Any) -> str:
         existed = self.exists(name)
         try:
-            return super()._save(name, content)
+            return str(super()._save(name, content))  # type: ignore[misc]  # the stubs leave out _save
         except OSError:
             # A full disk (ENOSPC) stops the write part-way: remove what was written, so that no half file stays
             # behind the transaction that rolls back.
