@@ -9,6 +9,7 @@ open holder period: the period that will identify the next cycle.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
 from datetime import datetime, timedelta
@@ -50,6 +51,18 @@ class PrivateStorage(FileSystemStorage):
 
     def url(self, name: str | None) -> Never:
         raise ValueError("Private files have no URL.")
+
+    def _save(self, name: str, content: Any) -> str:
+        existed = self.exists(name)
+        try:
+            return str(super()._save(name, content))  # type: ignore[misc]  # the stubs leave out _save
+        except OSError:
+            # A full disk (ENOSPC) stops the write part-way: remove what was written, so that no half file stays
+            # behind the transaction that rolls back.
+            if not existed:
+                with contextlib.suppress(OSError):
+                    os.remove(self.path(name))
+            raise
 
 
 def private_storage() -> PrivateStorage:

@@ -103,6 +103,9 @@ else:
     # A new PostgreSQL connection costs ~6.5 ms; keep them open (RECIPES.md).
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    # An unreachable server fails a request in seconds (a 503, portal/outage.py) instead of holding it.
+    DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = env.int("DATABASE_CONNECT_TIMEOUT",
+                                                                                default=5)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # The shared cache holds the rate limits (numbers.ratelimit): Redis in production, whose increments are atomic.
@@ -340,6 +343,8 @@ REST_FRAMEWORK["DEFAULT_SCHEMA_CLASS"] = "drf_spectacular.openapi.AutoSchema"
 REST_FRAMEWORK["EXCEPTION_HANDLER"] = "renewal.api.errors.exception_handler"
 # Errors under /api/ that no DRF view answered (unknown path, 405 of a plain view, 500) get the envelope too.
 MIDDLEWARE += ["renewal.api.middleware.ApiErrorEnvelopeMiddleware"]
+# Last, so its process_exception is asked first: a database outage is a 503 (portal/outage.py).
+MIDDLEWARE += ["portal.outage.DatabaseOutageMiddleware"]
 # API messages default to English (machines read them); Accept-Language may ask for zh-hans. After LocaleMiddleware.
 MIDDLEWARE.insert(MIDDLEWARE.index("django.middleware.locale.LocaleMiddleware") + 1,
                   "renewal.api.middleware.ApiLanguageMiddleware")

@@ -27,3 +27,6 @@ urlpatterns = [
     # The short link of the summary SMS.
     path("r/<str:reference>", active_views.short_link, name="short-link"),
 ]
+
+# A database outage answers 503 with Retry-After; anything else Django's 500 page (portal/outage.py).
+handler500 = "portal.outage.server_error"

@@ -217,9 +217,13 @@ def holder(operator, outlet, clerk):
 
 
 def pytest_collection_modifyitems(items):
-    """Mark every test that starts a real worker `real_worker`: CI runs those again with RabbitMQ as the broker."""
+    """Mark every test that starts a real worker `real_worker`: CI runs those again with RabbitMQ as the broker.
+
+    The fault and load suite (tests/reliability) runs once, in the PostgreSQL pass: its broker faults are struck
+    on a throwaway Redis of its own, and it is the heaviest suite.
+    """
     for item in items:
-        if "start_worker" in getattr(item, "fixturenames", ()):
+        if "start_worker" in getattr(item, "fixturenames", ()) and "tests/reliability/" not in item.nodeid:
             item.add_marker(pytest.mark.real_worker)
 
 

@@ -5,11 +5,12 @@ Files live under PRIVATE_FILES_ROOT and are served only by the report view below
 """
 
 import csv
+import errno
 from typing import Any
 
 from django import forms
 from django.conf import settings
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.http import FileResponse, Http404, HttpResponse, JsonResponse
@@ -251,8 +252,17 @@ class FeedUploadAdmin(admin.ModelAdmin):
                     "sample": FORMATS[kind]["sample"].replace("\r\n", "\n"),
                     "url": reverse("admin:numbers_feedupload_sample", args=[kind])}
                    for kind, label in FeedKind.choices]
-        return super().add_view(request, form_url, {**(extra_context or {}), "formats": formats,
-                                                    "max_mb": MAX_BYTES >> 20})
+        try:
+            return super().add_view(request, form_url, {**(extra_context or {}), "formats": formats,
+                                                        "max_mb": MAX_BYTES >> 20})
+        except OSError as exc:
+            if exc.errno != errno.ENOSPC:
+                raise
+            # The admin's transaction rolled back and the storage removed the part file: say so, not a 500.
+            self.message_user(request, _("The server's disk is full: the file was not stored and nothing was "
+                                         "recorded. Try again later, or tell the portal's administrators."),
+                              messages.ERROR)
+            return redirect(request.path)
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         if str(object_id).isdigit():

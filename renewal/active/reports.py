@@ -14,7 +14,7 @@ from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from numbers.audit import audit_changes, audit_record
-from numbers.models import AuditAction, Event, EventKind, HolderPeriod
+from numbers.models import AuditAction, Event, EventKind, HolderPeriod, PrivateStorage
 from renewal.models import Evidence, HarassmentReport, ReportStatus
 
 _EXTENSIONS = {"image/jpeg": ".jpg", "image/png": ".png", "image/gif": ".gif", "image/webp": ".webp",
@@ -22,8 +22,9 @@ _EXTENSIONS = {"image/jpeg": ".jpg", "image/png": ".png", "image/gif": ".gif", "
 
 
 def evidence_storage() -> FileSystemStorage:
-    # base_url=None: these files have no public URL; a view streams them to regulators.
-    return FileSystemStorage(location=settings.PRIVATE_FILES_ROOT, base_url=None)
+    # Under PRIVATE_FILES_ROOT with no public URL (a view streams them to regulators); a write cut short by a full
+    # disk leaves no part file.
+    return PrivateStorage()
 
 
 def harassment_report_create(

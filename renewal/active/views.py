@@ -1,5 +1,6 @@
 """The subscriber's pages: sign in with an SMS code, the renewal page, unbind requests, harassment reports."""
 
+import errno
 import logging
 import time
 from functools import wraps
@@ -233,9 +234,19 @@ def report_create(request):
     if request.method == "POST":
         if form.is_valid():
             data = form.cleaned_data
-            report = harassment_report_create(
-                period=request.period, category=data["category"], sender=data["sender"],
-                occurred_at=data["occurred_at"], description=data["description"], files=data["evidence"])
+            try:
+                report = harassment_report_create(
+                    period=request.period, category=data["category"], sender=data["sender"],
+                    occurred_at=data["occurred_at"], description=data["description"], files=data["evidence"])
+            except OSError as exc:
+                if exc.errno != errno.ENOSPC:
+                    raise
+                # Nothing was kept (the report's transaction rolled back, its files removed): say so and let the
+                # subscriber send it again later.
+                log.error("harassment report not stored: the disk is full")
+                form.add_error(None, _("The portal cannot store files right now, so your report was not saved. "
+                                       "Please try again later."))
+                return render(request, "subscriber/report_form.html", {"form": form}, status=503)
             return redirect("subscriber:report_detail", reference=report.reference)
         return render(request, "subscriber/report_form.html", {"form": form}, status=400)
     return render(request, "subscriber/report_form.html", {"form": form})

@@ -32,6 +32,8 @@ from tests.numbers.feeds.helpers_feed import (
     snapshot,
     write_csv,
 )
+from tests.reliability.invariants import assert_invariants
+from tests.reliability.invariants import snapshot as snapshot_invariants
 
 
 @pytest.fixture
@@ -361,8 +363,10 @@ def test_two_concurrent_imports_end_as_one(require_postgres, tmp_path, operator,
                              reason="port_out" if i % 3 == 0 else "cancel", to_operator="CUCC" if i % 3 == 0 else "")
              for i, n in enumerate(numbers)]
     load = partial(cancellations_import, operator=operator, rows=lines, actor="t", chunk_size=50)
+    before = snapshot_invariants()
     results = run_together(load, load)
 
+    assert_invariants(since=before)
     assert sum(r.applied for r in results) == 300
     assert sum(r.already_applied for r in results) == 300
     assert all(r.rejected_total == 0 for r in results)

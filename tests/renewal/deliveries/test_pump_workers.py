@@ -15,6 +15,7 @@ from django.db.models import Count
 from renewal.deliveries import services
 from renewal.deliveries.tasks import deliveries_due_task
 from renewal.models import BatchChunk, Delivery, DeliveryAttempt, DeliveryState, Platform
+from tests.reliability.invariants import assert_invariants, snapshot
 from tests.renewal.helpers_renewal import make_frozen_numbers, make_key, make_platform
 
 _CLAIMED = re.compile(r"pump slice: claimed [1-9]\d*.* pid=(\d+)")
@@ -84,6 +85,7 @@ def test_a_worker_killed_mid_slice_loses_nothing(operator, start_worker, simulat
               "RENEWAL_DUE_LEASE_SECONDS": 1}
     worker = start_worker(**leases)
     make_frozen_numbers(operator, 30)  # 6 chunks x 2 platforms: 8 in flight at once, 4 waiting
+    before = snapshot()
     services.batch_sweep()
     total = Delivery.objects.count()
     # when the worker is killed while its POSTs are in flight (none of their outcomes recorded)
@@ -104,4 +106,5 @@ def test_a_worker_killed_mid_slice_loses_nothing(operator, start_worker, simulat
         assert sim.platforms[p.pk].seen == {str(i) for i in Delivery.objects.filter(platform=p).values_list("id",
                                                                                                            flat=True)}
     assert all(c.deliveries_done == c.deliveries_total == 2 for c in BatchChunk.objects.all())
+    assert_invariants(since=before, deliveries_final=True)
     print(f"killed mid-slice: {total} deliveries, {posts} POSTs received, {sim.stats.repeats} duplicates")

@@ -1,0 +1,88 @@
+"""The broker wiped mid-batch (Redis FLUSHALL on a throwaway redis-server): the due sweep recovers all of it."""
+
+import time
+
+import pytest
+import redis
+
+from portal.celery import app
+from renewal.deliveries import services
+from renewal.deliveries.tasks import deliveries_due_task
+from renewal.models import Delivery, DeliveryState, Platform
+from tests.reliability.helpers import start_redis, stop
+from tests.reliability.invariants import assert_invariants, snapshot
+from tests.renewal.helpers_renewal import make_frozen_numbers, make_key, make_platform
+
+
+def _use_broker(url: str) -> None:
+    """Point this process's Celery app at `url` (kombu keeps a pool per URL: the old one is left as it was)."""
+    app.conf.broker_write_url = app.conf.broker_read_url = url  # broker_url is read once, at configuration
+    app._pool = None
+    app.amqp._producer_pool = None
+    app.__dict__.pop("control", None)  # its mailbox keeps the producer pool it first used
+
+
+@pytest.fixture
+def throwaway_redis(tmp_path, settings):
+    """A redis-server of the test's own as broker (and the workers' cache): FLUSHALL never touches a shared one."""
+    process, url = start_redis(tmp_path)
+    before = app.conf.broker_write_url
+    settings.CELERY_BROKER_URL = url
+    _use_broker(url)
+    yield url
+    _use_broker(before)
+    stop(process)
+
+
+def _wait(predicate, timeout: float, beat=None) -> bool:
+    deadline, last = time.monotonic() + timeout, 0.0
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        if beat and time.monotonic() - last >= 1:
+            beat()
+            last = time.monotonic()
+        time.sleep(0.1)
+    return predicate()
+
+
+def _waiting_messages(r: redis.Redis) -> int:
+    return sum(r.llen(q) for q in ("pump", "celery", "interactive")) + r.hlen("unacked")
+
+
+@pytest.mark.services
+@pytest.mark.django_db(transaction=True)
+def test_redis_flushed_mid_batch_the_due_sweep_recovers_every_delivery(
+        throwaway_redis, operator, start_worker, simulator, api_server, settings):
+    # given three platforms taking one POST at a time (answering after 300 ms, confirming after 200 ms)
+    settings.RENEWAL_CHUNK_SIZE = 5
+    platforms = [make_platform(f"Flushed {i}") for i in range(3)]
+    for p in platforms:
+        p.raw_key = make_key(p)
+    Platform.objects.update(max_in_flight=1)
+    sim = simulator(platforms, api_url=api_server, latency_ms=300, confirm_after_ms=200)
+    # and one worker process running one pump chain at a time: the other chains' kicks wait in Redis
+    start_worker(concurrency=1, RENEWAL_PUMP_TASKS=4, RENEWAL_PUMP_SLICE_SECONDS=1, RENEWAL_DUE_LEASE_SECONDS=3,
+                 CACHE_URL=throwaway_redis.replace("/0", "/1"))
+    make_frozen_numbers(operator, 60)  # 12 chunks x 3 platforms
+    before = snapshot()
+    services.batch_sweep()
+    total = Delivery.objects.count()
+    assert total == 36
+    # when Redis is wiped while some deliveries are out and messages wait in the broker
+    r = redis.Redis.from_url(throwaway_redis)
+    sent = Delivery.objects.exclude(state=DeliveryState.PENDING).count
+    assert _wait(lambda: sent() >= 3 and _waiting_messages(r) > 0, 60), (sent(), _waiting_messages(r))
+    waiting, out = _waiting_messages(r), sent()
+    r.flushall()
+    assert r.dbsize() == 0 and out < total, (out, total)
+    # then the due sweep (what beat sends) brings back every delivery: each ends confirmed, none lost
+    confirmed = _wait(lambda: Delivery.objects.filter(state=DeliveryState.CONFIRMED).count() == total, 90,
+                      beat=deliveries_due_task.delay)
+    assert confirmed, list(Delivery.objects.values_list("state", "attempts", "last_error"))
+    assert sim.stats.received == total and sim.stats.confirmed == total and sim.stats.confirm_errors == 0
+    for p in platforms:
+        assert sim.platforms[p.pk].seen == {str(i) for i in Delivery.objects.filter(platform=p).values_list(
+            "id", flat=True)}
+    assert_invariants(since=before, deliveries_final=True)
+    print(f"flushed with {out}/{total} deliveries out and {waiting} messages waiting; duplicates {sim.stats.repeats}")
