@@ -283,6 +283,8 @@ if _EMAIL_URL:
     vars().update(env.email_url("EMAIL_URL"))
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="renewal-portal@localhost")
 FEED_EMAIL_NOTIFY = env.bool("FEED_EMAIL_NOTIFY", default=bool(_EMAIL_URL))
+# The largest feed file an operator may upload (the admin page and POST /api/v1/feeds); a million lines is ~50 MB.
+FEED_UPLOAD_MAX_BYTES = env.int("FEED_UPLOAD_MAX_BYTES", default=256 * 1024 * 1024)
 # The largest risk list a regulator may upload (a pasted list is at most 10,000 lines).
 RISK_LIST_MAX_BYTES = env.int("RISK_LIST_MAX_BYTES", default=256 * 1024 * 1024)
 # The portal's address in e-mails (links back to a page), e.g. https://renewal.example.cn
@@ -354,6 +356,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Choice sets that share a field name get names of their own (a generated name would change with the code).
+    "ENUM_NAME_OVERRIDES": {"FeedStateEnum": "numbers.models.FeedStatus",
+                            "DeliveryStateEnum": "renewal.models.DeliveryState",
+                            "UnbindReasonEnum": "renewal.models.UnbindReason.values",
+                            "CancellationReasonEnum": [("cancel", "cancel"), ("port_out", "port_out")]},
 }
 # Fernet keys (comma-separated, newest first) that encrypt platforms' signing secrets at rest.
 # Generate one with: python -c "from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())"
@@ -395,6 +402,14 @@ RENEWAL_API_RATE = env.str("RENEWAL_API_RATE", default="1200/min")
 RENEWAL_API_ANON_RATE = env.str("RENEWAL_API_ANON_RATE", default="120/min")
 # Bodies of the API's item endpoints (up to 1,000 items); every other JSON endpoint takes 64 KiB.
 API_MAX_ITEMS_BODY_BYTES = env.int("API_MAX_ITEMS_BODY_BYTES", default=1024 * 1024)
+# Requests per operator key (the back office's feed calls).
+RENEWAL_API_OPERATOR_RATE = env.str("RENEWAL_API_OPERATOR_RATE", default="600/min")
+# Per-key limits, by the key's prefix as admin shows it: "rk_AbCd1234=6000/min,rk_EfGh5678=60/min".
+RENEWAL_API_KEY_RATES = env.dict("RENEWAL_API_KEY_RATES", default={})
+# API answers under /api/ carry RateLimit-Limit, -Remaining and -Reset (seconds) from the limit that counted the
+# request; an answer no limit counted (an unknown path) reports the caller's address limit, uncounted.
+MIDDLEWARE.insert(MIDDLEWARE.index("renewal.api.middleware.ApiErrorEnvelopeMiddleware"),
+                  "renewal.api.middleware.RateLimitHeadersMiddleware")
 
 # --- Active renewal: SMS sign-in, limits, the subscriber session, evidence, unbind requests ---
 # SMS backend: renewal.active.sms.ConsoleBackend (prints the code), renewal.active.sms.DatabaseBackend (the

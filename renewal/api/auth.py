@@ -4,6 +4,7 @@
 
 
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
@@ -80,12 +81,12 @@ class _KeyScope(BasePermission):
 
 class PlatformScope(_KeyScope):
     owner_field = "platform_id"
-    wrong_scope = "This endpoint needs a platform key."
+    wrong_scope = _lazy("This endpoint needs a platform key.")
 
 
 class OperatorScope(_KeyScope):
     owner_field = "operator_id"
-    wrong_scope = "This endpoint needs an operator key."
+    wrong_scope = _lazy("This endpoint needs an operator key.")
 
 
 class PlatformAPIView(APIView):
@@ -133,3 +134,13 @@ class PlatformAPIView(APIView):
         return self.request.auth.platform
 
 
+
+
+class OperatorAPIView(PlatformAPIView):
+    """Base of the operator endpoints (the back office's feeds): operator keys only, a platform key gets 403."""
+
+    permission_classes = [OperatorScope]
+
+    @property
+    def operator(self):
+        return self.request.auth.operator
