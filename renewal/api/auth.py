@@ -116,6 +116,17 @@ class PlatformAPIView(APIView):
             # The stubs say float; DRF passes None itself (check_throttles) and Throttled accepts it.
             self.throttled(request, throttle.wait())  # type: ignore[arg-type]
 
+    def check_permissions(self, request):
+        # A key's request counts against the key before its scope is judged: a key of the wrong scope is held back
+        # like any other, and its 403 tells it where it stands (RateLimit-* headers).
+        self.check_throttles(request)
+        self._throttles_checked = True
+        super().check_permissions(request)
+
+    def check_throttles(self, request):
+        if not getattr(self, "_throttles_checked", False):
+            super().check_throttles(request)
+
     def body_limit(self) -> int:
         """The largest body this endpoint takes (item endpoints: API_MAX_ITEMS_BODY_BYTES)."""
         return MAX_BODY_BYTES
