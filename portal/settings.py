@@ -356,6 +356,9 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Every operation's example and the links between operations (renewal.api.examples), after the default hook.
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums",
+                             "renewal.api.examples.schema_postprocess"],
     # Choice sets that share a field name get names of their own (a generated name would change with the code).
     "ENUM_NAME_OVERRIDES": {"FeedStateEnum": "numbers.models.FeedStatus",
                             "DeliveryStateEnum": "renewal.models.DeliveryState",

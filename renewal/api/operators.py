@@ -12,7 +12,7 @@ from django.urls import reverse
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import exceptions, serializers, status
 from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
@@ -83,16 +83,6 @@ class CancellationsAnswerSerializer(serializers.Serializer):
     results = CancellationResultSerializer(many=True)
 
 
-CANCELLATIONS_EXAMPLE = {
-    "items": [
-        {"msisdn": "+8613800138000", "cancelled_at": "2026-11-20T09:30:00+08:00"},
-        {"msisdn": "13900139000", "cancelled_at": "2026-11-21T14:00:00+08:00", "reason": "port_out",
-         "to_operator": "CUCC"},
-    ],
-    "dry_run": True,
-}
-
-
 def _item_error(item) -> str | None:
     """Why an item cannot be read as a feed line at all (its fields' types); None when it can."""
     if not isinstance(item, dict):
@@ -115,7 +105,6 @@ class CancellationsView(OperatorAPIView):
     @extend_schema(
         operation_id="cancellations_create", request=CancellationsSerializer,
         responses={200: CancellationsAnswerSerializer, **_errors()},
-        examples=[OpenApiExample("dry run", value=CANCELLATIONS_EXAMPLE, request_only=True)],
     )
     def post(self, request):
         items, dry_run = self._read(request.data)
