@@ -479,5 +479,6 @@ DEMO_STEPS = [
     "numbers.sales.demo",
     "numbers.oversight.demo",  # sales with disclosures and declined offers for the dashboard
     "renewal.deliveries.demo",
+    "renewal.platforms.demo",  # an API key of CMCC's back office, printed with a curl command to try
     "renewal.active.demo",  # subscriber numbers, a harassment report
 ]
