@@ -11,8 +11,8 @@ from typing import Any
 # The seeded objects (the schema test's fixture; the same values appear in docs/openapi.yaml).
 BATCH_DELIVERY_ID = "0b6f1c2e-3d4a-4b5c-8d6e-7f8091a2b3c4"  # a sent batch delivery of one number
 UNBIND_DELIVERY_ID = "3e9d7c1a-2b4f-4a6e-9c8d-1f2e3a4b5c6d"  # a sent unbind delivery of two tasks
-UNBIND_TASK_ID = "5f0c6c2e-1b7e-4c55-9d1a-0c8f3d2b9e11"  # a task of that delivery, answered one by one
-RESULTS_TASK_ID = "7a4e2b9c-3d6f-4e1a-8b0c-5d9e7f1a2b3c"  # the other, answered in a batch of results
+UNBIND_TASK_ID = "9b2d4f6a-8c1e-4d3b-a5f7-2e4c6a8b0d1f"  # a task of that delivery, answered one by one
+RESULTS_TASK_ID = "c4e6a8b0-d2f4-4a6c-8e0b-1d3f5a7c9e2b"  # the other, answered in a batch of results
 FEED_ID = 424242  # a finished feed upload of the operator key's operator, with its report
 FEED_SAMPLE = "msisdn,cancelled_at,reason,to_operator\r\n+8613800138000,2026-11-20T09:30:00+08:00,cancel,\r\n"
 

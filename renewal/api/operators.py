@@ -12,7 +12,7 @@ from django.urls import reverse
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field
 from rest_framework import exceptions, serializers, status
 from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
@@ -186,8 +186,13 @@ class LimitedDiskUploadHandler(TemporaryFileUploadHandler):
         return super().receive_data_chunk(raw_data, start)
 
 
+@extend_schema_field({"type": "string", "format": "binary", "contentMediaType": "text/csv"})
+class CsvFileField(serializers.FileField):
+    """A file part of a multipart body (the schema says so: a FileField alone is described as a URI)."""
+
+
 class FeedUploadRequestSerializer(serializers.Serializer):
-    file = serializers.FileField(help_text="The CSV file, as the admin upload page takes it (docs/feed.md).")
+    file = CsvFileField(help_text="The CSV file, as the admin upload page takes it (docs/feed.md).")
     kind = serializers.ChoiceField(choices=FeedKind.values)
     dry_run = serializers.BooleanField(required=False, default=False)
 
