@@ -128,7 +128,7 @@ def feed_upload_notify(*, upload_id: int) -> bool:
     return True
 
 
-def feed_upload_create(*, operator: Operator, kind: str, file: File, dry_run: bool, actor_name: str,
+def feed_upload_create(*, operator: Operator, kind: str, file: "File[bytes]", dry_run: bool, actor_name: str,
                        address: str = "", language: str | None = None) -> FeedUpload:
     """Keep an uploaded feed file of `operator` and queue its import; audited. Check the header first (check_header).
 

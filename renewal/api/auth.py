@@ -1,10 +1,9 @@
 """API keys: `Authorization: Bearer <key>`, the key's scope (platform or operator), throttling, the body limit."""
 
-
-
+from typing import TYPE_CHECKING
 
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy as _lazy
+from django.utils.translation import gettext_lazy
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
@@ -15,6 +14,9 @@ from renewal.api.errors import PayloadTooLarge
 from renewal.api.throttling import AnonymousThrottle, ApiKeyThrottle
 from renewal.models import ApiKey
 from renewal.platforms import services as platform_services
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
 
 MAX_BODY_BYTES = 64 * 1024
 
@@ -68,7 +70,7 @@ class _KeyScope(BasePermission):
     """Allow API keys owned by one kind of owner; another key gets 403 `wrong_scope`."""
 
     owner_field = ""
-    wrong_scope = ""
+    wrong_scope: "StrOrPromise" = ""
 
     def has_permission(self, request, view):
         key = request.auth
@@ -81,12 +83,12 @@ class _KeyScope(BasePermission):
 
 class PlatformScope(_KeyScope):
     owner_field = "platform_id"
-    wrong_scope = _lazy("This endpoint needs a platform key.")
+    wrong_scope = gettext_lazy("This endpoint needs a platform key.")
 
 
 class OperatorScope(_KeyScope):
     owner_field = "operator_id"
-    wrong_scope = _lazy("This endpoint needs an operator key.")
+    wrong_scope = gettext_lazy("This endpoint needs an operator key.")
 
 
 class PlatformAPIView(APIView):

@@ -34,10 +34,10 @@ _REASONS = ", ".join(f"`{code}`" for code in feeds.REASONS)
 
 
 def _errors(**extra: str) -> dict:
-    described = {400: "validation_error, invalid_json or too_many_items", 401: "not_authenticated",
-                 403: "wrong_scope (a platform key)", 413: "payload_too_large", 429: "throttled (see Retry-After)",
-                 **{str(k): v for k, v in extra.items()}}
-    return {int(code): OpenApiResponse(ErrorSerializer, description=text) for code, text in described.items()}
+    described: dict[int, str] = {400: "validation_error, invalid_json or too_many_items", 401: "not_authenticated",
+                                 403: "wrong_scope (a platform key)", 413: "payload_too_large",
+                                 429: "throttled (see Retry-After)", **{int(k): v for k, v in extra.items()}}
+    return {code: OpenApiResponse(ErrorSerializer, description=text) for code, text in described.items()}
 
 
 def _actor(key) -> str:

@@ -123,7 +123,7 @@ def test_generated_calls_never_fail_and_match_the_document(seeded, schema, mode)
                              suppress_health_check=list(hypothesis.HealthCheck),
                              phases=[hypothesis.Phase.explicit, hypothesis.Phase.generate])
         @hypothesis.given(case=operation.as_strategy(generation_mode=mode))
-        def call(case):
+        def call(case, headers=headers):
             case.call_and_validate(headers=headers, checks=[not_a_server_error, response_schema_conformance])
 
         call()
