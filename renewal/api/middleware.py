@@ -71,12 +71,16 @@ class ApiErrorEnvelopeMiddleware:
         return response
 
 
+HEALTH = "/api/v1/health"
+
+
 class RateLimitHeadersMiddleware:
     """Every answer under /api/ carries RateLimit-Limit, RateLimit-Remaining and RateLimit-Reset (seconds).
 
     From the limit that counted the request (renewal.api.throttling: per key, or per address without a valid key);
-    an answer no limit counted (an unknown path, the health checks) reports the caller's address limit as it
-    stands, without counting the request. Outside ApiErrorEnvelopeMiddleware, so its envelopes carry them too.
+    an answer no limit counted (an unknown path) reports the caller's address limit as it stands, without counting
+    the request. The health checks are limited by nothing and carry none: liveness must not depend on the cache.
+    Outside ApiErrorEnvelopeMiddleware, so its envelopes carry them too.
     """
 
     def __init__(self, get_response):
@@ -84,7 +88,7 @@ class RateLimitHeadersMiddleware:
 
     def __call__(self, request):
         response = self.get_response(request)
-        if request.path.startswith("/api/"):
+        if request.path.startswith("/api/") and not request.path.startswith(HEALTH):
             usage = getattr(request, "ratelimit_usage", None)
             if usage is None:
                 usage = ratelimit.peek(AnonymousThrottle().limit(request), ratelimit.client_address(request))

@@ -34,6 +34,7 @@ def test_errors_and_unknown_paths_carry_them_too(api, settings, operator):
     scope = api("post", "/api/v1/cancellations", platform_key, {"items": []})
     assert scope.status_code == 403 and _headers(scope)[0] == 1200
     assert "RateLimit-Limit" not in api("get", "/")  # pages are not the API
+    assert "RateLimit-Limit" not in api("get", "/api/v1/health/live")  # limited by nothing, and needs no cache
 
 
 def test_limits_per_key_and_per_scope(api, settings, operator):
