@@ -27,6 +27,7 @@ from numbers.exports import csv_lines
 from numbers.models import Operator
 from numbers.oversight import dashboard as oversight
 from renewal.active import dashboard as active
+from renewal.conformance import selectors as conformance
 from renewal.deliveries import dashboard as deliveries
 
 # Sections fed by other features' selectors render as plain tables: a selector(filter) returning
@@ -34,7 +35,7 @@ from renewal.deliveries import dashboard as deliveries
 # Query volumes per platform and day come from the platform API's selector; coverage (live, sandbox passing or
 # failing, suspended, by category) from platform onboarding's. Plug them in here.
 QUERY_VOLUMES_SELECTOR = None
-COVERAGE_SELECTOR = None
+COVERAGE_SELECTOR = conformance.coverage
 
 SECTIONS: tuple[Section, ...] = (
     *oversight.SECTIONS, *deliveries.SECTIONS, *active.SECTIONS,

@@ -414,6 +414,23 @@ RENEWAL_API_KEY_RATES = env.dict("RENEWAL_API_KEY_RATES", default={})
 MIDDLEWARE.insert(MIDDLEWARE.index("renewal.api.middleware.ApiErrorEnvelopeMiddleware"),
                   "renewal.api.middleware.RateLimitHeadersMiddleware")
 
+# --- The sandbox and the conformance check (renewal.conformance) ---
+# Reserved test numbers: sandbox batches and unbind requests are built from numbers starting with this prefix,
+# and no importer accepts them into an inventory (so test traffic never touches a real number).
+SANDBOX_NUMBER_PREFIX = env.str("SANDBOX_NUMBER_PREFIX", default="+861990000")
+# How long the check waits for the platform's confirmation and unbind results through the API (seconds), and how
+# long it keeps listening after they came for a repeated (or refused) call.
+CONFORMANCE_TIME_LIMIT_SECONDS = env.float("CONFORMANCE_TIME_LIMIT_SECONDS", default=60.0)
+CONFORMANCE_SETTLE_SECONDS = env.float("CONFORMANCE_SETTLE_SECONDS", default=2.0)
+# Numbers in the check's sandbox batch, and tasks in its sandbox unbind request.
+CONFORMANCE_BATCH_NUMBERS = env.int("CONFORMANCE_BATCH_NUMBERS", default=20)
+CONFORMANCE_UNBIND_TASKS = env.int("CONFORMANCE_UNBIND_TASKS", default=5)
+# Whether a platform's owner may switch it live (after a passing check) from the account area; otherwise only a
+# renewal-platform administrator may.
+PLATFORM_OWNER_MAY_GO_LIVE = env.bool("PLATFORM_OWNER_MAY_GO_LIVE", default=False)
+# A live platform whose deliveries have all failed for this long (no 2xx since, and some dead) is flagged.
+PLATFORM_DYING_HOURS = env.float("PLATFORM_DYING_HOURS", default=24.0)
+
 # --- Active renewal: SMS sign-in, limits, the subscriber session, evidence, unbind requests ---
 # SMS backend: renewal.active.sms.ConsoleBackend (prints the code), renewal.active.sms.DatabaseBackend (the
 # test outbox), renewal.active.sms.HttpGatewayBackend (production: SMS_GATEWAY_URL, SMS_GATEWAY_USER,
@@ -480,5 +497,6 @@ DEMO_STEPS = [
     "numbers.oversight.demo",  # sales with disclosures and declined offers for the dashboard
     "renewal.deliveries.demo",
     "renewal.platforms.demo",  # an API key of CMCC's back office, printed with a curl command to try
+    "renewal.conformance.demo",  # a passing check recorded for each live platform; sandbox ones to try it on
     "renewal.active.demo",  # subscriber numbers, a harassment report
 ]
