@@ -42,7 +42,7 @@ def emitted_codes() -> set[str]:
         codes |= set(_LITERAL.findall(source.read_text(encoding="utf-8")))
     # Inventory reasons are a feed file's, never an API item's (the API takes cancellations as items).
     return codes - {"invalid_state", "missing_holder_since", "missing_cancelled_at", "freeze_not_over",
-                    "number_exists"}
+                    "number_exists", "sandbox_number"}
 
 
 def listed_codes() -> set[str]:
