@@ -93,6 +93,10 @@ def _item_error(item) -> str | None:
     for name in ("reason", "to_operator"):
         if name in item and not isinstance(item[name], str | None):
             return _("%(field)s is a string.") % {"field": name}
+    for name in ("msisdn", "cancelled_at", "reason", "to_operator"):
+        # No number, time or code holds a NUL, and PostgreSQL's text cannot hold one (the staging table's COPY).
+        if "\x00" in (item.get(name) or ""):
+            return _("%(field)s holds a NUL character.") % {"field": name}
     return None
 
 

@@ -64,6 +64,7 @@ def test_cancellations_answer_every_item_in_request_order_with_the_feeds_codes(
         {"msisdn": mine.msisdn, "cancelled_at": yesterday},
         {"msisdn": again.msisdn},
         "not an object",
+        {"msisdn": again.msisdn, "cancelled_at": yesterday, "to_operator": "CU\x00CC"},
     ]
     before = snapshot()
 
@@ -78,11 +79,11 @@ def test_cancellations_answer_every_item_in_request_order_with_the_feeds_codes(
     assert [r["index"] for r in results] == list(range(len(items)))
     assert [r.get("outcome") or r["error"]["code"] for r in results] == [
         "applied", "applied", "unknown_number", "wrong_operator", "invalid_msisdn", "future_time", "applied",
-        "invalid_line", "invalid_line"]
+        "invalid_line", "invalid_line", "invalid_line"]
     assert results[6]["duplicate_of"] == 0
     assert all(r["error"]["message"] for r in results if "error" in r)
-    assert body["counts"] == {"items": 9, "applied": 2, "already_applied": 0, "duplicates": 1, "rejected": 6,
-                              "rejected_by_reason": {"future_time": 1, "invalid_line": 2, "invalid_msisdn": 1,
+    assert body["counts"] == {"items": 10, "applied": 2, "already_applied": 0, "duplicates": 1, "rejected": 7,
+                              "rejected_by_reason": {"future_time": 1, "invalid_line": 3, "invalid_msisdn": 1,
                                                      "unknown_number": 1, "wrong_operator": 1}}
     assert snapshot() == before
 

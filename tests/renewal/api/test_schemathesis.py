@@ -14,7 +14,9 @@ import hypothesis
 import pytest
 from django.core.files.base import ContentFile
 from django.core.management import call_command
+from django.core.signals import request_finished, request_started
 from django.core.wsgi import get_wsgi_application
+from django.db import close_old_connections
 from django.utils import timezone
 
 from numbers.models import FeedKind, FeedStatus, FeedUpload
@@ -83,7 +85,12 @@ def seeded(operator, outlet, clerk, settings, tmp_path):
 def schema():
     loaded = schemathesis.openapi.from_path(DOCUMENT)
     loaded.app = get_wsgi_application()
-    return loaded
+    # As Django's test client does: a request's end must not close the test's connection (and its transaction).
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    yield loaded
+    request_started.connect(close_old_connections)
+    request_finished.connect(close_old_connections)
 
 
 def _operations(schema):
@@ -114,16 +121,20 @@ def test_every_example_answers_2xx_on_the_seeded_objects(seeded, schema):
     assert set(answered) == set(examples.OPERATIONS)
 
 
+def _generated_test(operation, mode, headers):
+    """A Hypothesis test of one operation: `GENERATED_EXAMPLES` cases of `mode`, each called and checked."""
+
+    @hypothesis.settings(max_examples=GENERATED_EXAMPLES, deadline=None, derandomize=True, database=None,
+                         suppress_health_check=list(hypothesis.HealthCheck),
+                         phases=[hypothesis.Phase.explicit, hypothesis.Phase.generate])
+    @hypothesis.given(case=operation.as_strategy(generation_mode=mode))
+    def call(case):
+        case.call_and_validate(headers=headers, checks=[not_a_server_error, response_schema_conformance])
+
+    return call
+
+
 @pytest.mark.parametrize("mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE])
 def test_generated_calls_never_fail_and_match_the_document(seeded, schema, mode):
     for operation in _operations(schema):
-        headers = _auth(seeded, operation)
-
-        @hypothesis.settings(max_examples=GENERATED_EXAMPLES, deadline=None, derandomize=True, database=None,
-                             suppress_health_check=list(hypothesis.HealthCheck),
-                             phases=[hypothesis.Phase.explicit, hypothesis.Phase.generate])
-        @hypothesis.given(case=operation.as_strategy(generation_mode=mode))
-        def call(case, headers=headers):
-            case.call_and_validate(headers=headers, checks=[not_a_server_error, response_schema_conformance])
-
-        call()
+        _generated_test(operation, mode, _auth(seeded, operation))()
