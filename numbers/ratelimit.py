@@ -60,11 +60,29 @@ class Refusal:
     retry_after: int
 
 
-def hit(limit: Limit, key: str, *, now: float | None = None) -> Refusal | None:
-    """Count one request against `limit` for `key`; return a Refusal when it is over the limit."""
-    now = time.time() if now is None else now
+@dataclass(frozen=True)
+class Usage:
+    """Where a key stands in its current window: what `RateLimit-*` headers tell a client."""
+
+    limit: Limit
+    used: int
+    reset: int  # seconds until the window closes
+
+    @property
+    def remaining(self) -> int:
+        return max(0, self.limit.count - self.used)
+
+
+def _window(limit: Limit, key: str, now: float) -> tuple[str, int]:
     window = int((now + limit.offset) // limit.seconds)
-    cache_key = f"rl:{limit.name}:{key}:{window}"
+    reset = max(1, int((window + 1) * limit.seconds - limit.offset - now + 0.999))
+    return f"rl:{limit.name}:{key}:{window}", reset
+
+
+def count(limit: Limit, key: str, *, now: float | None = None) -> Usage:
+    """Count one request against `limit` for `key` and return the key's usage, this request included."""
+    now = time.time() if now is None else now
+    cache_key, reset = _window(limit, key, now)
     # add() is a no-op when the key exists; incr() is atomic on Redis.
     cache.add(cache_key, 0, timeout=limit.seconds + 5)
     try:
@@ -72,14 +90,31 @@ def hit(limit: Limit, key: str, *, now: float | None = None) -> Refusal | None:
     except ValueError:  # expired between add and incr
         cache.set(cache_key, 1, timeout=limit.seconds + 5)
         used = 1
-    if used > limit.count:
-        retry_after = max(1, int((window + 1) * limit.seconds - limit.offset - now + 0.999))
-        metrics.RATE_LIMIT_HITS.labels(limit=limit.name).inc()
-        if used == limit.count + 1:  # one line per key and window, however many requests are refused
-            log.warning("rate limit hit", extra={"event": "rate_limit_hit", "limit": limit.name,
-                                                 "key": _log_key(key), "retry_after": retry_after})
-        return Refusal(limit=limit, retry_after=retry_after)
-    return None
+    return Usage(limit=limit, used=used, reset=reset)
+
+
+def peek(limit: Limit, key: str, *, now: float | None = None) -> Usage:
+    """Return the key's usage of `limit` without counting a request."""
+    now = time.time() if now is None else now
+    cache_key, reset = _window(limit, key, now)
+    return Usage(limit=limit, used=int(cache.get(cache_key) or 0), reset=reset)
+
+
+def refusal_of(usage: Usage, key: str) -> Refusal | None:
+    """The refusal of a request that brought the key to `usage`; None within the limit."""
+    limit = usage.limit
+    if usage.used <= limit.count:
+        return None
+    metrics.RATE_LIMIT_HITS.labels(limit=limit.name).inc()
+    if usage.used == limit.count + 1:  # one line per key and window, however many requests are refused
+        log.warning("rate limit hit", extra={"event": "rate_limit_hit", "limit": limit.name,
+                                             "key": _log_key(key), "retry_after": usage.reset})
+    return Refusal(limit=limit, retry_after=usage.reset)
+
+
+def hit(limit: Limit, key: str, *, now: float | None = None) -> Refusal | None:
+    """Count one request against `limit` for `key`; return a Refusal when it is over the limit."""
+    return refusal_of(count(limit, key, now=now), key)
 
 
 def _log_key(key: str) -> str:

@@ -286,6 +286,8 @@ if _EMAIL_URL:
     vars().update(env.email_url("EMAIL_URL"))
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="renewal-portal@localhost")
 FEED_EMAIL_NOTIFY = env.bool("FEED_EMAIL_NOTIFY", default=bool(_EMAIL_URL))
+# The largest feed file an operator may upload (the admin page and POST /api/v1/feeds); a million lines is ~50 MB.
+FEED_UPLOAD_MAX_BYTES = env.int("FEED_UPLOAD_MAX_BYTES", default=256 * 1024 * 1024)
 # The largest risk list a regulator may upload (a pasted list is at most 10,000 lines).
 RISK_LIST_MAX_BYTES = env.int("RISK_LIST_MAX_BYTES", default=256 * 1024 * 1024)
 # The portal's address in e-mails (links back to a page), e.g. https://renewal.example.cn
@@ -359,6 +361,14 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Every operation's example and the links between operations (renewal.api.examples), after the default hook.
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums",
+                             "renewal.api.examples.schema_postprocess"],
+    # Choice sets that share a field name get names of their own (a generated name would change with the code).
+    "ENUM_NAME_OVERRIDES": {"FeedStateEnum": "numbers.models.FeedStatus",
+                            "DeliveryStateEnum": "renewal.models.DeliveryState",
+                            "UnbindReasonEnum": "renewal.models.UnbindReason.values",
+                            "CancellationReasonEnum": [("cancel", "cancel"), ("port_out", "port_out")]},
 }
 # Fernet keys (comma-separated, newest first) that encrypt platforms' signing secrets at rest.
 # Generate one with: python -c "from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())"
@@ -400,6 +410,14 @@ RENEWAL_API_RATE = env.str("RENEWAL_API_RATE", default="1200/min")
 RENEWAL_API_ANON_RATE = env.str("RENEWAL_API_ANON_RATE", default="120/min")
 # Bodies of the API's item endpoints (up to 1,000 items); every other JSON endpoint takes 64 KiB.
 API_MAX_ITEMS_BODY_BYTES = env.int("API_MAX_ITEMS_BODY_BYTES", default=1024 * 1024)
+# Requests per operator key (the back office's feed calls).
+RENEWAL_API_OPERATOR_RATE = env.str("RENEWAL_API_OPERATOR_RATE", default="600/min")
+# Per-key limits, by the key's prefix as admin shows it: "rk_AbCd1234=6000/min,rk_EfGh5678=60/min".
+RENEWAL_API_KEY_RATES = env.dict("RENEWAL_API_KEY_RATES", default={})
+# API answers under /api/ carry RateLimit-Limit, -Remaining and -Reset (seconds) from the limit that counted the
+# request; an answer no limit counted (an unknown path) reports the caller's address limit, uncounted.
+MIDDLEWARE.insert(MIDDLEWARE.index("renewal.api.middleware.ApiErrorEnvelopeMiddleware"),
+                  "renewal.api.middleware.RateLimitHeadersMiddleware")
 
 # --- The sandbox and the conformance check (renewal.conformance) ---
 # Reserved test numbers: sandbox batches and unbind requests are built from numbers starting with this prefix,
@@ -483,6 +501,7 @@ DEMO_STEPS = [
     "numbers.sales.demo",
     "numbers.oversight.demo",  # sales with disclosures and declined offers for the dashboard
     "renewal.deliveries.demo",
+    "renewal.platforms.demo",  # an API key of CMCC's back office, printed with a curl command to try
     "renewal.conformance.demo",  # a passing check recorded for each live platform; sandbox ones to try it on
     "renewal.active.demo",  # subscriber numbers, a harassment report
 ]

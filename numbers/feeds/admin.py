@@ -30,7 +30,7 @@ from numbers.ratelimit import client_address
 from numbers.timefmt import admin_time
 
 # The largest feed file accepted (a million lines is about 50 MB).
-MAX_BYTES = getattr(settings, "FEED_UPLOAD_MAX_BYTES", 256 * 1024 * 1024)
+MAX_BYTES = settings.FEED_UPLOAD_MAX_BYTES
 # Rejected lines shown on the page; the downloadable report has all of them.
 PREVIEW_LINES = 200
 # The report's outcome column holds codes; the page says them in words.

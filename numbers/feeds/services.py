@@ -6,6 +6,7 @@ iterable of parsed rows (`CancellationRow`, `InventoryRow`): `read_cancellations
 `read_inventory(file)` stream them from a CSV file; an API view builds them from JSON items.
 """
 
+import csv
 import io
 import os
 import uuid
@@ -13,25 +14,31 @@ from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from typing import IO, Any
 
+from celery import current_app
 from django.conf import settings
+from django.core.files import File
 from django.core.mail import send_mail
-from django.db import models
+from django.db import models, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from numbers.audit import audit_record
 from numbers.feeds.cancellations import CancellationRow, cancellations_import, read_cancellations
 from numbers.feeds.inventory import InventoryRow, inventory_import, read_inventory
 from numbers.feeds.reasons import REASONS
-from numbers.models import FeedStatus, FeedUpload
+from numbers.models import AuditAction, FeedStatus, FeedUpload, Operator
 from numbers.staging import FeedFileError, FeedSummary, LineOutcome, decode_lines, open_text, write_report
 
 __all__ = ["REASONS", "CancellationRow", "FeedFileError", "FeedSummary", "InventoryRow", "LineOutcome",
-           "cancellations_import", "check_header", "decode_lines", "feed_upload_process", "inventory_import",
+           "cancellations_import", "check_header", "decode_lines", "feed_report_rejected_lines",
+           "feed_upload_create", "feed_upload_process", "inventory_import",
            "open_text",
            "read_cancellations", "read_inventory", "write_report"]
 
 
 UPLOAD_LEASE = timedelta(minutes=10)
+# The upload task by name: its module imports this one.
+PROCESS_TASK = "numbers.tasks.feed_upload_process_task"
 
 
 # kind -> (the import service, the reader of the file's rows)
@@ -119,3 +126,40 @@ def feed_upload_notify(*, upload_id: int) -> bool:
         else ""
     send_mail(subject, f"{body}\n\n{link}".strip() + "\n", None, [address], fail_silently=True)
     return True
+
+
+def feed_upload_create(*, operator: Operator, kind: str, file: "File[bytes]", dry_run: bool, actor_name: str,
+                       address: str = "", language: str | None = None) -> FeedUpload:
+    """Keep an uploaded feed file of `operator` and queue its import; audited. Check the header first (check_header).
+
+    For callers that are no account (an operator's API key): `actor_name` names them in the audit trail.
+    """
+    with transaction.atomic():
+        upload = FeedUpload(operator=operator, kind=kind, dry_run=dry_run, status=FeedStatus.QUEUED,
+                            original_name=(file.name or "")[-200:])
+        upload.file.save("upload.csv", file, save=False)  # the storage names it (never the uploader's name)
+        upload.save()
+        audit_record(actor=None, actor_name=actor_name, action=AuditAction.FEED_UPLOAD, obj=upload, address=address,
+                     detail={"operator": operator.code, "kind": kind, "dry_run": dry_run,
+                             "file": upload.original_name, "bytes": file.size})
+        pk = upload.pk
+        transaction.on_commit(lambda: current_app.signature(PROCESS_TASK, args=(pk, language)).apply_async())
+    return upload
+
+
+def feed_report_rejected_lines(upload: FeedUpload, *, limit: int) -> list[LineOutcome]:
+    """Return the first `limit` rejected lines of a finished upload's report (none before it is done)."""
+    if not upload.report:
+        return []
+    found: list[LineOutcome] = []
+    with upload.report.open("rb") as raw:
+        body = (b.decode("utf-8") for b in raw if not b.startswith(b"#"))
+        for i, row in enumerate(csv.reader(body)):
+            if len(found) >= limit:
+                break
+            line, msisdn, outcome, reason, message = (row + [""] * 5)[:5]
+            if i == 0 or outcome != "rejected":
+                continue
+            found.append(LineOutcome(line=int(line), msisdn=msisdn, outcome=outcome, reason=reason,
+                                     message=message))
+    return found

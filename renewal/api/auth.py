@@ -1,9 +1,9 @@
 """API keys: `Authorization: Bearer <key>`, the key's scope (platform or operator), throttling, the body limit."""
 
-
-
+from typing import TYPE_CHECKING
 
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
@@ -14,6 +14,9 @@ from renewal.api.errors import PayloadTooLarge
 from renewal.api.throttling import AnonymousThrottle, ApiKeyThrottle
 from renewal.models import ApiKey
 from renewal.platforms import services as platform_services
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
 
 MAX_BODY_BYTES = 64 * 1024
 
@@ -67,7 +70,7 @@ class _KeyScope(BasePermission):
     """Allow API keys owned by one kind of owner; another key gets 403 `wrong_scope`."""
 
     owner_field = ""
-    wrong_scope = ""
+    wrong_scope: "StrOrPromise" = ""
 
     def has_permission(self, request, view):
         key = request.auth
@@ -80,12 +83,12 @@ class _KeyScope(BasePermission):
 
 class PlatformScope(_KeyScope):
     owner_field = "platform_id"
-    wrong_scope = "This endpoint needs a platform key."
+    wrong_scope = gettext_lazy("This endpoint needs a platform key.")
 
 
 class OperatorScope(_KeyScope):
     owner_field = "operator_id"
-    wrong_scope = "This endpoint needs an operator key."
+    wrong_scope = gettext_lazy("This endpoint needs an operator key.")
 
 
 class PlatformAPIView(APIView):
@@ -115,6 +118,17 @@ class PlatformAPIView(APIView):
             # The stubs say float; DRF passes None itself (check_throttles) and Throttled accepts it.
             self.throttled(request, throttle.wait())  # type: ignore[arg-type]
 
+    def check_permissions(self, request):
+        # A key's request counts against the key before its scope is judged: a key of the wrong scope is held back
+        # like any other, and its 403 tells it where it stands (RateLimit-* headers).
+        self.check_throttles(request)
+        self._throttles_checked = True
+        super().check_permissions(request)
+
+    def check_throttles(self, request):
+        if not getattr(self, "_throttles_checked", False):
+            super().check_throttles(request)
+
     def body_limit(self) -> int:
         """The largest body this endpoint takes (item endpoints: API_MAX_ITEMS_BODY_BYTES)."""
         return MAX_BODY_BYTES
@@ -133,3 +147,13 @@ class PlatformAPIView(APIView):
         return self.request.auth.platform
 
 
+
+
+class OperatorAPIView(PlatformAPIView):
+    """Base of the operator endpoints (the back office's feeds): operator keys only, a platform key gets 403."""
+
+    permission_classes = [OperatorScope]
+
+    @property
+    def operator(self):
+        return self.request.auth.operator

@@ -10,6 +10,9 @@ from django.utils import translation
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation.trans_real import parse_accept_lang_header
 
+from numbers import ratelimit
+from renewal.api.throttling import AnonymousThrottle
+
 _CODES = {400: "bad_request", 401: "not_authenticated", 403: "forbidden", 404: "not_found",
           405: "method_not_allowed", 413: "payload_too_large", 429: "throttled", 500: "server_error"}
 _MESSAGES = {404: _("No such resource."), 405: _("This method is not allowed here."),
@@ -65,4 +68,31 @@ class ApiErrorEnvelopeMiddleware:
                 if header in response:
                     envelope[header] = response[header]
             return envelope
+        return response
+
+
+HEALTH = "/api/v1/health"
+
+
+class RateLimitHeadersMiddleware:
+    """Every answer under /api/ carries RateLimit-Limit, RateLimit-Remaining and RateLimit-Reset (seconds).
+
+    From the limit that counted the request (renewal.api.throttling: per key, or per address without a valid key);
+    an answer no limit counted (an unknown path) reports the caller's address limit as it stands, without counting
+    the request. The health checks are limited by nothing and carry none: liveness must not depend on the cache.
+    Outside ApiErrorEnvelopeMiddleware, so its envelopes carry them too.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if request.path.startswith("/api/") and not request.path.startswith(HEALTH):
+            usage = getattr(request, "ratelimit_usage", None)
+            if usage is None:
+                usage = ratelimit.peek(AnonymousThrottle().limit(request), ratelimit.client_address(request))
+            response["RateLimit-Limit"] = str(usage.limit.count)
+            response["RateLimit-Remaining"] = str(usage.remaining)
+            response["RateLimit-Reset"] = str(usage.reset)
         return response

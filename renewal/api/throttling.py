@@ -1,6 +1,8 @@
 """API throttles: per key, and per client address for requests without a valid key.
 
-Counted atomically in the shared cache by numbers.ratelimit (fixed windows), never per process.
+Counted atomically in the shared cache by numbers.ratelimit (fixed windows), never per process. Each counted
+request keeps its usage on the request (`ratelimit_usage`), which RateLimitHeadersMiddleware writes into the
+`RateLimit-Limit`, `RateLimit-Remaining` and `RateLimit-Reset` headers of the answer.
 Its own module: the address throttle is the default of every DRF view (settings REST_FRAMEWORK),
 and DRF imports the default while `rest_framework.views` is still loading, so it must not import views.
 """
@@ -29,12 +31,21 @@ class CountingThrottle(BaseThrottle):
     def key(self, request) -> str | None:
         raise NotImplementedError
 
+    def rate(self, request) -> str:
+        return str(getattr(settings, self.rate_setting))
+
+    def limit(self, request) -> ratelimit.Limit:
+        count, seconds = parse_rate(self.rate(request))
+        return ratelimit.Limit(self.name, count, seconds)
+
     def allow_request(self, request, view) -> bool:
         key = self.key(request)
         if key is None:
             return True
-        count, seconds = parse_rate(getattr(settings, self.rate_setting))
-        self.refusal = ratelimit.hit(ratelimit.Limit(self.name, count, seconds), key)
+        usage = ratelimit.count(self.limit(request), key)
+        # On the Django request, where the middleware finds it (a DRF Request wraps it).
+        getattr(request, "_request", request).ratelimit_usage = usage
+        self.refusal = ratelimit.refusal_of(usage, key)
         return self.refusal is None
 
     def wait(self) -> float | None:
@@ -54,10 +65,18 @@ class AnonymousThrottle(CountingThrottle):
 
 
 class ApiKeyThrottle(CountingThrottle):
-    """Requests per API key (RENEWAL_API_RATE)."""
+    """Requests per API key: RENEWAL_API_KEY_RATES by the key's prefix, else RENEWAL_API_RATE (platform keys) or
+    RENEWAL_API_OPERATOR_RATE (operator keys)."""
 
     name = "api-key"
     rate_setting = "RENEWAL_API_RATE"
+
+    def rate(self, request) -> str:
+        key = request.auth
+        own = settings.RENEWAL_API_KEY_RATES.get(key.prefix)
+        if own:
+            return str(own)
+        return str(settings.RENEWAL_API_OPERATOR_RATE if key.operator_id else settings.RENEWAL_API_RATE)
 
     def key(self, request) -> str | None:
         key = request.auth

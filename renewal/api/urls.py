@@ -5,6 +5,7 @@ from csp.decorators import csp_update
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerSplitView
 
+from renewal.api import operators
 from renewal.api import views as api
 from renewal.api.unbind import DeliveryResultsView
 
@@ -27,6 +28,11 @@ urlpatterns = [
     path("deliveries/<uuid:delivery_id>/confirm", api.DeliveryConfirmView.as_view(), name="delivery-confirm"),
     path("deliveries/<uuid:delivery_id>/results", DeliveryResultsView.as_view(), name="delivery-results"),
     path("recycled-numbers", api.RecycledNumbersView.as_view(), name="recycled-numbers"),
+    # The operator endpoints (operator keys): the cancellation feed as JSON items, feed files and their reports.
+    path("cancellations", operators.CancellationsView.as_view(), name="cancellations"),
+    path("feeds", operators.FeedUploadView.as_view(), name="feeds"),
+    path("feeds/<int:feed_id>", operators.FeedView.as_view(), name="feed"),
+    path("feeds/<int:feed_id>/report", operators.FeedReportView.as_view(), name="feed-report"),
     path("schema", SpectacularAPIView.as_view(), name="schema"),
     path("docs", swagger_csp(SpectacularSwaggerSplitView.as_view(url_name="api:schema")), name="docs"),
     path("redoc", redoc_csp(SpectacularRedocView.as_view(url_name="api:schema")), name="redoc"),

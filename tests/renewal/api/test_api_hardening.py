@@ -177,10 +177,15 @@ def test_every_api_view_parses_with_the_portal_parser():
             elif isinstance(getattr(pattern.callback, "view_class", None), type):
                 yield pattern.callback.view_class
 
+    from rest_framework.parsers import MultiPartParser
+
+    from renewal.api.operators import FeedUploadView
+
     api_views = [v for v in views(get_resolver().url_patterns) if issubclass(v, APIView)]
     assert len(api_views) >= 4
     for view in api_views:
-        assert view.parser_classes == [JSONParser], view
+        # The feed upload takes a file (multipart) and nothing else.
+        assert view.parser_classes == ([MultiPartParser] if view is FeedUploadView else [JSONParser]), view
 
 
 # --- requests without a valid key ------------------------------------------------------------
