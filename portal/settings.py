@@ -395,6 +395,10 @@ RENEWAL_API_RATE = env.str("RENEWAL_API_RATE", default="1200/min")
 RENEWAL_API_ANON_RATE = env.str("RENEWAL_API_ANON_RATE", default="120/min")
 # Bodies of the API's item endpoints (up to 1,000 items); every other JSON endpoint takes 64 KiB.
 API_MAX_ITEMS_BODY_BYTES = env.int("API_MAX_ITEMS_BODY_BYTES", default=1024 * 1024)
+# Reserved test numbers: this prefix and digits. A sandbox platform's reassignment queries are answered for these
+# only (by the last digit: 1 yes, 2 no, else no_data); real numbers answer no_data to it. +86 100… is no mobile
+# range, so no inventory holds one.
+SANDBOX_NUMBER_PREFIX = env.str("SANDBOX_NUMBER_PREFIX", default="+86100")
 
 # --- Active renewal: SMS sign-in, limits, the subscriber session, evidence, unbind requests ---
 # SMS backend: renewal.active.sms.ConsoleBackend (prints the code), renewal.active.sms.DatabaseBackend (the

@@ -6,6 +6,7 @@ from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerSplitView
 
 from renewal.api import views as api
+from renewal.api.queries import ReassignmentQueriesView
 from renewal.api.unbind import DeliveryResultsView
 
 app_name = "api"
@@ -27,6 +28,7 @@ urlpatterns = [
     path("deliveries/<uuid:delivery_id>/confirm", api.DeliveryConfirmView.as_view(), name="delivery-confirm"),
     path("deliveries/<uuid:delivery_id>/results", DeliveryResultsView.as_view(), name="delivery-results"),
     path("recycled-numbers", api.RecycledNumbersView.as_view(), name="recycled-numbers"),
+    path("reassignment-queries", ReassignmentQueriesView.as_view(), name="reassignment-queries"),
     path("schema", SpectacularAPIView.as_view(), name="schema"),
     path("docs", swagger_csp(SpectacularSwaggerSplitView.as_view(url_name="api:schema")), name="docs"),
     path("redoc", redoc_csp(SpectacularRedocView.as_view(url_name="api:schema")), name="redoc"),

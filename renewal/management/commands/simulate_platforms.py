@@ -40,7 +40,7 @@ class Command(BaseCommand):
             raise CommandError("The simulator listens on 127.0.0.1: set DEBUG=true (RENEWAL_WEBHOOK_ALLOW_LOOPBACK).")
         if not 0 <= fail_rate <= 1:
             raise CommandError("--fail-rate is between 0 and 1.")
-        platforms = list(Platform.objects.live()) if demo else self._simulated(count)
+        platforms = list(Platform.objects.receiving()) if demo else self._simulated(count)
         if not platforms:
             raise CommandError("No live platforms to simulate (load the demo data first, or drop --demo).")
         base = f"http://127.0.0.1:{port}/p"
