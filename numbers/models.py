@@ -237,16 +237,16 @@ class PhoneNumber(models.Model):
     def __str__(self) -> str:
         return self.msisdn
 
-    def fill_sha256(self) -> None:
-        if self.msisdn:
-            self.msisdn_sha256 = msisdn_sha256(self.msisdn)
-
     def save(self, *args: Any, **kwargs: Any) -> None:
         self.fill_sha256()
         fields = kwargs.get("update_fields")
         if fields is not None and "msisdn" in fields:
             kwargs["update_fields"] = {*fields, "msisdn_sha256"}
         super().save(*args, **kwargs)
+
+    def fill_sha256(self) -> None:
+        if self.msisdn:
+            self.msisdn_sha256 = msisdn_sha256(self.msisdn)
 
     @property
     def national(self) -> str:

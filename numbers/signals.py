@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING, Any
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
-from django.db.models import Model
 from django.db.backends.signals import connection_created
+from django.db.models import Model
 from django.db.models.signals import m2m_changed, pre_save
 from django.utils.translation import gettext_lazy as _
 

@@ -55,7 +55,8 @@ class ReassignmentQueriesView(PlatformAPIView):
         },
         examples=[OpenApiExample("clear and hashed", request_only=True, value={"items": [
             {"msisdn": "+8613800138000", "since": "2026-05-10"},
-            {"msisdn_sha256": "ec61f3c620a98bdead8c1f1f0ae747abd1b62a0c2dba4fd4bc22cf0d1d8653e5", "since": "2025-01-01"},
+            {"msisdn_sha256": "ec61f3c620a98bdead8c1f1f0ae747abd1b62a0c2dba4fd4bc22cf0d1d8653e5",
+             "since": "2025-01-01"},
             {"msisdn": "12345", "since": "2026-05-10"}]}),
             OpenApiExample("answers", response_only=True, value={"results": [
                 {"index": 0, "answer": "yes"}, {"index": 1, "answer": "no_data"},

@@ -25,7 +25,7 @@ def query_volumes(f: DashboardFilter) -> list[dict[str, Any]]:
                 platform_name=F("platform__name"), calls=Count("id"), items=Sum("items"), yes=Sum("yes"),
                 no=Sum("no"), no_data=Sum("no_data"), errors=Sum("errors"))
             .order_by("-day", "-items", "platform_name"))
-    return list(rows[:MAX_ROWS])
+    return [dict(row) for row in rows[:MAX_ROWS]]
 
 
 def query_volumes_table(f: DashboardFilter) -> dict[str, Any]:

@@ -83,14 +83,14 @@ def _sandbox_answer(question: Question, test_number: str | None) -> str:
     return test_number_answer(test_number) if test_number else NO_DATA
 
 
-def reassignment_queries_answer(*, key: ApiKey, items: list[Any], now: datetime | None = None) -> list[dict]:
+def reassignment_queries_answer(*, key: ApiKey, items: list[Any], now: datetime | None = None) -> list[dict[str, Any]]:
     """Answer up to MAX_QUERY_ITEMS items in request order and audit the call (with a constant number of queries)."""
     now = now or timezone.now()
     today = timezone.localdate(now)
     platform = key.platform
     assert platform is not None, "a platform key"
     real = platform.status == PlatformStatus.LIVE
-    results: list[dict] = []
+    results: list[dict[str, Any]] = []
     asked: list[tuple[int, Question]] = []
     for index, item in enumerate(items):
         try:
@@ -112,7 +112,7 @@ def reassignment_queries_answer(*, key: ApiKey, items: list[Any], now: datetime 
     return results
 
 
-def _audit(*, key: ApiKey, results: list[dict], now: datetime) -> None:
+def _audit(*, key: ApiKey, results: list[dict[str, Any]], now: datetime) -> None:
     counts = Counter(r.get("answer", "error") for r in results)
     ReassignmentQueryCall.objects.create(key=key, key_prefix=key.prefix, platform_id=key.platform_id, at=now,
                                          items=len(results), yes=counts["yes"], no=counts["no"],
