@@ -466,4 +466,5 @@ DEMO_STEPS = [
     "numbers.oversight.demo",  # sales with disclosures and declined offers for the dashboard
     "renewal.deliveries.demo",
     "renewal.active.demo",  # subscriber numbers, a harassment report
+    "renewal.queries.demo",  # a query-only site, its calls, and a curl command answered yes
 ]

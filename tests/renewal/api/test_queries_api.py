@@ -215,3 +215,31 @@ def test_a_platform_not_live_gets_answers_for_test_numbers_only(api, history, st
 def test_a_live_platform_learns_nothing_from_test_numbers(api, live_key):
     results = _ask(api, live_key, [{"msisdn": "+8610000000001", "since": "2026-01-01"}])
     assert results == [{"index": 0, "answer": "no_data"}]
+
+
+@pytest.mark.services  # the demo loads thousands of numbers: the PostgreSQL pass only
+def test_the_demo_prints_a_curl_command_answered_yes(api, settings):
+    import io
+    import json
+    import re
+    import shlex
+
+    from django.core.management import call_command
+
+    settings.DEBUG = True
+    # The steps the query demo builds on (the whole demo takes most of a minute on SQLite).
+    settings.DEMO_STEPS = ["numbers.demo", "renewal.deliveries.demo", "renewal.queries.demo"]
+    out = io.StringIO()
+    call_command("load_demo", stdout=out, base_url="http://testserver")
+    line = next(x for x in out.getvalue().splitlines() if "curl " in x and "reassignment-queries" in x)
+    words = shlex.split(line[line.index("curl "):])
+    key = re.search(r"Bearer (\S+)", words[words.index("-H") + 1]).group(1)
+    body = json.loads(words[words.index("-d") + 1])
+    assert words[-1] == "http://testserver/api/v1/reassignment-queries"
+    assert _ask(api, key, body["items"]) == [{"index": 0, "answer": "yes"}]
+    # Loaded again, the demo issues a fresh key and keeps the dashboard's fortnight of calls.
+    calls = ReassignmentQueryCall.objects.count()
+    call_command("load_demo", stdout=io.StringIO(), base_url="http://testserver")
+    assert api("post", URL, key, body).status_code == 401
+    assert ReassignmentQueryCall.objects.count() == calls
+    assert query_volumes(DashboardFilter.last_days(30))
