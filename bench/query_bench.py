@@ -93,7 +93,6 @@ def batch_calls(args, key: str, dsn: str) -> None:
 
     from bench.common import Result, peak_rss_mb, record
     from numbers import reassignment
-    from numbers.reassignment import day_start
 
     rng = random.Random(14)
     calls = [items_for(rng, args.numbers, 1000) for _ in range(args.calls)]
@@ -115,12 +114,11 @@ def batch_calls(args, key: str, dsn: str) -> None:
     with psycopg.connect(dsn, autocommit=True) as bare:
         bare.execute("SET jit = off")
         for items in calls:  # pre-normalised: the parameters the view would bind
-            columns = [list(range(len(items))), [i.get("msisdn") for i in items],
-                       [i.get("msisdn_sha256") for i in items],
-                       [day_start(date.fromisoformat(i["since"])) for i in items],
-                       [date.fromisoformat(i["since"]) for i in items]]
+            params = reassignment.postgres_params([reassignment.Question(
+                since=date.fromisoformat(i["since"]), msisdn=i.get("msisdn"), sha256=i.get("msisdn_sha256"))
+                for i in items])
             start = time.perf_counter()
-            bare.execute(reassignment._POSTGRES, columns).fetchall()
+            bare.execute(reassignment._POSTGRES, params).fetchall()
             sql_times.append(time.perf_counter() - start)
             msisdns = [i.get("msisdn") or f"+8613{rng.randrange(args.numbers):09d}" for i in items]
             start = time.perf_counter()
