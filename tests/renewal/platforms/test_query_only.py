@@ -6,7 +6,7 @@ from django.core.exceptions import ValidationError
 from numbers.services import release_sweep
 from renewal.active import services as active
 from renewal.deliveries import services
-from renewal.models import Delivery, PlatformKind, UnbindTask
+from renewal.models import Delivery, Platform, PlatformKind, UnbindTask
 from renewal.platforms import services as platform_services
 from tests.renewal.helpers_renewal import make_frozen_numbers, make_platform
 from tests.renewal.helpers_subscriber import allocated
@@ -44,3 +44,16 @@ def test_an_unbind_request_has_no_task_for_a_query_only_site(operator, outlet, c
     request = active.unbind_request_create(period=period)
     assert list(UnbindTask.objects.filter(request=request).values_list("platform_id", flat=True)) == [app.pk]
     assert active.overview_context(period)["platform_count"] == 1
+
+
+def test_the_admin_adds_a_query_only_site_without_a_webhook_url(client, platform_admin, settings):
+    settings.LANGUAGE_CODE = "en"
+    client.force_login(platform_admin)
+    form = {"name": "Ask-only", "category": "other", "kind": "query_only", "status": "live", "max_in_flight": "8"}
+    response = client.post("/admin/renewal/platform/add/", {**form, "webhook_url": "https://hooks.example.com/q"})
+    assert response.status_code == 200 and "leave the webhook URL empty" in response.content.decode()
+    response = client.post("/admin/renewal/platform/add/", {**form, "webhook_url": ""}, follow=True)
+    assert response.status_code == 200
+    site = Platform.objects.get(name="Ask-only")
+    assert (site.kind, site.status, site.webhook_url) == ("query_only", "live", "")
+    assert "none (queries only)" in client.get("/admin/renewal/platform/").content.decode()
