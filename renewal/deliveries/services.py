@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import os
 import uuid
 from collections.abc import Iterable
 from datetime import datetime, timedelta
@@ -152,7 +153,7 @@ def deliveries_pump(*, slot: int, token: str | None = None) -> str | None:
     except BaseException:
         pump.slot_free(slot, token)
         raise
-    log.info(report.line())
+    log.info(report.line(), extra={"slot": slot, "pid": os.getpid()})  # which process pumped what
     # A slice that could claim nothing (every platform at its limit under other pumps) ends its chain: the due
     # sweep kicks it again, rather than this one spinning.
     if report.claimed and pump.due_exists():

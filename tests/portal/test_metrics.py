@@ -40,7 +40,7 @@ def _no_gauge_cache(settings):
 def test_metrics_answers_every_series(client, db):
     families = scrape(client)
     assert GAUGES | COUNTERS | HISTOGRAMS <= set(families)
-    assert {s.labels["queue"] for s in families["portal_queue_depth"]} == {"interactive", "celery"}
+    assert {s.labels["queue"] for s in families["portal_queue_depth"]} == {"interactive", "celery", "pump"}
 
 
 def test_every_live_platform_shows_in_every_open_state_even_at_zero(client, db):

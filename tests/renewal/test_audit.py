@@ -39,7 +39,7 @@ def test_a_platforms_webhook_url_before_and_after(client):
     platform = make_platform("Alipay", webhook_url="https://hooks.alipay.example/old")
     client.post(f"/admin/renewal/platform/{platform.pk}/change/", {
         "name": "Alipay", "category": "payment", "kind": "application",
-        "webhook_url": "https://hooks.elsewhere.example/new", "status": "live"})
+        "webhook_url": "https://hooks.elsewhere.example/new", "status": "live", "max_in_flight": "8"})
     entry = only(AuditAction.CHANGE, object_type="renewal.platform")
     assert (entry.actor_name, entry.role, entry.object_repr) == ("platform-admin", roles.PLATFORM_ADMIN, "Alipay")
     assert entry.before == {"webhook_url": "https://hooks.alipay.example/old"}
@@ -51,7 +51,7 @@ def test_a_refused_webhook_url_changes_nothing_and_writes_nothing(client, settin
     platform = make_platform("Alipay", webhook_url="https://hooks.alipay.example/old")
     response = client.post(f"/admin/renewal/platform/{platform.pk}/change/", {
         "name": "Alipay", "category": "payment", "kind": "application", "webhook_url": "http://10.0.0.1/x",
-        "status": "live"})
+        "status": "live", "max_in_flight": "8"})
     assert response.status_code == 200
     platform.refresh_from_db()
     assert platform.webhook_url == "https://hooks.alipay.example/old"
@@ -60,10 +60,10 @@ def test_a_refused_webhook_url_changes_nothing_and_writes_nothing(client, settin
 
 def test_a_platform_added_then_suspended_and_made_live(client, dead):
     client.post("/admin/renewal/platform/add/", {"name": "WeChat", "category": "social", "kind": "application",
-                                                  "webhook_url": "", "status": "sandbox"})
+                                                  "webhook_url": "", "status": "sandbox", "max_in_flight": "4"})
     created = only(AuditAction.CREATE, object_type="renewal.platform", actor_name="platform-admin")
     assert created.after == {"name": "WeChat", "category": "social", "kind": "application", "webhook_url": "",
-                             "status": "sandbox"}
+                             "status": "sandbox", "max_in_flight": 4, "support_phone": "", "support_url": ""}
     assert "whsec_" not in text_of(created)
     client.post("/admin/renewal/platform/", {"action": "suspend", "_selected_action": [dead.pk]})
     suspended = only(AuditAction.STATUS_CHANGE, object_id=str(dead.pk))

@@ -29,7 +29,8 @@ def _answer(request, results, capture):
             status, detail = results[task.platform.name]
             with capture(execute=True):
                 unbind.unbind_task_report(platform=task.platform, task_id=task.pk, status=status,
-                                          accounts=1 if status == "unbound" else None, detail=detail)
+                                          accounts=1 if status == "unbound" else None, detail=detail,
+                                          reason="other" if status == "rejected" else "")
 
 
 def test_what_needs_the_subscriber_comes_first_with_the_next_step_and_the_rest_is_collapsed(
@@ -66,9 +67,9 @@ def test_every_reason_code_reads_as_a_sentence_with_a_next_step_in_both_language
 
 def test_a_platforms_support_contact_is_shown_beside_its_rejection(platforms):
     platform = platforms[0]
-    platform.support_contact = "https://help.example.cn/unbind"  # the platform field, once it exists
+    platform.support_url = "https://help.example.cn/unbind"
     assert outcomes.support_contact(platform) == {"phone": "", "url": "https://help.example.cn/unbind"}
-    platform.support_contact = "95188"
+    platform.support_phone, platform.support_url = "95188", ""
     assert outcomes.support_contact(platform) == {"phone": "95188", "url": ""}
 
 

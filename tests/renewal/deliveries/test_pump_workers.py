@@ -17,7 +17,7 @@ from renewal.deliveries.tasks import deliveries_due_task
 from renewal.models import BatchChunk, Delivery, DeliveryAttempt, DeliveryState, Platform
 from tests.renewal.helpers_renewal import make_frozen_numbers, make_key, make_platform
 
-_CLAIMED = re.compile(r"\[[^\]]*/([\w-]+)\] pump slice: claimed ([1-9]\d*)")
+_CLAIMED = re.compile(r"pump slice: claimed [1-9]\d*.* pid=(\d+)")
 
 
 def _wait(predicate, timeout: float, beat=None) -> bool:
