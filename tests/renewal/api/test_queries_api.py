@@ -243,3 +243,14 @@ def test_the_demo_prints_a_curl_command_answered_yes(api, settings):
     assert api("post", URL, key, body).status_code == 401
     assert ReassignmentQueryCall.objects.count() == calls
     assert query_volumes(DashboardFilter.last_days(30))
+
+
+def test_the_dashboard_shows_the_query_volumes(api, client, regulator, settings):
+    settings.ADMIN_2FA_RELAXED = True
+    platform = make_platform(name="Ask-only", kind=PlatformKind.QUERY_ONLY)
+    _ask(api, make_key(platform), [{"msisdn": UNKNOWN, "since": "2026-01-01"}] * 3)
+    client.force_login(regulator)
+    page = client.get("/admin/dashboard/").content.decode()
+    table = page[page.index('id="query_volumes-table"'):]
+    table = table[:table.index("</table>")]
+    assert "Ask-only" in table and "<td>3</td>" in table
