@@ -68,12 +68,16 @@ def _question(item: Any, today: date) -> tuple[Question, str | None]:
     raw = item["msisdn"]
     if not isinstance(raw, str):
         raise ItemError("invalid_msisdn", _("'msisdn' is a string: the number in E.164 (+86…) or national form."))
-    typed = typed_digits(raw)
-    if is_test_number(typed):
-        return Question(since=since), typed
+    if is_test_number(raw):
+        return Question(since=since), raw
     try:
         return Question(since=since, msisdn=normalize_msisdn(raw)), None
     except InvalidMsisdn as exc:
+        # A test number is no mobile number: written with separators, it is found here (and only real numbers
+        # pay for normalising).
+        typed = typed_digits(raw)
+        if is_test_number(typed):
+            return Question(since=since), typed
         raise ItemError("invalid_msisdn", exc.messages[0]) from None
 
 
