@@ -45,10 +45,10 @@ def _load(deliveries: int) -> None:
                 copy.write_row((batch.pk, seq, 1000, PLATFORMS, PLATFORMS - (1 if seq % 100 == 0 else 0)))
         states = ["pending", "sent", "dead"]
         with cursor.copy(f"COPY {Delivery._meta.db_table} (id, event, platform_id, state, attempts, last_error, "
-                         "created_at) FROM STDIN") as copy:
+                         "created_at, priority) FROM STDIN") as copy:
             for i in range(deliveries):
                 state = states[i % 3] if i % 100 == 0 else "confirmed"
-                copy.write_row((f"{i:032x}", "unbind.request", ids[i % PLATFORMS], state, 1, "", now))
+                copy.write_row((f"{i:032x}", "unbind.request", ids[i % PLATFORMS], state, 1, "", now, 0))
         cursor.execute("ANALYZE")
 
 

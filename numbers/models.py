@@ -587,6 +587,8 @@ class AuditAction(models.TextChoices):
     FEED_UPLOAD = "feed_upload", _("feed file uploaded")
     RETENTION_DELETE = "retention_delete", _("deleted after the retention period")
     EXPORT = "export", _("list exported")
+    TEST_EVENT = "test_event", _("test event sent")
+    CONFORMANCE_CHECK = "conformance_check", _("conformance check run")
 
 
 class AuditEntry(models.Model):

@@ -73,7 +73,10 @@ MATRIX: dict[str, dict[str, dict[str, str]]] = {
     "renewal.platform": {
         "view": {SU: ALL, REG: ALL, PA: ALL}, "add": {SU: ALL, PA: ALL}, "change": {SU: ALL, PA: ALL},
         "rotate_secret": {SU: ALL, PA: ALL}, "make_live": {SU: ALL, PA: ALL}, "suspend": {SU: ALL, PA: ALL},
+        "run_check": {SU: ALL, PA: ALL}, "send_test_event": {SU: ALL, PA: ALL},
     },
+    # The conformance checks with their evidence: read-only (the platform list's action runs one).
+    "renewal.conformancecheck": {"view": {SU: ALL, REG: ALL, PA: ALL}},
     "renewal.apikey": {
         "view": {SU: ALL, REG: ALL, PA: ALL}, "add": {SU: ALL, PA: ALL}, "change": {SU: ALL, PA: ALL},
         "revoke": {SU: ALL, PA: ALL},
@@ -106,6 +109,8 @@ ACTIONS = {
     "lift": "lifting marks (the lift button and the bulk action)",
     "download": "downloading an evidence file",
     "preview": "an evidence image shown in the report's page (JPEG, PNG, WebP whose bytes match; else a download)",
+    "run_check": "running a sandbox platform's conformance check (an action of the platform list)",
+    "send_test_event": "sending a platform a signed ping (an action of the platform list)",
 }
 
 

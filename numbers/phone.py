@@ -170,6 +170,13 @@ def parse_msisdn(raw: str, *, region: str) -> str:
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
 
 
+def is_sandbox_number(msisdn: str | None) -> bool:
+    """Whether an E.164 number is one of the reserved test numbers (SANDBOX_NUMBER_PREFIX) that sandbox traffic
+    is built from: no importer accepts one, so test traffic never touches a real number."""
+    prefix = settings.SANDBOX_NUMBER_PREFIX
+    return bool(msisdn and prefix and msisdn.startswith(prefix))
+
+
 def format_national(msisdn: str) -> str:
     """Return an E.164 number the way people at home write it (`138 0013 8000`)."""
     try:

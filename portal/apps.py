@@ -38,6 +38,7 @@ class PortalAdminConfig(AdminConfig):
         import numbers.oversight.admin  # noqa: F401
         import numbers.oversight.tasks  # noqa: F401  (the place form enqueues the risk-list task by name)
         import renewal.active.admin  # noqa: F401
+        import renewal.conformance.admin  # noqa: F401  (after platforms.admin: it extends the platform list)
         import renewal.deliveries.admin  # noqa: F401
         import renewal.platforms.admin  # noqa: F401
 

@@ -61,6 +61,11 @@ app.conf.beat_schedule["delivery-attempts-prune"] = {
     "task": "renewal.tasks.delivery_attempts_prune_task", "schedule": 3600.0,
 }
 
+# Live platforms whose deliveries keep dying are flagged to administrators (the platform list), hourly.
+app.conf.beat_schedule["platforms-dying"] = {
+    "task": "renewal.conformance.platforms_dying_task", "schedule": 3600.0,
+}
+
 # Housekeeping: expired sessions (a subscriber's code request makes one), and the reports' retention.
 app.conf.beat_schedule["sessions-clear"] = {"task": "numbers.tasks.sessions_clear_task", "schedule": 3600.0}
 app.conf.beat_schedule["reports-retention"] = {

@@ -27,6 +27,7 @@ from numbers.exports import csv_lines
 from numbers.models import Operator
 from numbers.oversight import dashboard as oversight
 from renewal.active import dashboard as active
+from renewal.conformance import selectors as conformance
 from renewal.deliveries import dashboard as deliveries
 from renewal.queries import selectors as queries
 
@@ -35,7 +36,7 @@ from renewal.queries import selectors as queries
 # Query volumes per platform and day come from the platform API's selector; coverage (live, sandbox passing or
 # failing, suspended, by category) from platform onboarding's. Plug them in here.
 QUERY_VOLUMES_SELECTOR = queries.query_volumes_table
-COVERAGE_SELECTOR = None
+COVERAGE_SELECTOR = conformance.coverage
 
 SECTIONS: tuple[Section, ...] = (
     *oversight.SECTIONS, *deliveries.SECTIONS, *active.SECTIONS,

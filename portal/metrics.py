@@ -65,7 +65,7 @@ def _deliveries() -> Iterator[Sample]:
     names = dict(Platform.objects.values_list("id", "name"))
     live = set(Platform.objects.receiving().values_list("id", flat=True))
     counts = {(platform_id, state): n for platform_id, state, n in
-              Delivery.objects.filter(state__in=OPEN_STATES).order_by().values_list("platform_id", "state")
+              Delivery.objects.real().filter(state__in=OPEN_STATES).order_by().values_list("platform_id", "state")
               .annotate(n=Count("id")).values_list("platform_id", "state", "n")}
     # Every live platform appears, at 0 when it has nothing open: graphs and alerts see no gaps.
     for platform_id in sorted(live | {p for p, _ in counts}):
@@ -74,7 +74,7 @@ def _deliveries() -> Iterator[Sample]:
                    counts.get((platform_id, state.value), 0))
     yield ("portal_deliveries_dead", {},
            sum(n for (_, state), n in counts.items() if state == DeliveryState.DEAD))
-    oldest = Delivery.objects.filter(state=DeliveryState.PENDING).aggregate(oldest=Min("created_at"))["oldest"]
+    oldest = Delivery.objects.real().filter(state=DeliveryState.PENDING).aggregate(oldest=Min("created_at"))["oldest"]
     yield ("portal_delivery_oldest_pending_age_seconds", {},
            max(0.0, (timezone.now() - oldest).total_seconds()) if oldest else 0.0)
 

@@ -395,10 +395,23 @@ RENEWAL_API_RATE = env.str("RENEWAL_API_RATE", default="1200/min")
 RENEWAL_API_ANON_RATE = env.str("RENEWAL_API_ANON_RATE", default="120/min")
 # Bodies of the API's item endpoints (up to 1,000 items); every other JSON endpoint takes 64 KiB.
 API_MAX_ITEMS_BODY_BYTES = env.int("API_MAX_ITEMS_BODY_BYTES", default=1024 * 1024)
-# Reserved test numbers: this prefix and digits. A sandbox platform's reassignment queries are answered for these
-# only (by the last digit: 1 yes, 2 no, else no_data); real numbers answer no_data to it. +86 100… is no mobile
-# range, so no inventory holds one.
-SANDBOX_NUMBER_PREFIX = env.str("SANDBOX_NUMBER_PREFIX", default="+86100")
+
+# --- The sandbox and the conformance check (renewal.conformance) ---
+# Reserved test numbers: sandbox batches and unbind requests are built from numbers starting with this prefix,
+# and no importer accepts them into an inventory (so test traffic never touches a real number).
+SANDBOX_NUMBER_PREFIX = env.str("SANDBOX_NUMBER_PREFIX", default="+861990000")
+# How long the check waits for the platform's confirmation and unbind results through the API (seconds), and how
+# long it keeps listening after they came for a repeated (or refused) call.
+CONFORMANCE_TIME_LIMIT_SECONDS = env.float("CONFORMANCE_TIME_LIMIT_SECONDS", default=60.0)
+CONFORMANCE_SETTLE_SECONDS = env.float("CONFORMANCE_SETTLE_SECONDS", default=2.0)
+# Numbers in the check's sandbox batch, and tasks in its sandbox unbind request.
+CONFORMANCE_BATCH_NUMBERS = env.int("CONFORMANCE_BATCH_NUMBERS", default=20)
+CONFORMANCE_UNBIND_TASKS = env.int("CONFORMANCE_UNBIND_TASKS", default=5)
+# Whether a platform's owner may switch it live (after a passing check) from the account area; otherwise only a
+# renewal-platform administrator may.
+PLATFORM_OWNER_MAY_GO_LIVE = env.bool("PLATFORM_OWNER_MAY_GO_LIVE", default=False)
+# A live platform whose deliveries have all failed for this long (no 2xx since, and some dead) is flagged.
+PLATFORM_DYING_HOURS = env.float("PLATFORM_DYING_HOURS", default=24.0)
 
 # --- Active renewal: SMS sign-in, limits, the subscriber session, evidence, unbind requests ---
 # SMS backend: renewal.active.sms.ConsoleBackend (prints the code), renewal.active.sms.DatabaseBackend (the
@@ -465,6 +478,7 @@ DEMO_STEPS = [
     "numbers.sales.demo",
     "numbers.oversight.demo",  # sales with disclosures and declined offers for the dashboard
     "renewal.deliveries.demo",
+    "renewal.conformance.demo",  # a passing check recorded for each live platform; sandbox ones to try it on
     "renewal.active.demo",  # subscriber numbers, a harassment report
     "renewal.queries.demo",  # a query-only site, its calls, and a curl command answered yes
 ]

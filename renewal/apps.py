@@ -26,4 +26,5 @@ class RenewalConfig(AppConfig):
         # The app's Celery tasks are registered in every process: the services enqueue them by name
         # (renewal.deliveries.queue), so tests run them inline and web processes send them to the broker.
         import renewal.active.tasks  # noqa: F401
+        import renewal.conformance.tasks  # noqa: F401
         import renewal.deliveries.tasks  # noqa: F401

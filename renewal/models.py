@@ -102,6 +102,9 @@ class Platform(models.Model):
     previous_secret_expires_at = models.DateTimeField(_("previous secret valid until"), null=True, blank=True,
                                                       editable=False)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    # Set by a periodic check while a live platform's deliveries keep dying (no 2xx since then, for a day or
+    # more): administrators see it flagged in the platform list. Cleared once a POST succeeds again.
+    dying_since = models.DateTimeField(_("deliveries dying since"), null=True, blank=True, editable=False)
 
     objects = PlatformQuerySet.as_manager()
 
@@ -286,6 +289,7 @@ class BatchEntry(models.Model):
 class DeliveryEvent(models.TextChoices):
     BATCH = "recycled_numbers.batch", _("batch of recycled numbers")
     UNBIND = "unbind.request", _("unbind request")
+    PING = "ping", _("test event (ping)")
 
 
 class DeliveryPriority(models.IntegerChoices):
@@ -317,6 +321,10 @@ class DeliveryQuerySet(models.QuerySet["Delivery"]):
     def open(self) -> "DeliveryQuerySet":
         """Return deliveries not yet confirmed or cancelled."""
         return self.exclude(state__in=FINAL_STATES)
+
+    def real(self) -> "DeliveryQuerySet":
+        """Return deliveries that carry real numbers (not pings or sandbox traffic): what figures count."""
+        return self.filter(test=False)
 
     def cancel(self) -> int:
         """Cancel these (unsent) deliveries and count them done on their chunks, set-based; return how many."""
@@ -362,6 +370,14 @@ class Delivery(models.Model):
     confirmed_at = models.DateTimeField(_("confirmed at"), null=True, blank=True)
     confirmed_unbound = models.PositiveIntegerField(_("unbound"), null=True, blank=True)
     confirmed_not_found = models.PositiveIntegerField(_("not found"), null=True, blank=True)
+    # Test traffic: a ping, or a sandbox batch or unbind request built from SANDBOX_NUMBER_PREFIX numbers. It has
+    # no number, holder-period, batch or task rows: its body is stored here, the results a platform reports for
+    # it too, and every API call about it (accepted or refused) is logged as the conformance check's evidence.
+    # Database defaults too: the batch sweep and the benchmarks write real deliveries with INSERT … SELECT.
+    test = models.BooleanField(_("test event"), default=False, db_default=False, editable=False)
+    body = models.TextField(_("body (test events)"), blank=True, default="", db_default="", editable=False)
+    test_results = models.JSONField(_("results reported (test events)"), null=True, blank=True, editable=False)
+    test_log = models.JSONField(_("API calls about it (test events)"), null=True, blank=True, editable=False)
 
     objects = DeliveryQuerySet.as_manager()
 
@@ -389,9 +405,10 @@ class Delivery(models.Model):
             models.CheckConstraint(condition=Q(state__in=DeliveryState.values), name="delivery_state_valid"),
             # One delivery per (platform, chunk); unbind deliveries have no chunk.
             models.UniqueConstraint(fields=["chunk", "platform"], name="delivery_chunk_platform_unique"),
+            # A real batch delivery carries a chunk; nothing else does (test events store their body instead).
             models.CheckConstraint(
-                condition=(Q(event=DeliveryEvent.BATCH) & Q(chunk__isnull=False))
-                | (Q(event=DeliveryEvent.UNBIND) & Q(chunk__isnull=True)),
+                condition=(Q(event=DeliveryEvent.BATCH, test=False) & Q(chunk__isnull=False))
+                | ((Q(event=DeliveryEvent.UNBIND) | Q(test=True)) & Q(chunk__isnull=True)),
                 name="delivery_chunk_iff_batch",
             ),
         ]
@@ -430,6 +447,63 @@ class DeliveryAttempt(models.Model):
 
     def __str__(self) -> str:
         return f"attempt of {self.delivery_id} at {self.started_at:%Y-%m-%d %H:%M:%S}"
+
+
+class ConformanceState(models.TextChoices):
+    RUNNING = "running", _("running")
+    PASSED = "passed", _("passed")
+    FAILED = "failed", _("failed")
+
+
+class ConformanceVariant(models.TextChoices):
+    PUSH = "push", _("push (webhook)")
+    PULL = "pull", _("pull (API only)")
+
+
+class ConformanceSource(models.TextChoices):
+    RUN = "run", _("run")
+    RECORDED = "recorded", _("recorded by the demo (not run)")
+
+
+class ConformanceCheck(models.Model):
+    """One run of the conformance check against a platform, with each step's evidence (renewal.conformance).
+
+    `steps` is a list of {"step": 1-4, "name", "title", "passed": bool | None (not applicable), "expected",
+    "evidence": [{"what", "status_code", "latency_ms", "error"}…], "failure"}; a platform may go live only when
+    its last finished check passed every step that applies.
+    """
+
+    platform = models.ForeignKey(Platform, on_delete=models.CASCADE, related_name="conformance_checks",
+                                 verbose_name=_("platform"))
+    started_at = models.DateTimeField(_("started at"))
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+    state = models.CharField(_("result"), max_length=10, choices=ConformanceState.choices,
+                             default=ConformanceState.RUNNING)
+    variant = models.CharField(_("variant"), max_length=10, choices=ConformanceVariant.choices)
+    requested_by = models.CharField(_("requested by"), max_length=150, blank=True)
+    # The address the check ran against: a pass counts only while the platform keeps it.
+    webhook_url = models.CharField(_("webhook URL"), max_length=500, blank=True)
+    # "run": the check was run; "recorded": the demo loader recorded a pass against the simulator without running.
+    source = models.CharField(_("source"), max_length=10, choices=ConformanceSource.choices,
+                              default=ConformanceSource.RUN)
+    steps = models.JSONField(_("steps"), default=list, blank=True)
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+        verbose_name = _("conformance check")
+        verbose_name_plural = _("conformance checks")
+        indexes = [models.Index(fields=["platform", "-started_at"], name="conformance_platform_latest")]
+        constraints = [
+            models.CheckConstraint(condition=Q(state__in=ConformanceState.values), name="conformance_state_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return _("conformance check of %(platform)s, %(state)s") % {"platform": self.platform_id,
+                                                                     "state": self.get_state_display()}
+
+    @property
+    def first_failed_step(self) -> dict | None:
+        return next((s for s in self.steps if s.get("passed") is False), None)
 
 
 # --- active renewal: sign-in codes, the test SMS outbox, harassment reports, unbind requests ---

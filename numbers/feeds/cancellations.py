@@ -25,7 +25,7 @@ from django.utils.translation import gettext as _
 
 from numbers.feeds.reasons import REASONS
 from numbers.models import EventKind, Operator
-from numbers.phone import InvalidMsisdn, normalize_msisdn
+from numbers.phone import InvalidMsisdn, is_sandbox_number, normalize_msisdn
 from numbers.services import Actor, actor_label
 from numbers.staging import (
     APPLIED,
@@ -131,6 +131,8 @@ def _cancellation_values(row: CancellationRow, zone: ZoneInfo, region: str) -> t
         if reason == EventKind.CANCEL and to_code:
             raise Reject("invalid_line", _("to_operator is only for a port (reason port_out)."))
         msisdn, fast = _msisdn(raw, region)
+        if is_sandbox_number(msisdn):
+            raise Reject("sandbox_number", "")
         at = parse_time(row.cancelled_at, zone, "cancelled_at")
         if at is None:
             raise Reject("invalid_time", _("cancelled_at is empty."))

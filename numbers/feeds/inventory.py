@@ -17,7 +17,7 @@ from django.utils.translation import gettext as _
 
 from numbers.feeds.reasons import REASONS
 from numbers.models import Operator, State
-from numbers.phone import InvalidMsisdn, msisdn_sha256_sql, normalize_msisdn
+from numbers.phone import InvalidMsisdn, is_sandbox_number, msisdn_sha256_sql, normalize_msisdn
 from numbers.services import Actor, actor_label
 from numbers.staging import (
     APPLIED,
@@ -82,6 +82,8 @@ def _inventory_values(row: InventoryRow, zone: ZoneInfo, now: datetime, region: 
             raise Reject("invalid_state", _("The state must be available, active or frozen, not “%(s)s”.")
                           % {"s": state[:20]})
         msisdn = normalize_msisdn(raw, region=region)
+        if is_sandbox_number(msisdn):
+            raise Reject("sandbox_number", "")
         since = parse_time(row.holder_since, zone, "holder_since")
         cancelled = parse_time(row.cancelled_at, zone, "cancelled_at")
         if (since and since > now) or (cancelled and cancelled > now):

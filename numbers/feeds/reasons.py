@@ -16,6 +16,9 @@ REASONS = {
     "same_operator": gettext_lazy("A number cannot be ported to the operator that already serves it."),
     "wrong_country": gettext_lazy("The number belongs to another country than the operator's."),
     "conflicting_lines": gettext_lazy("The file holds conflicting lines for this number; all of them are rejected."),
+    "sandbox_number": gettext_lazy(
+        "The number is a reserved test number (SANDBOX_NUMBER_PREFIX): no inventory holds it."
+    ),
     # Inventory only.
     "invalid_state": gettext_lazy("The state must be available, active or frozen."),
     "missing_holder_since": gettext_lazy("An active number needs holder_since, the start of the current holding."),

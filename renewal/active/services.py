@@ -30,13 +30,14 @@ from renewal.active import outcomes, sms
 # The reports' retention (renewal.active.reports), re-exported as the feature's public surface.
 from renewal.active.reports import RetentionSummary as RetentionSummary
 from renewal.active.reports import reports_retention_sweep as reports_retention_sweep
-from renewal.deliveries.services import unbind_deliveries_confirm
+from renewal.deliveries.services import test_body, test_log_append, test_log_entry, unbind_deliveries_confirm
 from renewal.errors import Conflict, NotFound
 from renewal.models import (
     MAX_REPORTED_COUNT,
     REPORTABLE_RESULTS,
     Delivery,
     DeliveryEvent,
+    DeliveryState,
     Platform,
     UnbindReason,
     UnbindRequest,
@@ -223,17 +224,23 @@ def unbind_results_report(*, platform: Platform, delivery_id: uuid.UUID | str, i
     `validation_error`; a different result than the one recorded is an item `already_reported`.
     """
     now = now or timezone.now()
-    delivery = Delivery.objects.filter(pk=delivery_id, platform=platform).only("pk", "event").first()
+    delivery = Delivery.objects.filter(pk=delivery_id, platform=platform).only("pk", "event", "test").first()
     if delivery is None:
         raise NotFound(_("No such delivery."))
     if delivery.event != DeliveryEvent.UNBIND:
-        raise Conflict(_("This is a batch delivery: confirm it with counts instead."), code="wrong_event")
+        error = Conflict(_("This is a batch delivery: confirm it with counts instead."), code="wrong_event")
+        if delivery.test:
+            test_log_append(delivery_id=delivery.pk, entry=test_log_entry(call="results", ok=False, code=error.code,
+                                                                         message=error.message, now=now))
+        raise error
     parsed: list[tuple[uuid.UUID, dict[str, Any]] | InvalidResult] = []
     for item in items:
         try:
             parsed.append(_parse_item(item))
         except InvalidResult as exc:
             parsed.append(exc)
+    if delivery.test:
+        return _test_results_report(delivery_id=delivery.pk, parsed=parsed, now=now)
     ids = {p[0] for p in parsed if isinstance(p, tuple)}
     answers: list[dict[str, Any]] = []
     with transaction.atomic():
@@ -259,6 +266,52 @@ def unbind_results_report(*, platform: Platform, delivery_id: uuid.UUID | str, i
             _write_results(list(changed.values()))
             request_ids = sorted({t.request_id for t in changed.values()})
             transaction.on_commit(lambda: _finish(request_ids=request_ids, delivery_id=delivery.pk, now=now))
+    return answers
+
+
+def _test_results_report(*, delivery_id: uuid.UUID, parsed: list[tuple[uuid.UUID, dict[str, Any]] | InvalidResult],
+                         now: datetime) -> list[dict[str, Any]]:
+    """Results for a sandbox unbind request: checked as for real tasks, kept on the delivery row, logged.
+
+    The delivery is confirmed once every task of its body has a result.
+    """
+    answers: list[dict[str, Any]] = []
+    with transaction.atomic():
+        delivery = Delivery.objects.select_for_update().get(pk=delivery_id)
+        tasks = {t["task_id"] for t in test_body(delivery).get("tasks", [])}
+        results = dict(delivery.test_results or {})
+        for index, entry in enumerate(parsed):
+            if isinstance(entry, InvalidResult):
+                answers.append(_item_error(index, entry))
+                continue
+            task_id, data = entry
+            key, recorded = str(task_id), results.get(str(task_id))
+            if key not in tasks:
+                answers.append(_item_error(index, TaskNotFound(_("No such unbind task in this delivery."))))
+                continue
+            if recorded is not None and (recorded["status"], recorded["accounts"], recorded["reason"]) != (
+                    data["status"], data["accounts"], data["reason"]):
+                answers.append(_item_error(index, AlreadyReported(
+                    _("A different result was already reported for this task."))))
+                continue
+            if recorded is None:
+                recorded = results[key] = {**data, "reported_at": timezone.localtime(now).isoformat()}
+            answers.append({"index": index, "task_id": key, **{k: recorded[k] for k in
+                                                                ("status", "accounts", "reason", "detail")},
+                            "reported_at": recorded["reported_at"]})
+        errors = [a["error"] for a in answers if "error" in a]
+        delivery.test_results = results
+        delivery.test_log = [*(delivery.test_log or []), test_log_entry(
+            call="results", ok=not errors, code=errors[0]["code"] if errors else "", now=now,
+            message=errors[0]["message"] if errors else "",
+            data={"items": len(parsed), "refused": errors[:10]})][-50:]
+        fields = ["test_results", "test_log"]
+        if tasks and tasks <= set(results) and delivery.state not in (DeliveryState.CONFIRMED,
+                                                                      DeliveryState.CANCELLED):
+            delivery.state, delivery.confirmed_at = DeliveryState.CONFIRMED, now
+            delivery.claimed_until = delivery.next_attempt_at = None
+            fields += ["state", "confirmed_at", "claimed_until", "next_attempt_at"]
+        delivery.save(update_fields=fields)
     return answers
 
 

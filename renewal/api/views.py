@@ -59,7 +59,7 @@ class DeliveryListView(PlatformAPIView):
         if after:
             rows = rows.filter(Q(created_at__gt=after[0]) | Q(created_at=after[0], id__gt=after[1]))
         page = list(rows.only("id", "event", "state", "attempts", "created_at", "sent_at", "confirmed_at",
-                              "chunk_id", "platform_id")[: limit + 1])
+                              "chunk_id", "platform_id", "test")[: limit + 1])
         next_cursor = None
         if len(page) > limit:
             page = page[:limit]

@@ -53,7 +53,7 @@ def _current_sql(f: DashboardFilter, cutoff: datetime) -> tuple[str, list[Any]]:
     sql = (f"SELECT d.platform_id, p.name, COUNT(*), {counts}, "
            "COUNT(CASE WHEN d.state = 'sent' AND d.sent_at < %s THEN 1 END), " + pct + " "
            f"FROM {Delivery._meta.db_table} AS d JOIN {Platform._meta.db_table} AS p ON p.id = d.platform_id "
-           "WHERE d.event = %s AND d.created_at >= %s AND d.created_at < %s")
+           "WHERE d.event = %s AND NOT d.test AND d.created_at >= %s AND d.created_at < %s")
     params: list[Any] = [cutoff, DeliveryEvent.BATCH, f.since, f.until]
     if f.operator is not None:
         sql += " AND d.operator_id = %s"
@@ -104,7 +104,8 @@ def platform_deliveries(f: DashboardFilter, now: datetime | None = None) -> dict
 
 
 def _batch_deliveries(f: DashboardFilter, by: str = "created_at") -> QuerySet[Delivery]:
-    deliveries = Delivery.objects.filter(event=DeliveryEvent.BATCH, **{f"{by}__gte": f.since, f"{by}__lt": f.until})
+    deliveries = Delivery.objects.real().filter(event=DeliveryEvent.BATCH,
+                                                **{f"{by}__gte": f.since, f"{by}__lt": f.until})
     if f.operator is not None:
         deliveries = deliveries.filter(operator=f.operator)
     return deliveries.order_by()

@@ -48,6 +48,7 @@ from renewal.models import (
     ATTEMPT_ERROR_BYTES,
     Delivery,
     DeliveryAttempt,
+    DeliveryEvent,
     DeliveryState,
     Platform,
     PlatformStatus,
@@ -74,10 +75,12 @@ class Claimed:
     platform_id: int
     chunk_id: int | None
     attempts: int
+    test: bool = False  # a ping or sandbox traffic (its body is stored on the row)
 
     def as_delivery(self) -> Delivery:
         """An unsaved Delivery with what the body builders read."""
-        return Delivery(id=self.id, event=self.event, platform_id=self.platform_id, chunk_id=self.chunk_id)
+        return Delivery(id=self.id, event=self.event, platform_id=self.platform_id, chunk_id=self.chunk_id,
+                        test=self.test)
 
 
 @dataclass
@@ -202,7 +205,7 @@ def claim(*, limit: int, now: datetime, only: Iterable[uuid.UUID] | None = None,
         else:
             rows = _claim_one_round_trip(cursor, limit=limit, now=now, until=until, only=only_ids, share=share)
     return [Claimed(id=r[0] if isinstance(r[0], uuid.UUID) else uuid.UUID(r[0]), event=r[1], platform_id=r[2],
-                    chunk_id=r[3], attempts=r[4]) for r in rows]
+                    chunk_id=r[3], attempts=r[4], test=bool(r[5])) for r in rows]
 
 
 def _claim_one_round_trip(cursor: Any, *, limit: int, now: datetime, until: datetime,
@@ -221,7 +224,7 @@ def _claim_one_round_trip(cursor: Any, *, limit: int, now: datetime, until: date
         cursor.execute(f"BEGIN; {lock_sql}; {sql}; COMMIT", [*lock_params, *params])
         rows: list[Any] = []
         while cursor.nextset():  # BEGIN, the locks, the claim's RETURNING, COMMIT
-            if cursor.description is not None and len(cursor.description) == 5:
+            if cursor.description is not None and len(cursor.description) == 6:
                 rows = cursor.fetchall()
         return rows
     except Exception:
@@ -326,9 +329,16 @@ def _claim_sql(*, limit: int, now: datetime, until: datetime, only: list[uuid.UU
         chosen AS (SELECT id FROM picked ORDER BY rn, priority, next_attempt_at, id LIMIT %s)
         UPDATE {delivery} SET claimed_until = %s, next_attempt_at = %s
         WHERE id IN (SELECT id FROM chosen) AND state = 'pending'
-        RETURNING id, event, platform_id, chunk_id, attempts
+        RETURNING id, event, platform_id, chunk_id, attempts, test
     """
     return sql, [*mine_params, *picked_params, limit, _db(until), _db(until)]
+
+
+def may_receive(platform: Platform, delivery: Claimed) -> bool:
+    """Live platforms get real traffic and pings; sandbox platforms only test traffic; the rest nothing."""
+    if platform.status == PlatformStatus.LIVE:
+        return not delivery.test or delivery.event == DeliveryEvent.PING
+    return platform.status == PlatformStatus.SANDBOX and delivery.test
 
 
 # --- recording outcomes ----------------------------------------------------------------------------------
@@ -490,7 +500,7 @@ class Slice:
         to_send: list[Claimed] = []
         for c in claimed:
             platform = self._platforms[c.platform_id]
-            (off if platform.status != PlatformStatus.LIVE else pulled if platform.is_pull_only else to_send).append(c)
+            (off if not may_receive(platform, c) else pulled if platform.is_pull_only else to_send).append(c)
         self._cancel(off)
         self._mark_pulled(pulled, now)
         t = time.monotonic()

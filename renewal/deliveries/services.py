@@ -23,9 +23,10 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from numbers.audit import audit_record
+from numbers.errors import DomainError
 from numbers.models import AuditAction, PhoneNumber, State
 from numbers.services import Actor, actor_label
-from renewal.deliveries import bodies, pump, queue
+from renewal.deliveries import bodies, http, pump, queue, sandbox
 
 # What other features use of the outbox's internals, re-exported as its public surface.
 from renewal.deliveries.unbind import unbind_coalesce as unbind_coalesce
@@ -231,17 +232,38 @@ def delivery_attempts_prune(*, now: datetime | None = None, chunk: int = 10_000)
 # --- confirmations ---------------------------------------------------------------------------
 
 
-@transaction.atomic
 def delivery_confirm(*, platform: Platform, delivery_id: uuid.UUID | str, unbound: int, not_found: int,
                      now: datetime | None = None) -> Delivery:
-    """Confirm a batch delivery with counts (docs/platform-guide.md): from pending, sent or dead; idempotent."""
+    """Confirm a batch delivery with counts (docs/platform-guide.md): from pending, sent or dead; idempotent.
+
+    A test delivery's confirmation, accepted or refused, is logged on it (the conformance check's evidence).
+    """
     now = now or timezone.now()
+    try:
+        delivery = _delivery_confirm(platform=platform, delivery_id=delivery_id, unbound=unbound,
+                                     not_found=not_found, now=now)
+    except DomainError as exc:
+        sandbox.log_append(delivery_id=delivery_id, entry=sandbox.log_entry(
+            call="confirm", ok=False, code=exc.code, message=exc.message, now=now,
+            data={"unbound": unbound, "not_found": not_found}))
+        raise
+    if delivery.test:
+        sandbox.log_append(delivery_id=delivery.pk, entry=sandbox.log_entry(
+            call="confirm", ok=True, now=now, data={"unbound": unbound, "not_found": not_found}))
+    return delivery
+
+
+@transaction.atomic
+def _delivery_confirm(*, platform: Platform, delivery_id: uuid.UUID | str, unbound: int, not_found: int,
+                      now: datetime) -> Delivery:
     delivery = (Delivery.objects.select_for_update(of=("self",)).select_related("chunk")
                 .filter(pk=delivery_id, platform=platform).first())
     if delivery is None:
         raise NotFound(_("No such delivery."))
     if delivery.event != DeliveryEvent.BATCH:
-        raise Conflict(_("This is an unbind delivery: report each task's result instead."), code="wrong_event")
+        message = (_("This is an unbind delivery: report each task's result instead.")
+                   if delivery.event == DeliveryEvent.UNBIND else _("A test event (ping) needs no confirmation."))
+        raise Conflict(message, code="wrong_event")
     fields: dict[str, list[str]] = {}
     for name, value in (("unbound", unbound), ("not_found", not_found)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
@@ -259,18 +281,59 @@ def delivery_confirm(*, platform: Platform, delivery_id: uuid.UUID | str, unboun
     if delivery.state == DeliveryState.CANCELLED:
         raise Conflict(_("This delivery was cancelled: the platform was switched off."), code="cancelled")
     chunk = delivery.chunk
-    assert chunk is not None  # a batch delivery carries a chunk (the delivery_chunk_iff_batch constraint)
-    if unbound + not_found != chunk.size:
-        message = _("unbound + not_found must equal the %(size)d numbers of the delivery.") % {
-            "size": chunk.size}
+    # A real batch delivery carries a chunk (the delivery_chunk_iff_batch constraint); a test one its body.
+    size = len(sandbox.body_of(delivery).get("numbers", [])) if delivery.test else chunk.size if chunk else 0
+    if unbound + not_found != size:
+        message = _("unbound + not_found must equal the %(size)d numbers of the delivery.") % {"size": size}
         raise Invalid(message, fields={"unbound": [message], "not_found": [message]})
     delivery.state, delivery.confirmed_at = DeliveryState.CONFIRMED, now
     delivery.confirmed_unbound, delivery.confirmed_not_found = unbound, not_found
     delivery.claimed_until = delivery.next_attempt_at = None
     delivery.save(update_fields=["state", "confirmed_at", "confirmed_unbound", "confirmed_not_found",
                                  "claimed_until", "next_attempt_at"])
-    BatchChunk.objects.filter(pk=chunk.pk).update(deliveries_done=F("deliveries_done") + 1)
+    if chunk is not None:
+        BatchChunk.objects.filter(pk=chunk.pk).update(deliveries_done=F("deliveries_done") + 1)
     return delivery
+
+
+# --- test traffic: pings, sandbox batches and unbind requests -------------------------------
+
+
+def ping_send(*, platform: Platform, now: datetime | None = None) -> Delivery:
+    """Write a signed `ping` to the platform; the pump sends it after commit (a pull-only platform reads it)."""
+    with transaction.atomic():
+        delivery = sandbox.ping_create(platform=platform, now=now)
+        queue.pump_after_commit()
+    return delivery
+
+
+def sandbox_deliveries_create(*, platform: Platform, numbers: int, tasks: int,
+                              now: datetime | None = None) -> tuple[Delivery, Delivery]:
+    """Write a sandbox batch of `numbers` test numbers and a sandbox unbind request of `tasks` tasks (not sent:
+    the caller sends them with `delivery_send`, or a pull-only platform reads them)."""
+    with transaction.atomic():
+        return (sandbox.sandbox_batch_create(platform=platform, numbers=numbers, now=now),
+                sandbox.sandbox_unbind_create(platform=platform, tasks=tasks, now=now))
+
+
+def test_deliveries_cancel(*, ids: Iterable[uuid.UUID]) -> int:
+    """Cancel test deliveries still waiting to be sent (a finished check leaves no retries behind)."""
+    with transaction.atomic():
+        return Delivery.objects.filter(pk__in=list(ids), test=True, state__in=[DeliveryState.PENDING,
+                                                                             DeliveryState.DEAD]).cancel()
+
+
+def webhook_post(*, platform: Platform, delivery: Delivery, headers: dict[str, str]) -> Any:
+    """POST a test delivery's body once with the given signature headers (the check's own probes: a forged
+    signature, a stale timestamp, a repeat); the address rules of send time apply as for every POST."""
+    return http.post_webhook(platform.webhook_url, body=delivery.body.encode(),
+                             headers={"X-Renewal-Event": delivery.event, **headers})
+
+
+is_sandbox_number = sandbox.is_sandbox_number
+test_log_append = sandbox.log_append
+test_log_entry = sandbox.log_entry
+test_body = sandbox.body_of
 
 
 # --- release gating (registered in numbers.hooks by RenewalConfig.ready) ---------------------

@@ -68,7 +68,8 @@ def _coalesce_one(platform: Platform, now: datetime) -> uuid.UUID | None:
 def unbind_deliveries_confirm(deliveries: QuerySet[Delivery], now: datetime) -> int:
     """Confirm unbind deliveries every task of which has a platform result."""
     unanswered = UnbindTask.objects.filter(delivery=OuterRef("pk"), result__in=OPEN_FOR_DELIVERY)
-    return (deliveries.filter(event=DeliveryEvent.UNBIND,
+    # Test deliveries have no task rows: their results are on the row (renewal.active.services).
+    return (deliveries.filter(event=DeliveryEvent.UNBIND, test=False,
                               state__in=[DeliveryState.PENDING, DeliveryState.SENT, DeliveryState.DEAD])
             .exclude(Exists(unanswered))
             .update(state=DeliveryState.CONFIRMED, confirmed_at=now, claimed_until=None, next_attempt_at=None))

@@ -9,6 +9,7 @@ from django.core.exceptions import ValidationError
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
+from renewal.errors import Invalid
 from renewal.models import ApiKey, Platform, PlatformStatus
 from renewal.platforms import services
 from renewal.platforms.webhook_urls import validate_webhook_url
@@ -25,6 +26,22 @@ class PlatformForm(forms.ModelForm):
 
     def clean_webhook_url(self):
         return validate_webhook_url(self.cleaned_data.get("webhook_url", ""))
+
+    def clean(self):
+        data = super().clean()
+        # Only a platform whose last conformance check passed goes live (new ones start in the sandbox).
+        if data.get("status") == PlatformStatus.LIVE and (self.instance.pk is None or "status" in self.changed_data):
+            if self.instance.pk is None:
+                self.add_error("status", _("A new platform starts in the sandbox: it goes live after passing the "
+                                           "conformance check."))
+            else:
+                current = Platform.objects.get(pk=self.instance.pk)
+                current.webhook_url = data.get("webhook_url", current.webhook_url)
+                current.kind = data.get("kind", current.kind)
+                refusal = services.platform_live_refusal(current)
+                if refusal:
+                    self.add_error("status", refusal)
+        return data
 
 
 @admin.register(Platform)
@@ -76,7 +93,10 @@ class PlatformAdmin(admin.ModelAdmin):
     @admin.action(description=_("Make live"), permissions=["change"])
     def make_live(self, request, queryset):
         for platform in queryset:
-            services.platform_set_status(platform=platform, status=PlatformStatus.LIVE, actor=request.user)
+            try:
+                services.platform_set_status(platform=platform, status=PlatformStatus.LIVE, actor=request.user)
+            except Invalid as exc:
+                self.message_user(request, exc.message, messages.ERROR)
 
     @admin.action(description=_("Suspend (cancels its unsent deliveries)"), permissions=["change"])
     def suspend(self, request, queryset):

@@ -16,7 +16,15 @@ from numbers.audit import audit_changes, audit_record
 from numbers.models import AuditAction, Operator
 from numbers.services import Actor, actor_label
 from renewal.errors import Invalid
-from renewal.models import ApiKey, Delivery, DeliveryState, Platform, PlatformStatus
+from renewal.models import (
+    ApiKey,
+    ConformanceCheck,
+    ConformanceState,
+    Delivery,
+    DeliveryState,
+    Platform,
+    PlatformStatus,
+)
 from renewal.platforms import crypto
 from renewal.platforms.signing import InvalidSecret, secret_key
 from renewal.platforms.webhook_urls import validate_webhook_url
@@ -195,6 +203,40 @@ def platform_secret_reissue(*, platform: Platform) -> str:
     return new
 
 
+def last_finished_check(platform: Platform) -> ConformanceCheck | None:
+    return (ConformanceCheck.objects.filter(platform=platform).exclude(state=ConformanceState.RUNNING)
+            .order_by("-started_at", "-id").first())
+
+
+def platform_live_refusal(platform: Platform) -> str | None:
+    """Why the platform may not be switched live now, or None (forms show it beside the status)."""
+    try:
+        _refuse_live_without_passing_check(platform)
+    except Invalid as exc:
+        return exc.message
+    return None
+
+
+def _refuse_live_without_passing_check(platform: Platform) -> None:
+    """Only a platform whose last conformance check passed every step goes live, at the address it was checked
+    at (renewal.conformance). A query-only site receives no deliveries and needs no check."""
+    if platform.kind == "query_only":
+        return
+    check = last_finished_check(platform)
+    if check is None:
+        raise Invalid(_("%(platform)s cannot go live: it has not passed a conformance check yet. Run the check "
+                        "from the sandbox first.") % {"platform": platform.name}, code="conformance_required")
+    if check.state != ConformanceState.PASSED:
+        failed = check.first_failed_step or {}
+        raise Invalid(_("%(platform)s cannot go live: its last conformance check failed at step %(step)s "
+                        "(%(name)s). Fix it and run the check again.")
+                      % {"platform": platform.name, "step": failed.get("step", "?"), "name": failed.get("name", "")},
+                      code="conformance_required")
+    if check.webhook_url != platform.webhook_url:
+        raise Invalid(_("%(platform)s cannot go live: its webhook URL changed since its last conformance check. "
+                        "Run the check again.") % {"platform": platform.name}, code="conformance_required")
+
+
 @transaction.atomic
 def platform_set_status(*, platform: Platform, status: str, actor: Actor = None) -> Platform:
     """Change a platform's status; switched off, its unsent deliveries are cancelled (they stop blocking)."""
@@ -202,6 +244,8 @@ def platform_set_status(*, platform: Platform, status: str, actor: Actor = None)
         raise Invalid(_("Unknown status."), fields={"status": [_("Choose sandbox, live or suspended.")]})
     platform = Platform.objects.select_for_update().get(pk=platform.pk)
     before = platform.status
+    if status == PlatformStatus.LIVE and before != PlatformStatus.LIVE:
+        _refuse_live_without_passing_check(platform)
     platform.status = status
     platform.save(update_fields=["status"])
     cancelled = 0

@@ -71,14 +71,15 @@ def _question(item: Any, today: date) -> tuple[Question, str | None]:
     if is_test_number(raw):
         return Question(since=since), raw
     try:
-        return Question(since=since, msisdn=normalize_msisdn(raw)), None
+        msisdn = normalize_msisdn(raw)
     except InvalidMsisdn as exc:
-        # A test number is no mobile number: written with separators, it is found here (and only real numbers
-        # pay for normalising).
-        typed = typed_digits(raw)
+        typed = typed_digits(raw)  # a test number outside any numbering plan, written with separators
         if is_test_number(typed):
             return Question(since=since), typed
         raise ItemError("invalid_msisdn", exc.messages[0]) from None
+    if is_test_number(msisdn):
+        return Question(since=since), msisdn
+    return Question(since=since, msisdn=msisdn), None
 
 
 def _sandbox_answer(question: Question, test_number: str | None) -> str:

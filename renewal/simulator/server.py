@@ -10,6 +10,11 @@ tests can see that the portal's per-platform limit held. Used by `manage.py
 simulate_platforms`, the end-to-end tests and the benchmarks. Each event has its
 handler (`EVENT_HANDLERS`): batches are confirmed, unbind requests answered with
 one call of their results (renewal/simulator/unbind.py).
+
+A platform can also play a broken one (`SimPlatform.broken`, for the conformance check's tests and demo):
+`accepts_bad_signatures` (answers 2xx without verifying), `double_counts` (counts a repeated delivery again and
+confirms the total), `never_confirms` (acknowledges, then never calls the API), `slow` (answers after
+`latency_ms`, by default SLOW_MS) and `bad_reasons` (rejects unbind tasks with a reason outside the vocabulary).
 """
 
 import heapq
@@ -28,6 +33,10 @@ from standardwebhooks import Webhook, WebhookVerificationError
 
 from renewal.simulator.unbind import answer_unbind
 
+BROKEN_MODES = ("accepts_bad_signatures", "double_counts", "never_confirms", "slow", "bad_reasons")
+# A slow platform's answer delay unless it has its own: past the portal's default read timeout (10 s).
+SLOW_MS = 12_000
+
 
 @dataclass
 class SimPlatform:
@@ -41,11 +50,15 @@ class SimPlatform:
     in_flight: int = 0  # POSTs being answered now
     max_in_flight: int = 0  # the most at once, ever
     seen: set = field(default_factory=set)
+    broken: frozenset = frozenset()  # BROKEN_MODES this platform plays
+    counted: dict = field(default_factory=dict)  # delivery id -> times counted (a double-counting platform)
     # (webhook-id, webhook-timestamp) of the latest verified POSTs
     attempts: deque = field(default_factory=lambda: deque(maxlen=10_000))
 
     def verify(self, raw: bytes, headers: dict) -> None:
         """Verify with the library, as a platform does: any of the secrets (two during a rotation)."""
+        if "accepts_bad_signatures" in self.broken:
+            return
         error: Exception = WebhookVerificationError("no secret")
         for secret in self.secrets:
             try:
@@ -74,13 +87,21 @@ class Stats:
 
 
 def _confirm_batch(sim: "Simulator", platform: SimPlatform, body: dict) -> tuple[str, dict] | None:
-    n = len(body.get("numbers", []))
+    if "never_confirms" in platform.broken:
+        return None
+    n = len(body.get("numbers", [])) * platform.counted.get(body.get("delivery_id"), 1)
     unbound = sim.rng.randint(0, n) if n else 0
     return (f"/api/v1/deliveries/{body['delivery_id']}/confirm", {"unbound": unbound, "not_found": n - unbound})
 
 
+def _answer_unbind(sim: "Simulator", platform: SimPlatform, body: dict) -> tuple[str, dict] | None:
+    if "never_confirms" in platform.broken:
+        return None
+    return answer_unbind(sim, platform, body)
+
+
 # event -> handler(sim, platform, body) -> (API path, JSON) to POST after the delay, or None.
-EVENT_HANDLERS: dict[str, Callable] = {"recycled_numbers.batch": _confirm_batch, "unbind.request": answer_unbind}
+EVENT_HANDLERS: dict[str, Callable] = {"recycled_numbers.batch": _confirm_batch, "unbind.request": _answer_unbind}
 
 
 class _Server(ThreadingHTTPServer):
@@ -174,6 +195,8 @@ class Simulator:
             self.stats.max_in_flight = max(self.stats.max_in_flight, platform.max_in_flight)
         try:
             latency = self.latency_ms if platform.latency_ms is None else platform.latency_ms
+            if "slow" in platform.broken and platform.latency_ms is None:
+                latency = SLOW_MS
             if latency:
                 time.sleep(latency / 1000)
             return self._receive(platform, headers, raw)
@@ -200,9 +223,12 @@ class Simulator:
         with self.lock:
             if delivery_id in platform.seen:
                 self.stats.repeats += 1
-                return 200, {"ok": True, "repeat": True}
-            platform.seen.add(delivery_id)
-            self.stats.received += 1
+                if "double_counts" not in platform.broken:
+                    return 200, {"ok": True, "repeat": True}
+                platform.counted[delivery_id] = platform.counted.get(delivery_id, 1) + 1
+            else:
+                platform.seen.add(delivery_id)
+                self.stats.received += 1
         handler = EVENT_HANDLERS.get(headers.get("x-renewal-event") or body.get("event"))
         action = handler(self, platform, body) if handler else None
         if action and self.api_url:

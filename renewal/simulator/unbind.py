@@ -49,12 +49,15 @@ def answer_unbind(sim, platform, body: dict):
     """Return the one results call of this delivery (API path, JSON), or None when no task is answered."""
     mix = getattr(sim, "unbind_mix", None) or _default_mix()
     choices, weights = list(mix), list(mix.values())
+    bad_reasons = "bad_reasons" in getattr(platform, "broken", ())
     items = []
     for task in body.get("tasks", []):
         with sim.lock:
             status = sim.rng.choices(choices, weights)[0]
             accounts = sim.rng.randint(1, 3)
             reason, detail = sim.rng.choice(REASONS)
+        if bad_reasons:  # a broken platform: its own words where the vocabulary's code belongs
+            status, reason, detail = "rejected", "account_not_ours", "not our customer"
         if status is None:
             continue
         item = {"task_id": task["task_id"], "status": status}

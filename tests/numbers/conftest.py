@@ -5,6 +5,7 @@ from django.utils import timezone
 
 from numbers.models import HolderPeriod
 from renewal.active.reports import harassment_report_create
+from renewal.conformance.services import conformance_record_simulated
 from renewal.deliveries.services import batch_sweep
 from tests.factories import OperatorFactory
 from tests.numbers.helpers_oversight import operator_world
@@ -27,7 +28,9 @@ def world(db):
 @pytest.fixture
 def renewal_world(world):
     """The world plus a live platform with a key and a pushed batch (one chunk, one delivery) of CMCC numbers."""
-    make_key(make_platform(name="Alipay", category="payment"))
+    alipay = make_platform(name="Alipay", category="payment")
+    make_key(alipay)
+    conformance_record_simulated(platform=alipay)  # a check to show
     numbers = make_frozen_numbers(world["CMCC"].operator, 3)
     batch_sweep()
     period = HolderPeriod.objects.get(number=world["CMCC"].active, ended_at__isnull=True)

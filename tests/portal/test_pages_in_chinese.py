@@ -26,6 +26,7 @@ from numbers.models import FeedUpload, HolderPeriod, StaffProfile
 from numbers.services import number_cancel
 from renewal.active.reports import evidence_storage, harassment_report_create
 from renewal.active.services import unbind_request_create
+from renewal.conformance.services import conformance_record_simulated
 from renewal.deliveries.services import batch_sweep
 from renewal.models import Evidence, HarassmentReport, UnbindRequest
 from renewal.platforms import services as platform_services
@@ -63,6 +64,7 @@ def page_world(db, tmp_path, settings):
     for platform in (make_platform(name="支付宝", category="payment"),
                      make_platform(name="号码标记服务", category="number_tags", kind="tag_provider")):
         platform_services.api_key_create(platform=platform, name="生产环境", actor="平台管理员")
+        conformance_record_simulated(platform=platform, actor="平台管理员")  # the check's page, the list's column
     make_frozen_numbers(a.operator, 3)
     make_frozen_numbers(b.operator, 2)
     batch_sweep()

@@ -28,6 +28,8 @@ STABLE_NAMES = {
     "renewal.active.unbind_summary_send_task",
     "renewal.active.sms_send_task",
     "numbers.tasks.signature_retention_task",
+    "renewal.conformance.conformance_check_task",
+    "renewal.conformance.platforms_dying_task",
 }
 
 

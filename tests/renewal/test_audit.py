@@ -11,6 +11,7 @@ from django.urls import reverse
 from numbers import roles
 from numbers.models import AuditAction, AuditEntry
 from renewal.active.reports import evidence_storage
+from renewal.conformance.services import conformance_record_simulated
 from renewal.models import ApiKey, Delivery, DeliveryState, Evidence, HarassmentReport, Platform
 from renewal.platforms import services as platform_services
 from tests.factories import staff_user
@@ -69,6 +70,7 @@ def test_a_platform_added_then_suspended_and_made_live(client, dead):
     suspended = only(AuditAction.STATUS_CHANGE, object_id=str(dead.pk))
     assert (suspended.before, suspended.after) == ({"status": "live"}, {"status": "suspended"})
     assert suspended.detail == {"deliveries_cancelled": Delivery.objects.filter(platform=dead).count()}
+    conformance_record_simulated(platform=dead)  # only a platform whose last check passed goes live
     client.post("/admin/renewal/platform/", {"action": "make_live", "_selected_action": [dead.pk]})
     assert AuditEntry.objects.filter(action=AuditAction.STATUS_CHANGE, object_id=str(dead.pk),
                                      after={"status": "live"}).count() == 1

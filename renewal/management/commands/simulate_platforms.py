@@ -9,10 +9,11 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import DatabaseError, connection
 
+from renewal.conformance import services as conformance
 from renewal.deliveries import services
-from renewal.models import ApiKey, Platform, PlatformCategory, PlatformStatus
+from renewal.models import ApiKey, Platform, PlatformCategory, PlatformKind, PlatformStatus
 from renewal.platforms import services as platform_services
-from renewal.simulator.server import SimPlatform, Simulator
+from renewal.simulator.server import BROKEN_MODES, SimPlatform, Simulator
 
 KEY_NAME = "simulator"
 
@@ -33,16 +34,23 @@ class Command(BaseCommand):
         parser.add_argument("--stats-file", help="write the counts here as JSON, every few seconds and at exit")
         parser.add_argument("--duration", type=float, help="stop after this many seconds")
         parser.add_argument("--quiet", action="store_true")
+        parser.add_argument("--broken", action="append", default=[], metavar="NAME_OR_ID=MODE[+MODE]",
+                            help=f"play a broken platform (repeatable); modes: {', '.join(BROKEN_MODES)}")
 
     def handle(self, *args, port, count, demo, fail_rate, latency, confirm_after, api_url, stats_file, duration,
-               quiet, **options):
+               quiet, broken, **options):
         if not settings.RENEWAL_WEBHOOK_ALLOW_LOOPBACK:
             raise CommandError("The simulator listens on 127.0.0.1: set DEBUG=true (RENEWAL_WEBHOOK_ALLOW_LOOPBACK).")
         if not 0 <= fail_rate <= 1:
             raise CommandError("--fail-rate is between 0 and 1.")
-        platforms = list(Platform.objects.receiving()) if demo else self._simulated(count)
+        # Sandbox platforms too: they receive test events and the conformance check's traffic (query-only
+        # sites receive nothing).
+        senders = Platform.objects.filter(status__in=[PlatformStatus.LIVE, PlatformStatus.SANDBOX]).exclude(
+            kind=PlatformKind.QUERY_ONLY)
+        platforms = list(senders) if demo else self._simulated(count)
         if not platforms:
             raise CommandError("No live platforms to simulate (load the demo data first, or drop --demo).")
+        modes = self._broken(broken, platforms)
         base = f"http://127.0.0.1:{port}/p"
         sims, pull = [], []
         for platform in platforms:
@@ -54,7 +62,8 @@ class Command(BaseCommand):
                 revoked_at=services.timezone.now())
             _, raw = platform_services.api_key_create(platform=platform, name=KEY_NAME, actor="simulate_platforms")
             (pull if pulls else sims).append(SimPlatform(platform_id=platform.pk, name=platform.name, api_key=raw,
-                                                         secrets=platform_services.platform_secrets(platform)))
+                                                         secrets=platform_services.platform_secrets(platform),
+                                                         broken=modes.get(platform.pk, frozenset())))
         try:
             sim = Simulator(port=port, platforms=sims, api_url=api_url, fail_rate=fail_rate, latency_ms=latency,
                             confirm_after_ms=confirm_after, pull=pull).start()
@@ -77,6 +86,22 @@ class Command(BaseCommand):
             self._report(sim, stats_file, quiet)
             sim.stop()
 
+    def _broken(self, specs: list[str], platforms: list[Platform]) -> dict[int, frozenset]:
+        """`name-or-id=mode+mode` -> {platform id: modes}."""
+        out: dict[int, frozenset] = {}
+        for spec in specs:
+            who, _, text = spec.rpartition("=")
+            modes = frozenset(m.strip() for m in text.split("+") if m.strip())
+            unknown = modes - set(BROKEN_MODES)
+            match = [p for p in platforms if str(p.pk) == who.strip() or p.name == who.strip()]
+            if unknown:
+                raise CommandError(f"--broken {spec}: unknown modes {sorted(unknown)}")
+            if not match:  # demo data of before it existed: say so, and simulate the rest
+                self.stderr.write(f"simulate_platforms: --broken {spec}: no simulated platform {who!r}")
+                continue
+            out[match[0].pk] = modes
+        return out
+
     def _simulated(self, count: int) -> list[Platform]:
         categories = [c for c in PlatformCategory.values if c != PlatformCategory.NUMBER_TAGS]
         out = []
@@ -85,6 +110,8 @@ class Command(BaseCommand):
             platform = Platform.objects.filter(name=name).first() or platform_services.platform_create(
                 name=name, category=categories[i % len(categories)], status=PlatformStatus.LIVE)
             if platform.status != PlatformStatus.LIVE:
+                # The simulator is the platform: what the demo records for its platforms (renewal.conformance).
+                conformance.conformance_record_simulated(platform=platform, actor="simulate_platforms")
                 platform = platform_services.platform_set_status(platform=platform, status=PlatformStatus.LIVE)
             out.append(platform)
         return out

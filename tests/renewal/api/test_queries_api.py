@@ -204,16 +204,16 @@ def test_a_platform_not_live_gets_answers_for_test_numbers_only(api, history, st
         {"msisdn": CANCELLED, "since": "2026-01-01"},   # real: yes to a live platform
         {"msisdn": PORTED, "since": "2026-01-01"},      # real: no to a live platform
         {"msisdn_sha256": msisdn_sha256(CANCELLED), "since": "2026-01-01"},
-        {"msisdn": "+8610000000001", "since": "2026-01-01"},
-        {"msisdn": "+86 100 0000 0002", "since": "2026-01-01"},
-        {"msisdn": "+8610000000003", "since": "2026-01-01"},
-        {"msisdn_sha256": msisdn_sha256("+8610000000001"), "since": "2026-01-01"},
+        {"msisdn": "+8619900000001", "since": "2026-01-01"},
+        {"msisdn": "+86 199 0000 0002", "since": "2026-01-01"},
+        {"msisdn": "+8619900000003", "since": "2026-01-01"},
+        {"msisdn_sha256": msisdn_sha256("+8619900000001"), "since": "2026-01-01"},
     ])
     assert [r["answer"] for r in results] == ["no_data", "no_data", "no_data", "yes", "no", "no_data", "yes"]
 
 
 def test_a_live_platform_learns_nothing_from_test_numbers(api, live_key):
-    results = _ask(api, live_key, [{"msisdn": "+8610000000001", "since": "2026-01-01"}])
+    results = _ask(api, live_key, [{"msisdn": "+8619900000001", "since": "2026-01-01"}])
     assert results == [{"index": 0, "answer": "no_data"}]
 
 

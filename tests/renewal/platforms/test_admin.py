@@ -24,11 +24,12 @@ def test_platform_admin_adds_a_platform_and_sees_its_secret_once(client, platfor
     client.force_login(platform_admin)
     response = client.post("/admin/renewal/platform/add/", {
         "name": "Alipay", "category": "payment", "kind": "application",
-        "webhook_url": "https://hooks.alipay.example/renewal", "status": "live", "max_in_flight": "12",
+        "webhook_url": "https://hooks.alipay.example/renewal", "status": "sandbox", "max_in_flight": "12",
         "support_phone": "+86 95188", "support_url": "https://help.alipay.example/renewal"}, follow=True)
     assert response.status_code == 200
     platform = Platform.objects.get(name="Alipay")
-    assert platform.status == "live" and platform.max_in_flight == 12
+    # a new platform starts in the sandbox (it goes live after its conformance check: tests/renewal/conformance)
+    assert platform.status == "sandbox" and platform.max_in_flight == 12
     assert (platform.support_phone, platform.support_url) == ("+86 95188", "https://help.alipay.example/renewal")
     secret = platform_services.platform_secrets(platform)[0]
     assert secret in response.content.decode()

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('renewal', '0007_pump_attempts_reasons'),
+        ('renewal', '0008_sandbox_conformance'),
     ]
 
     operations = [
