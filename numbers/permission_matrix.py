@@ -3,7 +3,8 @@
 A row is an admin page (a model, or one of the site's own pages) and an action; a cell is the scope of
 rows a role may act on: ALL (every operator's), OWN (its own operator's), OWN_STAFF (its own operator's
 sales-staff accounts) — or nothing: refused. Roles absent from every row (sales staff, orphans, mixed
-accounts) never get into admin at all.
+accounts) never get into admin at all; nor do platform engineers, whose pages are the platform account area
+(PLATFORM_AREA below).
 
 This module is the spec, not the mechanism: the code enforces it through the roles' permissions
 (numbers.roles), the scopes of numbers.access and each admin's own checks. docs/security.md renders this
@@ -18,14 +19,17 @@ OPERATOR_ADMIN = roles.OPERATOR_ADMIN
 REGULATOR = roles.REGULATOR
 PLATFORM_ADMIN = roles.PLATFORM_ADMIN
 SALES_STAFF = roles.SALES_STAFF
+PLATFORM_ENGINEER = roles.PLATFORM_ENGINEER
 ORPHAN = "orphan"
 MIXED = "mixed"
 # The columns, in the order docs/security.md shows them.
-COLUMNS = (SUPERUSER, OPERATOR_ADMIN, REGULATOR, PLATFORM_ADMIN, SALES_STAFF, ORPHAN, MIXED)
+COLUMNS = (SUPERUSER, OPERATOR_ADMIN, REGULATOR, PLATFORM_ADMIN, SALES_STAFF, PLATFORM_ENGINEER, ORPHAN, MIXED)
 
 ALL = "all"
 OWN = "own operator"
 OWN_STAFF = "own sales staff"
+OWN_PLATFORM = "own platform"
+OWNER = "own platform, its owner only"
 
 SU, OA, REG, PA = SUPERUSER, OPERATOR_ADMIN, REGULATOR, PLATFORM_ADMIN
 _ADMINS = {SU: ALL, OA: ALL, REG: ALL, PA: ALL}
@@ -89,9 +93,24 @@ MATRIX: dict[str, dict[str, dict[str, str]]] = {
     # Who handles each kind of harassment: shown to the subscriber after a report, kept by regulators.
     "renewal.reportauthority": {"view": {SU: ALL, REG: ALL}, "add": {SU: ALL, REG: ALL},
                                 "change": {SU: ALL, REG: ALL}, "delete": {SU: ALL, REG: ALL}},
+    # Registration requests from the public page: platform administrators decide, regulators see the queue.
+    "renewal.platformregistration": {"view": {SU: ALL, REG: ALL, PA: ALL}, "change": {SU: ALL, PA: ALL},
+                                     "approve": {SU: ALL, PA: ALL}, "reject": {SU: ALL, PA: ALL}},
+    # Who works for which platform: read-only (owners invite in the platform account area).
+    "renewal.platformaccount": {"view": {SU: ALL, REG: ALL, PA: ALL}},
     # Evidence files of harassment reports, served by their own views (never from the web root).
     "renewal.evidence": {"download": {SU: ALL, REG: ALL}, "preview": {SU: ALL, REG: ALL}},
 }
+
+# The platform account area (/platform/, renewal.onboarding): its own sign-in; no admin role gets in, and a
+# platform engineer sees and changes its own platform's rows only. tests/renewal/onboarding/test_isolation.py
+# walks every URL of the area as every role against both platforms' objects.
+PLATFORM_AREA: dict[str, dict[str, str]] = {
+    "view": {PLATFORM_ENGINEER: OWN_PLATFORM},
+    "change": {PLATFORM_ENGINEER: OWN_PLATFORM},
+    "invite": {PLATFORM_ENGINEER: OWNER},
+}
+MATRIX["platform area"] = PLATFORM_AREA
 
 # What each action means on the pages (for the rendered table).
 ACTIONS = {
@@ -108,6 +127,9 @@ ACTIONS = {
     "report": "downloading an upload's or a risk list's report; the dashboard's monthly compliance report",
     "lift": "lifting marks (the lift button and the bulk action)",
     "download": "downloading an evidence file",
+    "approve": "approving a platform's registration (the platform is made in the sandbox, its owner e-mailed)",
+    "reject": "rejecting a platform's registration",
+    "invite": "inviting another engineer of the same platform (platform account area)",
     "preview": "an evidence image shown in the report's page (JPEG, PNG, WebP whose bytes match; else a download)",
     "run_check": "running a sandbox platform's conformance check (an action of the platform list)",
     "send_test_event": "sending a platform a signed ping (an action of the platform list)",

@@ -25,13 +25,16 @@ SALES_STAFF = "sales staff"
 OPERATOR_ADMIN = "operator administrator"
 PLATFORM_ADMIN = "renewal-platform administrator"
 REGULATOR = "regulator"
-ROLES = (SALES_STAFF, OPERATOR_ADMIN, PLATFORM_ADMIN, REGULATOR)
+# An engineer of one Internet platform: signs in to the platform account area only (never admin or the staff pages).
+PLATFORM_ENGINEER = "platform engineer"
+ROLES = (SALES_STAFF, OPERATOR_ADMIN, PLATFORM_ADMIN, REGULATOR, PLATFORM_ENGINEER)
 LABELS = {SALES_STAFF: _("sales staff"), OPERATOR_ADMIN: _("operator administrator"),
-          PLATFORM_ADMIN: _("renewal-platform administrator"), REGULATOR: _("regulator")}
+          PLATFORM_ADMIN: _("renewal-platform administrator"), REGULATOR: _("regulator"),
+          PLATFORM_ENGINEER: _("platform engineer")}
 # Roles that belong to one operator: an account in one of them always has a staff profile.
 OPERATOR_ROLES = frozenset({SALES_STAFF, OPERATOR_ADMIN})
 # Roles that work for no operator: an account in one of them never has a staff profile.
-OPERATORLESS_ROLES = frozenset({REGULATOR, PLATFORM_ADMIN})
+OPERATORLESS_ROLES = frozenset({REGULATOR, PLATFORM_ADMIN, PLATFORM_ENGINEER})
 
 _NUMBER_MODELS = ("operator", "outlet", "staffprofile", "phonenumber", "holderperiod", "disclosure",
                   "declinedoffer", "riskmark", "event")
@@ -82,6 +85,12 @@ ROLE_PERMISSIONS[PLATFORM_ADMIN] |= _view("renewal", _RENEWAL_MODELS) | {
     "renewal.add_apikey", "renewal.change_apikey", "renewal.retry_delivery",
 }
 ROLE_PERMISSIONS[REGULATOR] |= _view("renewal", _RENEWAL_MODELS)
+# Registration requests wait for a platform administrator (approve or reject: change); regulators see the queue.
+ROLE_PERMISSIONS[PLATFORM_ADMIN] |= {"renewal.view_platformregistration", "renewal.change_platformregistration",
+                                     "renewal.view_platformaccount"}
+ROLE_PERMISSIONS[REGULATOR] |= {"renewal.view_platformregistration", "renewal.view_platformaccount"}
+# Platform engineers hold no model permission: the platform account area checks their platform itself.
+ROLE_PERMISSIONS[PLATFORM_ENGINEER] = set()
 ROLE_PERMISSIONS[OPERATOR_ADMIN] |= {"renewal.view_delivery", "renewal.view_recyclebatch", "renewal.retry_delivery"}
 
 

@@ -32,7 +32,9 @@ if TYPE_CHECKING:
     from django_otp.models import Device
 
 # Roles that may not work in admin on a password alone.
-REQUIRED_ROLES = frozenset({access.SUPERUSER, roles.REGULATOR, roles.PLATFORM_ADMIN})
+REQUIRED_ROLES = frozenset({access.SUPERUSER, roles.REGULATOR, roles.PLATFORM_ADMIN,
+                            # the platform account area's sign-in (renewal.onboarding), not admin's
+                            roles.PLATFORM_ENGINEER})
 TOTP_DEVICE_NAME = "authenticator app"
 RECOVERY_DEVICE_NAME = "recovery codes"
 

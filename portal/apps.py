@@ -40,6 +40,7 @@ class PortalAdminConfig(AdminConfig):
         import renewal.active.admin  # noqa: F401
         import renewal.conformance.admin  # noqa: F401  (after platforms.admin: it extends the platform list)
         import renewal.deliveries.admin  # noqa: F401
+        import renewal.onboarding.admin  # noqa: F401
         import renewal.platforms.admin  # noqa: F401
 
         for model in (TOTPDevice, StaticDevice):

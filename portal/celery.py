@@ -68,6 +68,8 @@ app.conf.beat_schedule["platforms-dying"] = {
 
 # Housekeeping: expired sessions (a subscriber's code request makes one), and the reports' retention.
 app.conf.beat_schedule["sessions-clear"] = {"task": "numbers.tasks.sessions_clear_task", "schedule": 3600.0}
+# Platforms whose deliveries started dying are told (e-mail or SMS, as each platform chose).
+app.conf.beat_schedule["platform-alerts"] = {"task": "renewal.onboarding.platform_alerts_task", "schedule": 300.0}
 app.conf.beat_schedule["reports-retention"] = {
     "task": "renewal.active.reports_retention_task", "schedule": 24 * 3600.0,
 }

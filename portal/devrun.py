@@ -33,6 +33,8 @@ ROOT = Path(__file__).resolve().parent.parent
 PROCFILE = ROOT / "Procfile"
 # The console SMS backend starts its lines with this (renewal.active.sms.CONSOLE_MARK): they are shown on the console.
 SMS_MARK = "▶ SMS"
+# And the demo's e-mail backend (portal.mail.EMAIL_MARK): set-password links of approved platforms, alerts.
+EMAIL_MARK = "▶ E-mail"
 READY_TIMEOUT_SECONDS = 180
 
 
@@ -149,6 +151,8 @@ class Console:
             log.write(f"{stamp} {line}\n")
             if SMS_MARK in line:
                 self.say(line[line.index(SMS_MARK):])
+            elif EMAIL_MARK in line:
+                self.say(line[line.index(EMAIL_MARK):])
             elif name == "system":
                 self._system(line)
 
@@ -198,7 +202,8 @@ def announce_when_ready(console: Console, *, url: str, started: float, logins: l
         f"\nThe portal is ready at {url}/ ({elapsed:.1f} s after `make run`; {', '.join(done)}).\n"
         f"Logs: var/log/<process>.log for web, worker, interactive, beat and simulator.\n\n"
         f"Sign in as (password for every account: see each line):\n{table}\n\n"
-        f"SMS messages the portal sends are printed below, on lines starting with “{SMS_MARK}”.\n"
+        f"SMS messages the portal sends are printed below, on lines starting with “{SMS_MARK}”;\n"
+        f"e-mails (a platform's set-password link once approved in admin) on lines starting with “{EMAIL_MARK}”.\n"
         f"Ctrl-C stops everything."
     )
 

@@ -482,3 +482,15 @@ DEMO_STEPS = [
     "renewal.active.demo",  # subscriber numbers, a harassment report
     "renewal.queries.demo",  # a query-only site, its calls, and a curl command answered yes
 ]
+
+# Platform onboarding (renewal.onboarding): the public registration page, the set-password link of an approved
+# registration or an invited engineer, and the alert when a platform's deliveries start dying.
+PLATFORM_REGISTRATIONS_PER_ADDRESS_HOUR = env.int("PLATFORM_REGISTRATIONS_PER_ADDRESS_HOUR", default=5)
+PLATFORM_SET_PASSWORD_HOURS = env.int("PLATFORM_SET_PASSWORD_HOURS", default=72)
+# An alert goes at most this often per platform, and only when more deliveries died since the last one.
+PLATFORM_ALERT_MIN_MINUTES = env.int("PLATFORM_ALERT_MIN_MINUTES", default=60)
+if not _EMAIL_URL and DEBUG:
+    # The demo and development: e-mails (set-password links, alerts) are printed as marked lines, which `make run`
+    # shows on its console.
+    EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="portal.mail.MarkedConsoleBackend")
+DEMO_STEPS.append("renewal.onboarding.demo")  # a registration waiting for approval, a platform engineer

@@ -22,6 +22,8 @@ urlpatterns = [
     path("api/v1/", include("renewal.api.urls")),  # the platform API (batch renewal)
     # The subscriber's pages.
     path("renew/", include("renewal.active.urls")),
+    # Internet platforms: the public registration page and the platform engineers' account area.
+    path("platform/", include("renewal.onboarding.urls")),
     # The short link of the summary SMS.
     path("r/<str:reference>", active_views.short_link, name="short-link"),
 ]

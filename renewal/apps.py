@@ -28,3 +28,4 @@ class RenewalConfig(AppConfig):
         import renewal.active.tasks  # noqa: F401
         import renewal.conformance.tasks  # noqa: F401
         import renewal.deliveries.tasks  # noqa: F401
+        import renewal.onboarding.tasks  # noqa: F401

@@ -763,3 +763,89 @@ class UnbindTask(models.Model):
 
     def __str__(self) -> str:
         return _("unbind task %(id)s") % {"id": self.id}
+
+
+# --- onboarding: registration requests, platform engineers' accounts, delivery alerts ---
+
+
+class RegistrationState(models.TextChoices):
+    PENDING = "pending", _("waiting for approval")
+    APPROVED = "approved", _("approved")
+    REJECTED = "rejected", _("rejected")
+
+
+class PlatformRegistration(models.Model):
+    """An application's request to join, typed by its engineers on the public page; decided in admin."""
+
+    organisation = models.CharField(_("organisation"), max_length=200)
+    platform_name = models.CharField(_("application name"), max_length=100)
+    contact_name = models.CharField(_("contact person"), max_length=100)
+    contact_email = models.EmailField(_("contact e-mail"), max_length=254)
+    contact_phone = models.CharField(_("contact phone"), max_length=32)
+    # The first is the platform's category; the others say what else the application does.
+    categories = models.JSONField(_("categories"), default=list)
+    # One of PlatformKind (checked by the form), kept without choices so that new kinds need no migration here.
+    kind = models.CharField(_("kind"), max_length=16)
+    webhook_url = models.CharField(_("webhook URL"), max_length=500, blank=True,
+                                   help_text=_("Blank: pull-only (reads GET /api/v1/deliveries)."))
+    support_phone = models.CharField(_("support phone"), max_length=32, blank=True)
+    support_url = models.URLField(_("support page"), max_length=300, blank=True)
+    state = models.CharField(_("state"), max_length=10, choices=RegistrationState.choices,
+                             default=RegistrationState.PENDING)
+    created_at = models.DateTimeField(_("requested at"), default=timezone.now)
+    address = models.CharField(_("sent from address"), max_length=64, blank=True, editable=False)
+    decided_at = models.DateTimeField(_("decided at"), null=True, blank=True, editable=False)
+    decided_by = models.CharField(_("decided by"), max_length=150, blank=True, editable=False)
+    platform = models.ForeignKey(Platform, on_delete=models.PROTECT, null=True, blank=True,
+                                 related_name="registrations", verbose_name=_("platform"), editable=False)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("platform registration")
+        verbose_name_plural = _("platform registrations")
+        constraints = [
+            models.CheckConstraint(condition=Q(state__in=RegistrationState.values),
+                                   name="registration_state_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.platform_name} ({self.organisation})"
+
+
+class PlatformAccount(models.Model):
+    """A platform engineer's account: one user, one platform; the owner invites the others."""
+
+    user = models.OneToOneField("auth.User", on_delete=models.CASCADE, related_name="platform_account",
+                                verbose_name=_("user"))
+    platform = models.ForeignKey(Platform, on_delete=models.CASCADE, related_name="accounts",
+                                 verbose_name=_("platform"))
+    is_owner = models.BooleanField(_("owner"), default=False, help_text=_("May invite other engineers."))
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    invited_by = models.CharField(_("invited by"), max_length=150, blank=True)
+
+    class Meta:
+        ordering = ["platform", "-is_owner", "created_at"]
+        verbose_name = _("platform account")
+        verbose_name_plural = _("platform accounts")
+
+    def __str__(self) -> str:
+        return f"{self.user.get_username()} ({self.platform})"
+
+
+class PlatformAlert(models.Model):
+    """Where a platform wants to hear that its deliveries have started dying (e-mail, SMS or both)."""
+
+    platform = models.OneToOneField(Platform, on_delete=models.CASCADE, related_name="alert",
+                                    verbose_name=_("platform"))
+    email = models.EmailField(_("alert e-mail"), blank=True)
+    phone = models.CharField(_("alert SMS number"), max_length=16, blank=True)
+    # The dead deliveries already told about: an alert goes when there are more than this.
+    dead_alerted = models.PositiveIntegerField(default=0, editable=False)
+    last_alert_at = models.DateTimeField(_("last alert"), null=True, blank=True, editable=False)
+
+    class Meta:
+        verbose_name = _("delivery alert")
+        verbose_name_plural = _("delivery alerts")
+
+    def __str__(self) -> str:
+        return _("alerts of %(platform)s") % {"platform": self.platform}

@@ -6,6 +6,7 @@ send time, renewal.deliveries.http); loopback alone is allowed by RENEWAL_WEBHOO
 """
 
 import ipaddress
+import socket
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -46,15 +47,33 @@ def validate_webhook_url(url: str) -> str:
         parts.port  # noqa: B018  (raises on a bad port)
     except ValueError as exc:
         raise ValidationError(_("The port of this address is not valid."), code="invalid") from exc
-    host = parts.hostname
+    host = parts.hostname.rstrip(".")
     if host == "localhost" or host.endswith(".localhost"):
         host = "127.0.0.1"
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
+    address = host_address(host)
+    if address is None:
         return url  # a name: checked after resolution, at send time
-    reason = address_refusal(host)
+    reason = address_refusal(address)
     if reason:
+        if address != host:
+            reason = f"{host} is {reason}"
         raise ValidationError(_("This address cannot receive webhooks: %(reason)s.") % {"reason": reason},
                               code="address_refused")
     return url
+
+
+def host_address(host: str) -> str | None:
+    """Return the IP address a URL's host spells, or None for a name.
+
+    Anything `ipaddress` or `socket.inet_aton` parses is an address: `inet_aton` also reads the short, hex,
+    octal and single-number forms (`127.1`, `0x7f000001`, `0177.0.0.1`, `2130706433`), which clients and
+    resolvers connect to as addresses; checking only the dotted form would let them through.
+    """
+    try:
+        return str(ipaddress.ip_address(host.split("%", 1)[0]))
+    except ValueError:
+        pass
+    try:
+        return socket.inet_ntoa(socket.inet_aton(host))
+    except (OSError, ValueError):
+        return None

@@ -31,9 +31,28 @@ def renewal_world(world):
     alipay = make_platform(name="Alipay", category="payment")
     make_key(alipay)
     conformance_record_simulated(platform=alipay)  # a check to show
+    _onboarding_rows(alipay)
     numbers = make_frozen_numbers(world["CMCC"].operator, 3)
     batch_sweep()
     period = HolderPeriod.objects.get(number=world["CMCC"].active, ended_at__isnull=True)
     harassment_report_create(period=period, category="debt_collection", sender="95xxx", occurred_at=timezone.now(),
                              description="Calls for the previous holder's loan", files=[])
     return numbers
+
+
+def _onboarding_rows(platform) -> None:
+    """A registration waiting for approval, and an engineer's account of the platform."""
+    from django.contrib.auth import get_user_model
+
+    from numbers import roles
+    from renewal.models import PlatformAccount
+    from renewal.onboarding.services import RegistrationInput, registration_submit
+    from tests.factories import role_group
+
+    registration_submit(data=RegistrationInput(
+        organisation="Gamma Ltd", platform_name="Gamma Rides", contact_name="Zhang", contact_email="ops@gamma.example",
+        contact_phone="+86 10 5555 0100", categories=["travel"], kind="application", webhook_url="",
+        support_phone="+86 400 555 0100", support_url=""))
+    user = get_user_model().objects.create_user(username="dev@alipay.example", email="dev@alipay.example")
+    user.groups.add(role_group(roles.PLATFORM_ENGINEER))
+    PlatformAccount.objects.create(user=user, platform=platform, is_owner=True)

@@ -145,10 +145,20 @@ def matrix_world(world, renewal_world, tmp_path, settings):
                                                   pm.PLATFORM_ADMIN),
         "orphan": Account(UserFactory(username="orphan", is_staff=True), pm.ORPHAN),
         "mixed": Account(_mixed_account(a.operator), pm.MIXED, a.operator),
+        "platform engineer": Account(_platform_engineer(), pm.PLATFORM_ENGINEER),
     }
     # Sales staff would never reach admin; give them the staff flag, as a mistake would.
     User.objects.filter(pk__in=[a.clerk.pk, b.clerk.pk]).update(is_staff=True)
     return w
+
+
+def _platform_engineer():
+    """An engineer of a platform: signs in to the platform account area; given the staff flag, as a mistake would."""
+    from renewal.models import Platform, PlatformAccount
+
+    user = staff_user(role=roles.PLATFORM_ENGINEER, username="engineer")
+    PlatformAccount.objects.create(user=user, platform=Platform.objects.order_by("pk").first(), is_owner=True)
+    return user
 
 
 def _mixed_account(operator):
@@ -159,7 +169,7 @@ def _mixed_account(operator):
 
 
 SUBJECTS = ["superuser", "operator administrator A", "operator administrator B", "sales staff A", "regulator",
-            "renewal-platform administrator", "orphan", "mixed"]
+            "renewal-platform administrator", "platform engineer", "orphan", "mixed"]
 
 
 # --- what the matrix allows on one object -----------------------------------------------------------

@@ -117,6 +117,8 @@ def test_make_run_then_ctrl_c_then_make_run_again(tmp_path):
         # The console is for a person: the sign-in table is printed last, and no process's chatter.
         assert "The portal is ready at" in console and "Sign in as" in console
         assert console.rstrip().endswith("Ctrl-C stops everything.")
+        # The platform engineer's area and sign-in are in the table.
+        assert re.search(r"Platform engineer .*/platform/ .*engineer@", console), console
         for noise in ("[queues]", "Starting development server", "simulate_platforms:", "beat: Starting"):
             assert noise not in console, noise
         for process in ("web", "worker", "interactive", "beat", "simulator", "setup"):

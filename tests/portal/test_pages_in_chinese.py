@@ -28,14 +28,25 @@ from renewal.active.reports import evidence_storage, harassment_report_create
 from renewal.active.services import unbind_request_create
 from renewal.conformance.services import conformance_record_simulated
 from renewal.deliveries.services import batch_sweep
-from renewal.models import Evidence, HarassmentReport, UnbindRequest
+from renewal.models import (
+    Delivery,
+    DeliveryAttempt,
+    DeliveryEvent,
+    DeliveryState,
+    Evidence,
+    HarassmentReport,
+    PlatformAccount,
+    UnbindRequest,
+)
+from renewal.onboarding.services import RegistrationInput, registration_submit
 from renewal.platforms import services as platform_services
-from tests.factories import OperatorFactory, PhoneNumberFactory, UserFactory, staff_user
+from tests.factories import OperatorFactory, PhoneNumberFactory, UserFactory, role_group, staff_user
 from tests.numbers import test_permission_matrix as matrix
 from tests.numbers.helpers_oversight import WorldNames, operator_world
 from tests.portal.helpers_latin import allowlist, english_on_page
 from tests.renewal.helpers_renewal import make_frozen_numbers, make_platform
 from tests.renewal.helpers_subscriber import sign_in
+from tests.renewal.onboarding.conftest import sign_in_engineer
 
 ZH = {"HTTP_ACCEPT_LANGUAGE": "zh-CN,zh;q=0.9"}
 SHOWN = int(os.environ.get("LATIN_SHOWN", "200"))  # lines of the failure message
@@ -65,6 +76,7 @@ def page_world(db, tmp_path, settings):
                      make_platform(name="号码标记服务", category="number_tags", kind="tag_provider")):
         platform_services.api_key_create(platform=platform, name="生产环境", actor="平台管理员")
         conformance_record_simulated(platform=platform, actor="平台管理员")  # the check's page, the list's column
+    engineer = _platform_engineer(platform)
     make_frozen_numbers(a.operator, 3)
     make_frozen_numbers(b.operator, 2)
     batch_sweep()
@@ -94,11 +106,31 @@ def page_world(db, tmp_path, settings):
                                                          matrix.pm.PLATFORM_ADMIN),
         "orphan": matrix.Account(UserFactory(username="无角色账号", is_staff=True), matrix.pm.ORPHAN),
         "mixed": matrix.Account(_mixed_account(a.operator), matrix.pm.MIXED, a.operator),
+        "platform engineer": matrix.Account(engineer.user, matrix.pm.PLATFORM_ENGINEER),
     }
+    registration_submit(data=RegistrationInput(
+        organisation="示例出行科技有限公司", platform_name="示例出行", contact_name="张工",
+        contact_email="ops@rides.example.cn", contact_phone="+86 10 5555 0100", categories=["travel"],
+        kind="application", webhook_url="", support_phone="+86 400 555 0100", support_url=""))
     return PageWorld(w, a.secondary_active.msisdn, extra={
+        "engineer": engineer, "key": platform.api_keys.first(), "delivery": _dead_delivery(platform),
         "for_sale": [a.fresh, for_sale], "periods": [period, HolderPeriod.objects.get(number=a.active,
                                                                                       ended_at__isnull=True)],
         "unbind": unbind, "report": report, "evidence": evidence})
+
+
+def _platform_engineer(platform):
+    user = UserFactory(username="工程师@号码标记.cn")
+    user.groups.add(role_group(roles.PLATFORM_ENGINEER))
+    return PlatformAccount.objects.create(user=user, platform=platform, is_owner=True)
+
+
+def _dead_delivery(platform):
+    delivery = Delivery.objects.create(event=DeliveryEvent.UNBIND, platform=platform, state=DeliveryState.DEAD,
+                                       created_at=timezone.now(), last_error="HTTP 503")
+    DeliveryAttempt.objects.create(delivery=delivery, platform=platform, started_at=timezone.now(), status_code=503,
+                                   latency_ms=120, error="HTTP 503")
+    return delivery
 
 
 def _mixed_account(operator):
@@ -134,6 +166,11 @@ SITE_SAMPLES: dict[str, Callable[[PageWorld], list[dict]]] = {
     # A page that only answers a POST, and the one-time link of a password reset (an invalid link says so).
     "staff:receipt_sms": lambda pw: [{"pk": p.pk} for p in pw.extra["periods"]],
     "staff:password_reset_confirm": lambda pw: [{"uidb64": "MQ", "token": "not-a-token"}],
+    # The platform account area: a key (revoked by a POST), a dead delivery, an invalid set-password link.
+    "platform:set_password": lambda pw: [{"uidb64": "MQ", "token": "not-a-token"}],
+    "platform:key_revoke": lambda pw: [{"pk": pw.extra["key"].pk}],
+    "platform:delivery": lambda pw: [{"pk": pw.extra["delivery"].pk}],
+    "platform:delivery_redeliver": lambda pw: [{"pk": pw.extra["delivery"].pk}],
 }
 
 
@@ -267,6 +304,9 @@ def test_every_site_page_is_chinese(client, page_world):
         client.logout()
     sign_in(client, page_world.subscriber_msisdn)
     read_pages(client, reading, "subscriber", urls, post_forms=True)
+    client.logout()
+    sign_in_engineer(client, page_world.extra["engineer"])
+    read_pages(client, reading, "platform engineer (platform area)", urls, post_forms=True)
     assert not reading.findings, reading.report()
 
 

@@ -27,6 +27,7 @@ STABLE_NAMES = {
     "renewal.active.reports_retention_task",
     "renewal.active.unbind_summary_send_task",
     "renewal.active.sms_send_task",
+    "renewal.onboarding.platform_alerts_task",
     "numbers.tasks.signature_retention_task",
     "renewal.conformance.conformance_check_task",
     "renewal.conformance.platforms_dying_task",

@@ -106,3 +106,42 @@ def _server(port, status, location=None):
     server.hits = 0
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server
+
+
+# Hosts that are not dotted quads but that clients connect to as addresses (inet_aton's forms), and an IPv4 address
+# inside IPv6: each is the loopback address.
+DISGUISED_LOOPBACK = ["https://0x7f000001/hook", "https://2130706433/hook", "https://127.1/hook",
+                      "https://[::ffff:127.0.0.1]/hook", "https://0177.0.0.1/hook", "https://127.0.0.1./hook",
+                      "https://0x7f.1/hook"]
+
+
+@pytest.mark.parametrize("url", DISGUISED_LOOPBACK)
+def test_disguised_loopback_addresses_are_refused_at_save_time(url):
+    with override_settings(RENEWAL_WEBHOOK_ALLOW_LOOPBACK=False, RENEWAL_WEBHOOK_REQUIRE_HTTPS=True):
+        with pytest.raises(ValidationError) as refused:
+            clients.validate_webhook_url(url)
+    assert refused.value.code == "address_refused"
+    assert "127.0.0.1" in refused.value.messages[0] and "loopback" in refused.value.messages[0]
+
+
+@pytest.mark.parametrize("url", ["https://0xa000001/hook", "https://167772161/hook", "https://10.1/hook",
+                                 "https://0251.0376.0251.0376/hook"])
+def test_disguised_private_addresses_are_refused_even_where_loopback_is_allowed(url):
+    with override_settings(RENEWAL_WEBHOOK_ALLOW_LOOPBACK=True):
+        with pytest.raises(ValidationError):
+            clients.validate_webhook_url(url)
+
+
+@pytest.mark.parametrize("url", ["https://hooks.example.com/renewal", "https://0x7f000001.example.com/hook",
+                                 "https://127.1.example.com/x", "https://8.8.8.8/hook"])
+def test_names_and_public_addresses_pass_at_save_time(url):
+    # Names are resolved and checked at send time, never here (no DNS when saving).
+    with override_settings(RENEWAL_WEBHOOK_ALLOW_LOOPBACK=False, RENEWAL_WEBHOOK_REQUIRE_HTTPS=True):
+        assert clients.validate_webhook_url(url) == url
+
+
+def test_a_disguised_loopback_host_is_refused_at_send_time_too():
+    # A URL saved before these checks, or typed past them: the resolver's answer is checked when sending.
+    with override_settings(RENEWAL_WEBHOOK_ALLOW_LOOPBACK=False):
+        answer = clients.post_webhook("http://2130706433:9/hook", body=b"{}", headers={})
+    assert not answer.ok and answer.error.startswith("refused:")

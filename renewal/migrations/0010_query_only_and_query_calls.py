@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('renewal', '0008_sandbox_conformance'),
+        ('renewal', '0009_onboarding'),
     ]
 
     operations = [
