@@ -130,6 +130,9 @@ SCENARIOS = [
         "dashboard", ["bench/dashboard_bench.py", "--numbers", "1000000", "--platforms", "240"],
         ["bench/dashboard_bench.py", "--numbers", "20000", "--platforms", "20", "--repeat", "3"], scratch=True),
     Scenario(
+        "queries", ["bench/query_bench.py", "--numbers", "1000000"],
+        ["bench/query_bench.py", "--numbers", "20000", "--calls", "5", "--seconds", "3"], scratch=True),
+    Scenario(
         "latency", ["bench/latency_bench.py", "--numbers", "100000", "--platforms", "20", "--latency", "200"],
         ["bench/latency_bench.py", "--numbers", "2000", "--platforms", "3", "--latency", "50", "--timeout", "300"]),
     Scenario(

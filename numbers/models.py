@@ -24,6 +24,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
+from numbers.phone import msisdn_sha256
 from numbers.roles import OPERATORLESS_ROLES
 
 if TYPE_CHECKING:
@@ -167,9 +168,19 @@ class PhoneNumberQuerySet(models.QuerySet["PhoneNumber"]):
             cancelled_at__lte=now - timedelta(days=settings.MIN_FREEZE_DAYS),
         )
 
+    def bulk_create(self, objs: Any, *args: Any, **kwargs: Any) -> list[PhoneNumber]:
+        objs = list(objs)
+        for number in objs:
+            number.fill_sha256()
+        return super().bulk_create(objs, *args, **kwargs)
+
 
 class PhoneNumber(models.Model):
     msisdn = models.CharField(_("number (E.164)"), max_length=16, unique=True)
+    # Hashed reassignment queries look a number up by this column (never by hashing the table). Set wherever a
+    # number is written: save(), bulk_create() and the inventory import's INSERT … SELECT.
+    msisdn_sha256 = models.CharField(_("SHA-256 of the number"), max_length=64, unique=True, null=True, blank=True,
+                                     editable=False)
     range_holder = models.ForeignKey(
         Operator, on_delete=models.PROTECT, related_name="range_numbers", verbose_name=_("range holder")
     )
@@ -238,6 +249,17 @@ class PhoneNumber(models.Model):
 
     def __str__(self) -> str:
         return self.msisdn
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        self.fill_sha256()
+        fields = kwargs.get("update_fields")
+        if fields is not None and "msisdn" in fields:
+            kwargs["update_fields"] = {*fields, "msisdn_sha256"}
+        super().save(*args, **kwargs)
+
+    def fill_sha256(self) -> None:
+        if self.msisdn:
+            self.msisdn_sha256 = msisdn_sha256(self.msisdn)
 
     @property
     def national(self) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import hashlib
 import re
 import unicodedata
 from typing import TYPE_CHECKING
@@ -183,3 +184,15 @@ def format_national(msisdn: str) -> str:
     except phonenumbers.NumberParseException:
         return msisdn
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.NATIONAL)
+
+
+def msisdn_sha256(msisdn: str) -> str:
+    """Return the lowercase hex SHA-256 of an E.164 number's UTF-8 bytes (the contract's `msisdn_sha256`)."""
+    return hashlib.sha256(msisdn.encode()).hexdigest()
+
+
+def msisdn_sha256_sql(column: str, vendor: str) -> str:
+    """Return SQL computing `msisdn_sha256` of `column` in the database (SQLite: a function the portal registers)."""
+    if vendor == "postgresql":
+        return f"encode(sha256(convert_to({column}, 'UTF8')), 'hex')"
+    return f"msisdn_sha256({column})"

@@ -29,12 +29,13 @@ from numbers.oversight import dashboard as oversight
 from renewal.active import dashboard as active
 from renewal.conformance import selectors as conformance
 from renewal.deliveries import dashboard as deliveries
+from renewal.queries import selectors as queries
 
 # Sections fed by other features' selectors render as plain tables: a selector(filter) returning
 # {"columns": [...], "rows": [[...], ...]}. Until a feature provides one, the section shows its empty state.
 # Query volumes per platform and day come from the platform API's selector; coverage (live, sandbox passing or
 # failing, suspended, by category) from platform onboarding's. Plug them in here.
-QUERY_VOLUMES_SELECTOR = None
+QUERY_VOLUMES_SELECTOR = queries.query_volumes_table
 COVERAGE_SELECTOR = conformance.coverage
 
 SECTIONS: tuple[Section, ...] = (

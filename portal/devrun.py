@@ -196,7 +196,8 @@ def announce_when_ready(console: Console, *, url: str, started: float, logins: l
         return
     elapsed = time.time() - started
     width = max(len(who) for who, _, _ in logins) if logins else 0
-    table = "\n".join(f"  {who:<{width}}  {url}{path:<30} {login}" for who, path, login in logins)
+    # A line may hold the portal's address itself (a curl command): "{url}" stands for it.
+    table = "\n".join(f"  {who:<{width}}  {url}{path:<30} {login.replace('{url}', url)}" for who, path, login in logins)
     console.say(
         f"\nThe portal is ready at {url}/ ({elapsed:.1f} s after `make run`; {', '.join(done)}).\n"
         f"Logs: var/log/<process>.log for web, worker, interactive, beat and simulator.\n\n"

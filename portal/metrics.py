@@ -34,7 +34,7 @@ from numbers.heartbeats import freshness
 from numbers.ratelimit import client_address
 from portal.celery import app as celery_app
 from portal.celery import periodic_tasks
-from renewal.models import OPEN_STATES, BatchChunk, Delivery, DeliveryState, Platform, PlatformStatus, UnbindTask
+from renewal.models import OPEN_STATES, BatchChunk, Delivery, DeliveryState, Platform, UnbindTask
 
 log = logging.getLogger("portal.metrics")
 
@@ -63,7 +63,7 @@ Sample = tuple[str, dict[str, str], float]
 
 def _deliveries() -> Iterator[Sample]:
     names = dict(Platform.objects.values_list("id", "name"))
-    live = set(Platform.objects.filter(status=PlatformStatus.LIVE).values_list("id", flat=True))
+    live = set(Platform.objects.receiving().values_list("id", flat=True))
     counts = {(platform_id, state): n for platform_id, state, n in
               Delivery.objects.real().filter(state__in=OPEN_STATES).order_by().values_list("platform_id", "state")
               .annotate(n=Count("id")).values_list("platform_id", "state", "n")}

@@ -504,6 +504,7 @@ DEMO_STEPS = [
     "renewal.platforms.demo",  # an API key of CMCC's back office, printed with a curl command to try
     "renewal.conformance.demo",  # a passing check recorded for each live platform; sandbox ones to try it on
     "renewal.active.demo",  # subscriber numbers, a harassment report
+    "renewal.queries.demo",  # a query-only site, its calls, and a curl command answered yes
 ]
 
 # Platform onboarding (renewal.onboarding): the public registration page, the set-password link of an approved

@@ -14,6 +14,7 @@ import secrets
 import uuid
 from datetime import datetime
 
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator, URLValidator
 from django.db import models
 from django.db.models import Q
@@ -46,6 +47,8 @@ class PlatformCategory(models.TextChoices):
 class PlatformKind(models.TextChoices):
     APPLICATION = "application", _("Internet application")
     TAG_PROVIDER = "tag_provider", _("number-tag provider")
+    # A site that only asks reassignment queries: no webhook URL, no deliveries, in no batch's platform set.
+    QUERY_ONLY = "query_only", _("query-only site")
 
 
 class PlatformStatus(models.TextChoices):
@@ -61,6 +64,10 @@ MAX_IN_FLIGHT = 1000
 class PlatformQuerySet(models.QuerySet["Platform"]):
     def live(self) -> "PlatformQuerySet":
         return self.filter(status=PlatformStatus.LIVE)
+
+    def receiving(self) -> "PlatformQuerySet":
+        """Live platforms that receive deliveries (batches and unbind requests): every kind but query-only."""
+        return self.live().exclude(kind=PlatformKind.QUERY_ONLY)
 
 
 class Platform(models.Model):
@@ -109,6 +116,8 @@ class Platform(models.Model):
         constraints = [
             models.CheckConstraint(condition=Q(status__in=PlatformStatus.values), name="platform_status_valid"),
             models.CheckConstraint(condition=Q(kind__in=PlatformKind.values), name="platform_kind_valid"),
+            models.CheckConstraint(condition=~Q(kind=PlatformKind.QUERY_ONLY) | Q(webhook_url=""),
+                                   name="platform_query_only_no_webhook"),
             models.CheckConstraint(condition=Q(max_in_flight__gte=1, max_in_flight__lte=MAX_IN_FLIGHT),
                                    name="platform_max_in_flight_valid"),
         ]
@@ -119,6 +128,15 @@ class Platform(models.Model):
     @property
     def is_pull_only(self) -> bool:
         return not self.webhook_url
+
+    @property
+    def is_query_only(self) -> bool:
+        return self.kind == PlatformKind.QUERY_ONLY
+
+    def clean(self) -> None:
+        if self.is_query_only and self.webhook_url:
+            raise ValidationError({"webhook_url": _("A query-only site receives no deliveries: leave the webhook "
+                                                    "URL empty.")}, code="query_only_webhook")
 
 
 class ApiKey(models.Model):
@@ -163,6 +181,33 @@ class ApiKey(models.Model):
     @property
     def is_active(self) -> bool:
         return self.revoked_at is None
+
+
+class ReassignmentQueryCall(models.Model):
+    """One call of POST /api/v1/reassignment-queries: who asked, when, how many, the answers' counts.
+
+    Never the numbers asked, in clear or hashed (DESIGN.md, "Privacy").
+    """
+
+    key = models.ForeignKey(ApiKey, on_delete=models.SET_NULL, null=True, related_name="+", verbose_name=_("API key"))
+    key_prefix = models.CharField(_("key prefix"), max_length=16)
+    platform = models.ForeignKey(Platform, on_delete=models.SET_NULL, null=True, related_name="query_calls",
+                                 verbose_name=_("platform"))
+    at = models.DateTimeField(_("time"))
+    items = models.PositiveIntegerField(_("items"))
+    yes = models.PositiveIntegerField(pgettext_lazy("reassignment answer", "yes"))
+    no = models.PositiveIntegerField(pgettext_lazy("reassignment answer", "no"))
+    no_data = models.PositiveIntegerField(_("no data"))
+    errors = models.PositiveIntegerField(_("items refused"))
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        verbose_name = _("reassignment query call")
+        verbose_name_plural = _("reassignment query calls")
+        indexes = [models.Index(fields=["at", "platform"], name="querycall_at_platform")]
+
+    def __str__(self) -> str:
+        return f"{self.key_prefix} {self.at:%Y-%m-%d %H:%M} ({self.items})"
 
 
 class RecycleBatch(models.Model):

@@ -17,7 +17,7 @@ from django.utils.translation import gettext as _
 
 from numbers.feeds.reasons import REASONS
 from numbers.models import Operator, State
-from numbers.phone import InvalidMsisdn, is_sandbox_number, normalize_msisdn
+from numbers.phone import InvalidMsisdn, is_sandbox_number, msisdn_sha256_sql, normalize_msisdn
 from numbers.services import Actor, actor_label
 from numbers.staging import (
     APPLIED,
@@ -227,9 +227,10 @@ def _inventory_apply(stage: Stage, chunk: str, *, operator: Operator, actor: Act
     applied = chunk + " AND {s}." + APPLIED
     stage.execute(
         "INSERT INTO numbers_phonenumber (id, msisdn, range_holder_id, serving_operator_id, state, suspended_from, "
-        "is_secondary, cycle_id, cancelled_at, frozen_until, released_at, updated_at) "
+        "is_secondary, cycle_id, cancelled_at, frozen_until, released_at, updated_at, msisdn_sha256) "
         f"SELECT number_id, msisdn, {op}, {op}, state, '', secondary, "
-        "CASE WHEN cancelled_at IS NOT NULL THEN period_id END, cancelled_at, frozen_until, released_at, %s "
+        "CASE WHEN cancelled_at IS NOT NULL THEN period_id END, cancelled_at, frozen_until, released_at, %s, "
+        f"{msisdn_sha256_sql('msisdn', connection.vendor)} "
         "FROM {s} WHERE " + applied + " ORDER BY number_id", [stamp])
     false = "false" if connection.vendor == "postgresql" else "0"
     # The holding of an active number; the ended holding (start unknown unless given) of a frozen or released one.

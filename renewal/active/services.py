@@ -83,7 +83,7 @@ def unbind_request_create(
                             "then you can send another.") % {"at": timezone.localtime(running.created_at)
                                                              .strftime("%Y-%m-%d %H:%M")},
                           code="already_running")
-    platforms = Platform.objects.live()
+    platforms = Platform.objects.receiving()
     if platform_ids is not None:
         platforms = platforms.filter(pk__in=platform_ids)
     platform_ids = list(platforms.values_list("pk", flat=True))
@@ -496,7 +496,7 @@ def request_progress(rows: list[dict[str, Any]]) -> str:
 
 
 def overview_context(period: HolderPeriod) -> dict[str, Any]:
-    platforms = list(Platform.objects.live().order_by("category", "name"))
+    platforms = list(Platform.objects.receiving().order_by("category", "name"))
     groups = [(category, list(items)) for category, items in
               groupby(platforms, key=lambda p: p.get_category_display())]
     requests = list(UnbindRequest.objects.filter(holder_period=period)

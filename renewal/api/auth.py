@@ -81,9 +81,22 @@ class _KeyScope(BasePermission):
         return True
 
 
-class PlatformScope(_KeyScope):
+class QueryScope(_KeyScope):
+    """Any platform's key, query-only sites' included (the reassignment queries)."""
+
     owner_field = "platform_id"
     wrong_scope = gettext_lazy("This endpoint needs a platform key.")
+
+
+class PlatformScope(QueryScope):
+    """A key of a platform that receives deliveries: a query-only site's keys may call the queries only."""
+
+    def has_permission(self, request, view):
+        super().has_permission(request, view)
+        if request.auth.platform.is_query_only:
+            raise exceptions.PermissionDenied("A query-only site's key may call the reassignment queries only.",
+                                              code="wrong_scope")
+        return True
 
 
 class OperatorScope(_KeyScope):

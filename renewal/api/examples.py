@@ -38,6 +38,9 @@ OPERATIONS: dict[str, dict[str, Any]] = {
                      "media": "multipart/form-data"},
     "feeds_retrieve": {"parameters": {"feed_id": FEED_ID}},
     "feeds_report": {"parameters": {"feed_id": FEED_ID}},
+    "reassignment_queries": {"body": {"items": [
+        {"msisdn": "+8613800138000", "since": "2026-05-10"},
+        {"msisdn_sha256": "ec61f3c620a98bdead8c1f1f0ae747abd1b62a0c2dba4fd4bc22cf0d1d8653e5", "since": "2025-01-01"}]}},
 }
 
 # (operationId, status) -> links of that answer (OpenAPI links: what a client calls next with what it got).

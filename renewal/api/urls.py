@@ -7,6 +7,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 
 from renewal.api import operators
 from renewal.api import views as api
+from renewal.api.queries import ReassignmentQueriesView
 from renewal.api.unbind import DeliveryResultsView
 
 app_name = "api"
@@ -33,6 +34,7 @@ urlpatterns = [
     path("feeds", operators.FeedUploadView.as_view(), name="feeds"),
     path("feeds/<int:feed_id>", operators.FeedView.as_view(), name="feed"),
     path("feeds/<int:feed_id>/report", operators.FeedReportView.as_view(), name="feed-report"),
+    path("reassignment-queries", ReassignmentQueriesView.as_view(), name="reassignment-queries"),
     path("schema", SpectacularAPIView.as_view(), name="schema"),
     path("docs", swagger_csp(SpectacularSwaggerSplitView.as_view(url_name="api:schema")), name="docs"),
     path("redoc", redoc_csp(SpectacularRedocView.as_view(url_name="api:schema")), name="redoc"),

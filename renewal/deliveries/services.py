@@ -41,6 +41,7 @@ from renewal.models import (
     DeliveryPriority,
     DeliveryState,
     Platform,
+    PlatformKind,
     PlatformStatus,
     RecycleBatch,
 )
@@ -117,9 +118,10 @@ def batch_create(*, operator_id: int, now: datetime) -> RecycleBatch | None:
             f"  CASE WHEN p.webhook_url = '' THEN %s ELSE %s END, %s, 0, "
             f"  CASE WHEN p.webhook_url = '' THEN NULL ELSE %s END, '', %s, "
             f"  CASE WHEN p.webhook_url = '' THEN %s ELSE NULL END "
-            f"FROM {chunk} c CROSS JOIN {platform} p WHERE c.batch_id = %s AND p.status = %s",
+            f"FROM {chunk} c CROSS JOIN {platform} p WHERE c.batch_id = %s AND p.status = %s AND p.kind <> %s",
             [DeliveryEvent.BATCH.value, operator_id, DeliveryState.SENT.value, DeliveryState.PENDING.value,
-             DeliveryPriority.BULK.value, _db_dt(now), _db_dt(now), _db_dt(now), batch.pk, PlatformStatus.LIVE.value],
+             DeliveryPriority.BULK.value, _db_dt(now), _db_dt(now), _db_dt(now), batch.pk, PlatformStatus.LIVE.value,
+             PlatformKind.QUERY_ONLY.value],
         )
     BatchChunk.objects.filter(batch=batch).update(deliveries_total=Coalesce(
         Subquery(Delivery.objects.filter(chunk_id=OuterRef("pk")).order_by()

@@ -55,6 +55,8 @@ class PlatformAdmin(admin.ModelAdmin):
 
     @admin.display(description=_("delivery"))
     def delivery_mode(self, obj):
+        if obj.is_query_only:
+            return _("none (queries only)")
         return _("pull-only (API)") if obj.is_pull_only else _("webhook")
 
     def save_model(self, request, obj, form, change):

@@ -19,4 +19,4 @@ class Command(BaseCommand):
         self.stdout.write("")
         self.stdout.write(self.style.SUCCESS("The portal is ready. Sign in as:"))
         for who, path, login in lines:
-            self.stdout.write(f"  {who:<34} {base_url}{path:<28} {login}")
+            self.stdout.write(f"  {who:<34} {base_url}{path:<28} {login.replace('{url}', base_url)}")

@@ -11,7 +11,7 @@ from django.db import DatabaseError, connection
 
 from renewal.conformance import services as conformance
 from renewal.deliveries import services
-from renewal.models import ApiKey, Platform, PlatformCategory, PlatformStatus
+from renewal.models import ApiKey, Platform, PlatformCategory, PlatformKind, PlatformStatus
 from renewal.platforms import services as platform_services
 from renewal.simulator.server import BROKEN_MODES, SimPlatform, Simulator
 
@@ -43,9 +43,11 @@ class Command(BaseCommand):
             raise CommandError("The simulator listens on 127.0.0.1: set DEBUG=true (RENEWAL_WEBHOOK_ALLOW_LOOPBACK).")
         if not 0 <= fail_rate <= 1:
             raise CommandError("--fail-rate is between 0 and 1.")
-        # Sandbox platforms too: they receive test events and the conformance check's traffic.
-        platforms = list(Platform.objects.filter(status__in=[PlatformStatus.LIVE, PlatformStatus.SANDBOX])) \
-            if demo else self._simulated(count)
+        # Sandbox platforms too: they receive test events and the conformance check's traffic (query-only
+        # sites receive nothing).
+        senders = Platform.objects.filter(status__in=[PlatformStatus.LIVE, PlatformStatus.SANDBOX]).exclude(
+            kind=PlatformKind.QUERY_ONLY)
+        platforms = list(senders) if demo else self._simulated(count)
         if not platforms:
             raise CommandError("No live platforms to simulate (load the demo data first, or drop --demo).")
         modes = self._broken(broken, platforms)

@@ -3,8 +3,8 @@
 Examples phase: fixture objects are seeded with the ids of the document's examples (renewal/api/examples.py), and
 every example of every operation must answer 2xx. Generated phases (valid and invalid data, a fixed small budget):
 no answer is a 500, and every answer matches the document. Calls go straight to the WSGI application, in the test's
-transaction: no server to start. Authenticated with a platform key and an operator key, each on its own
-operations. (A query-only platform's key joins them when that kind of platform exists: add it to KEYS_BY_SCOPE.)
+transaction: no server to start. Authenticated with a platform key, an operator key and a query-only site's key,
+each on its own operations.
 """
 
 from datetime import timedelta
@@ -24,7 +24,7 @@ from renewal.active import services as unbind
 from renewal.api import examples
 from renewal.deliveries import services as deliveries
 from renewal.deliveries import unbind as coalescer
-from renewal.models import Delivery, DeliveryEvent, UnbindTask
+from renewal.models import Delivery, DeliveryEvent, PlatformKind, UnbindTask
 from tests.factories import OperatorFactory
 from tests.renewal.helpers_renewal import make_frozen_numbers, make_key, make_platform
 from tests.renewal.helpers_subscriber import allocated
@@ -39,6 +39,8 @@ pytestmark = [pytest.mark.services, pytest.mark.django_db]
 DOCUMENT = Path(__file__).resolve().parents[3] / "docs" / "openapi.yaml"
 # The operations an operator's key calls; a platform's key calls the others.
 OPERATOR_OPERATIONS = {"cancellations_create", "feeds_create", "feeds_retrieve", "feeds_report"}
+# The operations a query-only site's key calls (the only ones it may).
+QUERY_OPERATIONS = {"reassignment_queries"}
 # Generated cases per operation and mode: the whole test stays well under three minutes.
 GENERATED_EXAMPLES = 12
 
@@ -51,7 +53,8 @@ def seeded(operator, outlet, clerk, settings, tmp_path):
     call_command("createcachetable", verbosity=0)
     OperatorFactory(code="CUCC", name="China Unicom")  # the port example's receiving operator
     platform = make_platform(name="Schema Co")  # live and pull-only: its deliveries are read through the API
-    keys = {"platform": make_key(platform), "operator": make_key(operator=operator)}
+    site = make_platform(name="Query Site", kind=PlatformKind.QUERY_ONLY)
+    keys = {"platform": make_key(platform), "operator": make_key(operator=operator), "query": make_key(site)}
     # A batch delivery of one number, sent (pull-only).
     make_frozen_numbers(operator, 1)
     deliveries.batch_sweep()
@@ -100,7 +103,8 @@ def _operations(schema):
 
 
 def _auth(keys, operation) -> dict:
-    scope = "operator" if operation.definition.raw["operationId"] in OPERATOR_OPERATIONS else "platform"
+    name = operation.definition.raw["operationId"]
+    scope = "operator" if name in OPERATOR_OPERATIONS else "query" if name in QUERY_OPERATIONS else "platform"
     return {"Authorization": f"Bearer {keys[scope]}"}
 
 
