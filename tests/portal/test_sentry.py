@@ -47,8 +47,13 @@ def sentry_server():
 
         def do_POST(self):
             body = self.rfile.read(int(self.headers["Content-Length"]))
-            if self.headers.get("Content-Encoding") == "gzip":
+            encoding = self.headers.get("Content-Encoding")
+            if encoding == "gzip":
                 body = gzip.decompress(body)
+            elif encoding == "br":  # sentry-sdk compresses with brotli when the package is installed
+                import brotli
+
+                body = brotli.decompress(body)
             received.append((self.path, body.decode("utf-8", "replace")))
             self.send_response(200)
             self.send_header("Content-Length", "0")
