@@ -26,6 +26,7 @@ from renewal.deliveries import services as deliveries
 from renewal.deliveries import unbind as coalescer
 from renewal.models import Delivery, DeliveryEvent, PlatformKind, UnbindTask
 from tests.factories import OperatorFactory
+from tests.reliability.invariants import assert_invariants, snapshot
 from tests.renewal.helpers_renewal import make_frozen_numbers, make_key, make_platform
 from tests.renewal.helpers_subscriber import allocated
 
@@ -125,8 +126,9 @@ def test_every_example_answers_2xx_on_the_seeded_objects(seeded, schema):
     assert set(answered) == set(examples.OPERATIONS)
 
 
-def _generated_test(operation, mode, headers):
-    """A Hypothesis test of one operation: `GENERATED_EXAMPLES` cases of `mode`, each called and checked."""
+def _generated_test(operation, mode, headers, since):
+    """A Hypothesis test of one operation: `GENERATED_EXAMPLES` cases of `mode`, each called and checked, and the
+    database's invariants checked after each call (nothing half-written, whatever the call was)."""
 
     @hypothesis.settings(max_examples=GENERATED_EXAMPLES, deadline=None, derandomize=True, database=None,
                          suppress_health_check=list(hypothesis.HealthCheck),
@@ -134,11 +136,13 @@ def _generated_test(operation, mode, headers):
     @hypothesis.given(case=operation.as_strategy(generation_mode=mode))
     def call(case):
         case.call_and_validate(headers=headers, checks=[not_a_server_error, response_schema_conformance])
+        assert_invariants(since=since)
 
     return call
 
 
 @pytest.mark.parametrize("mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE])
 def test_generated_calls_never_fail_and_match_the_document(seeded, schema, mode):
+    since = snapshot()
     for operation in _operations(schema):
-        _generated_test(operation, mode, _auth(seeded, operation))()
+        _generated_test(operation, mode, _auth(seeded, operation), since)()
