@@ -36,7 +36,7 @@ from numbers.models import (
     RiskMark,
     State,
 )
-from renewal.models import Evidence, HarassmentCategory, HarassmentReport, SmsCode
+from renewal.models import Evidence, HarassmentCategory, HarassmentReport, PlatformRegistration, SmsCode
 from tests.factories import PhoneNumberFactory, staff_user
 from tests.numbers.feeds.helpers_feed import FEED_HEADER
 from tests.reliability.invariants import assert_invariants, snapshot
@@ -262,3 +262,37 @@ def test_the_import_service_applies_or_refuses_each_line_whole(operator, other_o
     applied_numbers = Event.objects.filter(kind__in=[EventKind.CANCEL, EventKind.PORT_OUT], actor="prop").count()
     assert applied_numbers == summary.applied
     assert_invariants(since=before)
+
+
+_names = count()
+
+
+@given(organisation=choice(["Gamma Ltd", "伽马科技"]), contact_email=choice(["ops@gamma.example"]),
+       contact_phone=choice(["+86 10 5555 0100"]), categories=st.lists(choice(["travel", "payment"]), max_size=3),
+       kind=choice(["application", "tag_provider", "query_only"]), pull_only=st.sampled_from(["", "on"]),
+       webhook_url=choice(["https://hooks.gamma.example/renewal", "", "http://127.1/x", "https://0x7f000001/",
+                           "https://[::ffff:127.0.0.1]/", "https://10.0.0.1/hook"]),
+       support_phone=choice(["+86 400 555 0100", ""]), support_url=choice(["", "https://help.gamma.example/"]))
+@example(organisation="Gamma Ltd", contact_email="ops@gamma.example", contact_phone="+86 10 5555 0100",
+         categories=["travel"], kind="application", pull_only="", webhook_url="https://hooks.gamma.example/renewal",
+         support_phone="+86 400 555 0100", support_url="")
+def test_platform_registration(db, settings, organisation, contact_email, contact_phone, categories, kind, pull_only,
+                               webhook_url, support_phone, support_url):
+    settings.PLATFORM_REGISTRATIONS_PER_ADDRESS_HOUR = 1_000_000  # the limit has its own test
+    settings.RENEWAL_WEBHOOK_ALLOW_LOOPBACK = False
+    client = Client(headers={"accept-language": "en"})
+    rows = _counts(PlatformRegistration, AuditEntry)
+    response = client.post("/platform/register/", {
+        "organisation": organisation, "platform_name": f"App {next(_names)}", "contact_name": "Zhang Wei",
+        "contact_email": contact_email, "contact_phone": contact_phone, "categories": categories, "kind": kind,
+        "pull_only": pull_only, "webhook_url": webhook_url, "support_phone": support_phone,
+        "support_url": support_url})
+    _no_server_error(response)
+    if response.status_code == 302:  # saved whole: one registration waiting, audited, with a safe webhook URL
+        registration = PlatformRegistration.objects.latest("pk")
+        assert registration.state == "pending" and registration.categories
+        assert registration.webhook_url in ("", "https://hooks.gamma.example/renewal")
+        assert _counts(PlatformRegistration, AuditEntry) == {k: v + 1 for k, v in rows.items()}
+    else:  # refused whole
+        assert _counts(PlatformRegistration, AuditEntry) == rows
+    assert_invariants()
