@@ -76,6 +76,8 @@ class Command(BaseCommand):
         started = time.monotonic()
         try:
             while not stop.wait(min(5.0, duration or 5.0)):
+                if demo:
+                    self._adopt(sim, base)
                 self._refresh_secrets(sim)
                 self._report(sim, stats_file, quiet)
                 if duration and time.monotonic() - started >= duration:
@@ -115,6 +117,26 @@ class Command(BaseCommand):
                 platform = platform_services.platform_set_status(platform=platform, status=PlatformStatus.LIVE)
             out.append(platform)
         return out
+
+    def _adopt(self, sim: Simulator, base: str) -> list[int]:
+        """Play the sandbox platforms registered since the start whose webhook URL points here (`{base}/…`): a
+        newly approved application can run its conformance check against the simulator in the demo."""
+        adopted = []
+        try:
+            new = Platform.objects.filter(status=PlatformStatus.SANDBOX, webhook_url__startswith=base + "/").exclude(
+                kind=PlatformKind.QUERY_ONLY).exclude(pk__in=list(sim.platforms))
+            for platform in new:
+                Platform.objects.filter(pk=platform.pk).update(webhook_url=f"{base}/{platform.pk}")
+                _, raw = platform_services.api_key_create(platform=platform, name=KEY_NAME,
+                                                          actor="simulate_platforms")
+                sim.platforms[platform.pk] = SimPlatform(platform_id=platform.pk, name=platform.name, api_key=raw,
+                                                         secrets=platform_services.platform_secrets(platform))
+                adopted.append(platform.pk)
+                self.stdout.write(f"simulate_platforms: now also playing {platform.name} at {base}/{platform.pk}")
+        except DatabaseError as exc:  # the database restarted: try again next time
+            self.stderr.write(f"simulate_platforms: cannot look for new platforms: {exc}")
+            connection.close()
+        return adopted
 
     def _refresh_secrets(self, sim: Simulator) -> None:
         """Pick up rotated secrets (the portal then signs with two)."""

@@ -109,3 +109,26 @@ def test_command_creates_or_reuses_platforms_and_keys(settings):
     settings.RENEWAL_WEBHOOK_ALLOW_LOOPBACK = False
     with pytest.raises(CommandError):
         call_command("simulate_platforms", port=port, count=1, duration=0.1)
+
+
+@pytest.mark.django_db
+def test_the_demo_simulator_plays_a_sandbox_platform_registered_after_it_started():
+    from renewal.management.commands.simulate_platforms import Command
+    from renewal.models import PlatformStatus
+    from renewal.platforms import services as platform_services
+
+    base = "http://127.0.0.1:8090/p"
+    sim = Simulator(port=free_port(), platforms=[])
+    newcomer = platform_services.platform_create(name="Newcomer", category="travel", status=PlatformStatus.SANDBOX,
+                                                 webhook_url=f"{base}/mine")
+    elsewhere = platform_services.platform_create(name="Elsewhere", category="travel",
+                                                  status=PlatformStatus.SANDBOX,
+                                                  webhook_url="https://hooks.elsewhere.example/x")
+    command = Command(stdout=StringIO())
+    assert command._adopt(sim, base) == [newcomer.pk]
+    newcomer.refresh_from_db()
+    assert newcomer.webhook_url == f"{base}/{newcomer.pk}" and newcomer.pk in sim.platforms
+    assert sim.platforms[newcomer.pk].secrets == platform_services.platform_secrets(newcomer)
+    assert ApiKey.objects.filter(platform=newcomer, revoked_at__isnull=True).count() == 1
+    assert elsewhere.pk not in sim.platforms
+    assert command._adopt(sim, base) == []  # once
