@@ -21,6 +21,9 @@ from numbers.models import AuditEntry, Disclosure, FeedUpload, Operator, RiskLis
 from tests.factories import UserFactory, staff_user
 from tests.helpers_two_factor import sign_in_verified
 
+# Minutes of walking: CI runs it once, in the PostgreSQL pass (make test runs it everywhere).
+pytestmark = pytest.mark.heavy
+
 User = get_user_model()
 SITE_PAGES = {"index", "app_list", "password_change", "password_change_done", "jsi18n", "view_on_site", "autocomplete",
               "two_factor"}

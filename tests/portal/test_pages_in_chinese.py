@@ -48,6 +48,9 @@ from tests.renewal.helpers_renewal import make_frozen_numbers, make_platform
 from tests.renewal.helpers_subscriber import sign_in
 from tests.renewal.onboarding.conftest import sign_in_engineer
 
+# Minutes of walking: CI runs it once, in the PostgreSQL pass (make test runs it everywhere).
+pytestmark = pytest.mark.heavy
+
 ZH = {"HTTP_ACCEPT_LANGUAGE": "zh-CN,zh;q=0.9"}
 SHOWN = int(os.environ.get("LATIN_SHOWN", "200"))  # lines of the failure message
 
