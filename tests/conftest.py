@@ -220,10 +220,12 @@ def pytest_collection_modifyitems(items):
     """Mark every test that starts a real worker `real_worker`: CI runs those again with RabbitMQ as the broker.
 
     The fault and load suite (tests/reliability) runs once, in the PostgreSQL pass: its broker faults are struck
-    on a throwaway Redis of its own, and it is the heaviest suite.
+    on a throwaway Redis of its own, and it is the heaviest suite. A test that needs Redis as its broker
+    (`require_redis`) runs on Redis only.
     """
     for item in items:
-        if "start_worker" in getattr(item, "fixturenames", ()) and "tests/reliability/" not in item.nodeid:
+        names = getattr(item, "fixturenames", ())
+        if "start_worker" in names and "require_redis" not in names and "tests/reliability/" not in item.nodeid:
             item.add_marker(pytest.mark.real_worker)
 
 
