@@ -220,7 +220,7 @@ def pytest_collection_modifyitems(items):
     """Mark every test that starts a real worker `real_worker`: CI runs those again with RabbitMQ as the broker.
 
     The fault and load suite (tests/reliability) runs once, in the PostgreSQL pass: its broker faults are struck
-    on a throwaway Redis of its own, and it is the heaviest suite. A test that needs Redis as its broker
+    on a throwaway Redis or RabbitMQ of its own, and it is the heaviest suite. A test that needs Redis as its broker
     (`require_redis`) runs on Redis only.
     """
     for item in items:

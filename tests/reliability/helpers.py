@@ -125,6 +125,70 @@ def start_redis(tmp_path) -> tuple[subprocess.Popen, str]:
     raise AssertionError("the throwaway redis-server did not start")
 
 
+RABBITMQ_BIN = "/usr/lib/rabbitmq/bin"  # the scripts themselves: /usr/sbin's wrappers switch to the rabbitmq user
+
+
+class ThrowawayRabbitMQ:
+    """A RabbitMQ node of the test's own: its own name, port, data folder and Erlang cookie (never the shared node).
+
+    `start()` and `stop()` may be called again: a restart keeps the data folder, so durable queues and persistent
+    messages survive it as they would on a real broker.
+    """
+
+    def __init__(self, folder) -> None:
+        assert os.path.exists(f"{RABBITMQ_BIN}/rabbitmq-server"), "RabbitMQ is not installed (.ci/services.sh)"
+        self.folder = folder
+        folder.mkdir(parents=True, exist_ok=True)
+        self.port = free_port()
+        self.node = f"throwaway{self.port}@localhost"
+        self.url = f"amqp://guest:guest@127.0.0.1:{self.port}//"  # guest may sign in over loopback
+        (folder / "rabbitmq.conf").write_text(f"listeners.tcp.local = 127.0.0.1:{self.port}\n")
+        (folder / "enabled_plugins").write_text("[].\n")
+        (folder / "rabbitmq-env.conf").write_text("")  # not /etc/rabbitmq's, which names the shared node
+        self.env = {**os.environ, "HOME": str(folder), "RABBITMQ_NODENAME": self.node,
+                    "RABBITMQ_NODE_PORT": str(self.port), "RABBITMQ_DIST_PORT": str(free_port()),
+                    "RABBITMQ_CONF_ENV_FILE": str(folder / "rabbitmq-env.conf"),
+                    "RABBITMQ_CONFIG_FILE": str(folder / "rabbitmq.conf"),
+                    "RABBITMQ_ENABLED_PLUGINS_FILE": str(folder / "enabled_plugins"),
+                    "RABBITMQ_MNESIA_BASE": str(folder / "data"), "RABBITMQ_LOG_BASE": str(folder / "log"),
+                    "RABBITMQ_PID_FILE": str(folder / "node.pid"), "ERL_EPMD_ADDRESS": "127.0.0.1",
+                    "RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS": "-kernel inet_dist_use_interface {127,0,0,1}"}
+        self.process: subprocess.Popen | None = None
+
+    def ctl(self, *args: str, timeout: float = 60) -> str:
+        done = subprocess.run([f"{RABBITMQ_BIN}/rabbitmqctl", "-n", self.node, *args], env=self.env,
+                              capture_output=True, text=True, timeout=timeout)
+        assert done.returncode == 0, f"rabbitmqctl {' '.join(args)}: {done.stdout}{done.stderr}"
+        return done.stdout
+
+    def start(self, timeout: float = 90) -> None:
+        log = (self.folder / "server.log").open("a")
+        self.process = subprocess.Popen([f"{RABBITMQ_BIN}/rabbitmq-server"], env=self.env, stdout=log,
+                                        stderr=subprocess.STDOUT, start_new_session=True)
+        self.process.log = log
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            assert self.process.poll() is None, (self.folder / "server.log").read_text()[-3000:]
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
+                return
+            time.sleep(0.2)
+        raise AssertionError(f"the throwaway RabbitMQ did not start:\n{(self.folder / 'server.log').read_text()}")
+
+    def stop(self) -> None:
+        """Stop the node as an operator does (rabbitmqctl stop), then make sure its processes are gone."""
+        if self.process is None:
+            return
+        with contextlib.suppress(AssertionError, subprocess.TimeoutExpired):
+            self.ctl("stop", timeout=60)
+        stop(self.process)
+        self.process = None
+
+    def messages(self) -> dict[str, int]:
+        """Messages in each queue, ready and unacknowledged together."""
+        rows = self.ctl("list_queues", "name", "messages", "--no-table-headers", "--quiet").split("\n")
+        return {name: int(count) for name, count in (r.split() for r in rows if r.strip())}
+
+
 def stop(process: subprocess.Popen) -> None:
     """End a process started in its own session (and its children), gently first."""
     with contextlib.suppress(ProcessLookupError):
@@ -208,3 +272,26 @@ def wait_until_serving(url: str, log_path, *, headers: dict | None = None, timeo
             return requests.get(url, headers=headers or {}, timeout=10, allow_redirects=False)
         time.sleep(0.2)
     pytest.fail(f"the server did not answer:\n{open(log_path).read()[-3000:]}")
+
+
+def use_broker(url: str) -> None:
+    """Point this process's Celery app at `url` (kombu keeps a pool per URL: the old one is left as it was)."""
+    from portal.celery import app
+
+    app.conf.broker_write_url = app.conf.broker_read_url = url  # broker_url is read once, at configuration
+    app._pool = None
+    app.amqp._producer_pool = None
+    app.__dict__.pop("control", None)  # its mailbox keeps the producer pool it first used
+
+
+def wait_for(predicate: Callable[[], Any], timeout: float, beat: Callable[[], Any] | None = None) -> bool:
+    """Poll `predicate` until it holds or `timeout` passes; call `beat` about once a second meanwhile."""
+    deadline, last = time.monotonic() + timeout, 0.0
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        if beat and time.monotonic() - last >= 1:
+            beat()
+            last = time.monotonic()
+        time.sleep(0.1)
+    return bool(predicate())

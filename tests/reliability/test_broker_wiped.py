@@ -1,7 +1,5 @@
 """The broker wiped mid-batch (Redis FLUSHALL on a throwaway redis-server): the due sweep recovers all of it."""
 
-import time
-
 import pytest
 import redis
 
@@ -9,17 +7,9 @@ from portal.celery import app
 from renewal.deliveries import services
 from renewal.deliveries.tasks import deliveries_due_task
 from renewal.models import Delivery, DeliveryState, Platform
-from tests.reliability.helpers import start_redis, stop
+from tests.reliability.helpers import start_redis, stop, use_broker, wait_for
 from tests.reliability.invariants import assert_invariants, snapshot
 from tests.renewal.helpers_renewal import make_frozen_numbers, make_key, make_platform
-
-
-def _use_broker(url: str) -> None:
-    """Point this process's Celery app at `url` (kombu keeps a pool per URL: the old one is left as it was)."""
-    app.conf.broker_write_url = app.conf.broker_read_url = url  # broker_url is read once, at configuration
-    app._pool = None
-    app.amqp._producer_pool = None
-    app.__dict__.pop("control", None)  # its mailbox keeps the producer pool it first used
 
 
 @pytest.fixture
@@ -28,22 +18,10 @@ def throwaway_redis(tmp_path, settings):
     process, url = start_redis(tmp_path)
     before = app.conf.broker_write_url
     settings.CELERY_BROKER_URL = url
-    _use_broker(url)
+    use_broker(url)
     yield url
-    _use_broker(before)
+    use_broker(before)
     stop(process)
-
-
-def _wait(predicate, timeout: float, beat=None) -> bool:
-    deadline, last = time.monotonic() + timeout, 0.0
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        if beat and time.monotonic() - last >= 1:
-            beat()
-            last = time.monotonic()
-        time.sleep(0.1)
-    return predicate()
 
 
 def _waiting_messages(r: redis.Redis) -> int:
@@ -72,12 +50,12 @@ def test_redis_flushed_mid_batch_the_due_sweep_recovers_every_delivery(
     # when Redis is wiped while some deliveries are out and messages wait in the broker
     r = redis.Redis.from_url(throwaway_redis)
     sent = Delivery.objects.exclude(state=DeliveryState.PENDING).count
-    assert _wait(lambda: sent() >= 3 and _waiting_messages(r) > 0, 60), (sent(), _waiting_messages(r))
+    assert wait_for(lambda: sent() >= 3 and _waiting_messages(r) > 0, 60), (sent(), _waiting_messages(r))
     waiting, out = _waiting_messages(r), sent()
     r.flushall()
     assert r.dbsize() == 0 and out < total, (out, total)
     # then the due sweep (what beat sends) brings back every delivery: each ends confirmed, none lost
-    confirmed = _wait(lambda: Delivery.objects.filter(state=DeliveryState.CONFIRMED).count() == total, 90,
+    confirmed = wait_for(lambda: Delivery.objects.filter(state=DeliveryState.CONFIRMED).count() == total, 90,
                       beat=deliveries_due_task.delay)
     assert confirmed, list(Delivery.objects.values_list("state", "attempts", "last_error"))
     assert sim.stats.received == total and sim.stats.confirmed == total and sim.stats.confirm_errors == 0
