@@ -223,6 +223,8 @@ def parse_time(value: object, zone: ZoneInfo, name: str) -> datetime | None:
         if not text:
             return None
         try:
+            if "\x00" in text:  # fromisoformat reads up to a NUL and ignores the rest
+                raise ValueError
             parsed = datetime.fromisoformat(text)
         except ValueError:
             raise Reject("invalid_time", _("%(name)s “%(value)s” is not an ISO 8601 time.")
@@ -390,10 +392,12 @@ class Stage:
                      "WHERE {s}.dup_of IS NOT NULL AND p.line = {s}.dup_of")
 
 
-COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+# PostgreSQL's text cannot hold NUL, escaped or not: a NUL in a file's field becomes U+FFFD, which the
+# field's own check then refuses (that line is rejected) instead of the whole COPY failing.
+COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r", "\x00": "\ufffd"})
 
 
-_COPY_SPECIAL = re.compile(r"[\\\t\n\r]")
+_COPY_SPECIAL = re.compile(r"[\\\t\n\r\x00]")
 
 
 def copy_field(value: object) -> str:

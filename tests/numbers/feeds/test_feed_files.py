@@ -155,3 +155,24 @@ def test_no_email_unless_configured(client, op_admin, held, mailoutbox, django_c
         client.post(reverse("admin:numbers_feedupload_add"), {
             "kind": "cancellations", "file": SimpleUploadedFile("feed.csv", content, "text/csv")})
     assert FeedUpload.objects.get().status == FeedStatus.DONE and mailoutbox == []
+
+
+@pytest.mark.parametrize(("where", "reason"), [("msisdn", None), ("reason", "invalid_line"),
+                                                ("to_operator", "invalid_line"), ("time", "invalid_time")])
+def test_a_nul_byte_in_a_field_rejects_that_line_only_or_is_ignored_in_a_number(tmp_path, held, operator, outlet, clerk,
+                                                                            where, reason):
+    other = PhoneNumberFactory(range_holder=operator)
+    number_allocate(number=other, outlet=outlet, staff=clerk, customer_ref="C-2", disclosure=None,
+                    now=timezone.now() - timedelta(days=30))
+    at = local(timezone.now() - timedelta(days=1))
+    fields = {"msisdn": other.msisdn, "time": at, "reason": "", "to_operator": ""}
+    fields[where] += "\x00"
+    bad = ",".join([fields["msisdn"], fields["time"], fields["reason"], fields["to_operator"]])
+    path = write_csv(tmp_path / "feed.csv", FEED_HEADER, [f"{held.msisdn},{at},,", bad])
+    result = run("import_cancellations", path, operator="CMCC")
+    # PostgreSQL cannot store a NUL: the whole file used to fail in its COPY
+    assert result.status == (1 if reason else 0) and result.rejected() == ({3: reason} if reason else {}), \
+        result.report
+    held.refresh_from_db()
+    other.refresh_from_db()
+    assert (held.state, other.state) == ("frozen", "active" if reason else "frozen")  # a number's NUL is noise
