@@ -602,6 +602,7 @@ class AuditAction(models.TextChoices):
     EXPORT = "export", _("list exported")
     TEST_EVENT = "test_event", _("test event sent")
     CONFORMANCE_CHECK = "conformance_check", _("conformance check run")
+    CANCELLATIONS_REPORT = "cancellations_report", _("cancellations reported")
 
 
 class AuditEntry(models.Model):

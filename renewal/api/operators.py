@@ -17,8 +17,9 @@ from rest_framework import exceptions, serializers, status
 from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 
+from numbers.audit import audit_record
 from numbers.feeds import services as feeds
-from numbers.models import FeedKind, FeedStatus, FeedUpload
+from numbers.models import AuditAction, FeedKind, FeedStatus, FeedUpload
 from numbers.ratelimit import client_address
 from renewal.api.auth import OperatorAPIView
 from renewal.api.errors import PayloadTooLarge, TooManyItems
@@ -137,6 +138,10 @@ class CancellationsView(OperatorAPIView):
         counts = {"items": len(items), "applied": summary.applied, "already_applied": summary.already_applied,
                   "duplicates": summary.duplicates, "rejected": sum(rejected.values()),
                   "rejected_by_reason": dict(sorted(rejected.items()))}
+        # As a feed upload is: who reported what for which operator (the numbers are in the events, not here).
+        audit_record(actor=None, actor_name=_actor(request.auth), action=AuditAction.CANCELLATIONS_REPORT,
+                     obj=self.operator, address=client_address(request),
+                     detail={"operator": self.operator.code, "dry_run": dry_run, **counts})
         return Response({"dry_run": dry_run, "counts": counts, "results": results})
 
     @staticmethod

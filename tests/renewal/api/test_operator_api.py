@@ -101,6 +101,13 @@ def test_cancellations_answer_every_item_in_request_order_with_the_feeds_codes(
     cancel = mine.events.get(kind=EventKind.CANCEL)
     assert cancel.actor.startswith("api key rk_")
 
+    # and each call is in the audit trail under the key that made it, the dry run marked as one
+    calls = AuditEntry.objects.filter(action="cancellations_report").order_by("id")
+    assert [(c.actor_name, c.object_repr, c.detail["dry_run"], c.detail["applied"], c.detail["items"])
+            for c in calls] == [(cancel.actor, str(operator), True, 2, 10), (cancel.actor, str(operator), False, 2, 2),
+                                (cancel.actor, str(operator), False, 0, 2)]
+    assert calls[0].detail["rejected_by_reason"]["unknown_number"] == 1 and calls[0].detail["operator"] == "CMCC"
+
 
 def test_cancellations_refuse_malformed_calls_as_a_whole(api, op_key):
     msisdn = {"msisdn": "+8613800000000", "cancelled_at": "2026-01-01T00:00:00+08:00"}
