@@ -81,6 +81,8 @@ MATRIX: dict[str, dict[str, dict[str, str]]] = {
     },
     # The conformance checks with their evidence: read-only (the platform list's action runs one).
     "renewal.conformancecheck": {"view": {SU: ALL, REG: ALL, PA: ALL}},
+    # Each reassignment query call: the key, the time, the answers' counts (never the numbers asked).
+    "renewal.reassignmentquerycall": {"view": {SU: ALL, REG: ALL, PA: ALL}},
     "renewal.apikey": {
         "view": {SU: ALL, REG: ALL, PA: ALL}, "add": {SU: ALL, PA: ALL}, "change": {SU: ALL, PA: ALL},
         "revoke": {SU: ALL, PA: ALL},

@@ -79,7 +79,8 @@ ROLE_PERMISSIONS[REGULATOR] |= {f"renewal.{action}_reportauthority" for action i
 
 # Batch renewal: platform administrators manage platforms, keys and deliveries;
 # regulators see everything; operator administrators see and retry their operator's deliveries.
-_RENEWAL_MODELS = ("platform", "apikey", "recyclebatch", "batchchunk", "batchentry", "delivery", "conformancecheck")
+_RENEWAL_MODELS = ("platform", "apikey", "recyclebatch", "batchchunk", "batchentry", "delivery", "conformancecheck",
+                   "reassignmentquerycall")
 ROLE_PERMISSIONS[PLATFORM_ADMIN] |= _view("renewal", _RENEWAL_MODELS) | {
     "renewal.add_platform", "renewal.change_platform", "renewal.rotate_secret",
     "renewal.add_apikey", "renewal.change_apikey", "renewal.retry_delivery",

@@ -42,6 +42,7 @@ class PortalAdminConfig(AdminConfig):
         import renewal.deliveries.admin  # noqa: F401
         import renewal.onboarding.admin  # noqa: F401
         import renewal.platforms.admin  # noqa: F401
+        import renewal.queries.admin  # noqa: F401
 
         for model in (TOTPDevice, StaticDevice):
             if admin.site.is_registered(model):

@@ -9,13 +9,14 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from numbers import roles
 from numbers.charts import DashboardFilter
 from numbers.models import PhoneNumber
 from numbers.phone import msisdn_sha256
 from numbers.services import DisclosureInput, number_allocate
 from renewal.models import PlatformKind, PlatformStatus, ReassignmentQueryCall
 from renewal.queries.selectors import query_volumes, query_volumes_table
-from tests.factories import OperatorFactory
+from tests.factories import OperatorFactory, staff_user
 from tests.numbers.feeds.helpers_feed import FEED_HEADER, run, write_csv
 from tests.renewal.helpers_renewal import make_key, make_platform
 
@@ -159,7 +160,7 @@ def test_a_constant_number_of_queries_whatever_the_item_count(api, history, live
     assert len(one) == len(many) == len(hashed) == 3, one  # the key, the answers, the audit row
 
 
-def test_each_call_is_audited_without_the_numbers(api, history, live_key):
+def test_each_call_is_audited_without_the_numbers(api, client, history, live_key):
     _ask(api, live_key, [{"msisdn": n, "since": s} for n, s, _ in CASES] + [{"msisdn": "1", "since": "2026-01-01"}])
     call = ReassignmentQueryCall.objects.get()
     expected = {a: sum(1 for *_, x in CASES if x == a) for a in ("yes", "no", "no_data")}
@@ -173,6 +174,15 @@ def test_each_call_is_audited_without_the_numbers(api, history, live_key):
     volumes = query_volumes(DashboardFilter.last_days(7))
     assert [(v["day"], v["platform_name"], v["calls"], v["items"]) for v in volumes] == [
         (timezone.localdate(), call.platform.name, 1, len(CASES) + 1)]
+    # A regulator reads each call in admin: the key and its counts, never a number asked.
+    client.force_login(staff_user(role=roles.REGULATOR, username="reg"))
+    listed = client.get("/admin/renewal/reassignmentquerycall/", headers={"accept-language": "en"})
+    shown = client.get(f"/admin/renewal/reassignmentquerycall/{call.pk}/change/", headers={"accept-language": "en"})
+    assert listed.status_code == shown.status_code == 200
+    for page in (listed.content.decode(), shown.content.decode()):
+        assert call.key_prefix in page and call.platform.name in page
+        for msisdn, *_ in CASES:
+            assert msisdn[3:] not in page and msisdn_sha256(msisdn) not in page
     table = query_volumes_table(DashboardFilter.last_days(7))
     assert table["rows"][0][:4] == [timezone.localdate().isoformat(), call.platform.name, 1, len(CASES) + 1]
     assert query_volumes(DashboardFilter.last_days(7, today=timezone.localdate() - timedelta(days=8))) == []
