@@ -8,7 +8,12 @@ class RenewalConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
+        from django.core import checks
+
         from numbers import hooks, snapshots
+        from renewal.active.checks import check_summary_sms_fits
+
+        checks.register(check_summary_sms_fits)
         from renewal.deliveries import dashboard, services
 
         # The number lifecycle asks batch renewal, through these hooks, whether a number may be released and how

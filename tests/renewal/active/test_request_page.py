@@ -237,3 +237,18 @@ def test_the_authorities_are_seeded_with_the_national_hotlines():
     phones = {phone for _c, _p, _n, phone, _h, _u in rows}
     assert {"12321", "12378", "110", "96110", "12377", "12300"} <= phones
     assert {c for c, *_ in rows} == {"debt_collection", "marketing", "fraud", "other"}
+
+
+def test_the_system_check_warns_when_the_public_address_makes_the_summary_two_segments(settings):
+    from renewal.active.checks import check_summary_sms_fits, summary_sms_length
+
+    settings.PUBLIC_BASE_URL = "https://renewal.example.cn"
+    assert summary_sms_length(settings.PUBLIC_BASE_URL) <= 70 and check_summary_sms_fits(None) == []
+    settings.PUBLIC_BASE_URL = "https://number-renewal.operator-portal.example.com.cn"
+    [warning] = check_summary_sms_fits(None)
+    assert warning.id == "renewal.W001" and "more than one SMS segment" in warning.msg
+    room = int(warning.hint.split("at most ")[1].split()[0])
+    settings.PUBLIC_BASE_URL = "https://" + "x" * (room - len("https://"))
+    assert check_summary_sms_fits(None) == []
+    settings.PUBLIC_BASE_URL += "x"
+    assert len(check_summary_sms_fits(None)) == 1
