@@ -30,6 +30,7 @@ def renewal_world(world):
     """The world plus a live platform with a key and a pushed batch (one chunk, one delivery) of CMCC numbers."""
     alipay = make_platform(name="Alipay", category="payment")
     make_key(alipay)
+    _query_call(alipay)
     conformance_record_simulated(platform=alipay)  # a check to show
     _onboarding_rows(alipay)
     numbers = make_frozen_numbers(world["CMCC"].operator, 3)
@@ -38,6 +39,15 @@ def renewal_world(world):
     harassment_report_create(period=period, category="debt_collection", sender="95xxx", occurred_at=timezone.now(),
                              description="Calls for the previous holder's loan", files=[])
     return numbers
+
+
+def _query_call(platform) -> None:
+    """A call of the reassignment queries by the platform's key (its counts only, as the API writes them)."""
+    from renewal.models import ApiKey, ReassignmentQueryCall
+
+    key = ApiKey.objects.filter(platform=platform).first()
+    ReassignmentQueryCall.objects.create(key=key, key_prefix=key.prefix, platform=platform, at=timezone.now(),
+                                         items=3, yes=1, no=1, no_data=1, errors=0)
 
 
 def _onboarding_rows(platform) -> None:

@@ -116,7 +116,7 @@ def matrix_world(world, renewal_world, tmp_path, settings):
     from numbers.services import number_cancel
     from renewal.active.reports import evidence_storage
     from renewal.deliveries.services import batch_sweep
-    from renewal.models import ApiKey, Evidence, HarassmentReport, ReassignmentQueryCall
+    from renewal.models import Evidence, HarassmentReport
     from tests.renewal.helpers_renewal import make_frozen_numbers
 
     settings.PRIVATE_FILES_ROOT = tmp_path / "private"
@@ -131,9 +131,6 @@ def matrix_world(world, renewal_world, tmp_path, settings):
         disclosure.signature.save("s.png", ContentFile(b"\x89PNG\r\n\x1a\n"), save=True)
     for risk_list in RiskList.objects.all():
         risk_list.report.save(f"risk-{risk_list.pk}.csv", ContentFile(b"line,msisdn,outcome\n"), save=True)
-    key = ApiKey.objects.filter(platform__isnull=False).first()
-    ReassignmentQueryCall.objects.create(key=key, key_prefix=key.prefix, platform_id=key.platform_id,
-                                         at=timezone.now(), items=3, yes=1, no=1, no_data=1, errors=0)
     report = HarassmentReport.objects.first()
     path = evidence_storage().save("evidence/test.png", ContentFile(b"\x89PNG\r\n\x1a\n"))
     Evidence.objects.create(report=report, path=path, original_name="call.png", content_type="image/png", size=8,
