@@ -15,7 +15,6 @@ from functools import partial
 from itertools import groupby
 from typing import Any
 
-from celery import current_app
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet
@@ -528,9 +527,11 @@ def overview_context(period: HolderPeriod) -> dict[str, Any]:
 
 
 def sms_enqueue(to: str, body: str) -> None:
-    """Send one SMS from the interactive queue once the current transaction commits."""
-    transaction.on_commit(lambda: current_app.signature(
-        "renewal.active.sms_send_task", args=(to, body), queue="interactive").apply_async())
+    """Send one SMS from the interactive queue once the current transaction commits (at once outside one).
+
+    Raises QueueUnavailable when the broker refuses it: no sweep resends these, so the caller says it was not sent.
+    """
+    transaction.on_commit(lambda: queueing.enqueue("renewal.active.sms_send_task", to, body, queue="interactive"))
 
 
 def unbind_on_allocation(period: HolderPeriod, renewal: dict[str, Any]) -> None:

@@ -19,7 +19,7 @@ from kombu import Connection
 from kombu.exceptions import ChannelError
 
 from numbers import ratelimit, roles
-from numbers.models import AuditAction, AuditEntry, FeedStatus, FeedUpload, RiskList, RiskMark
+from numbers.models import AuditAction, AuditEntry, FeedStatus, FeedUpload, HolderPeriod, RiskList, RiskMark
 from portal.celery import app
 from renewal.active import views as subscriber_views
 from renewal.deliveries import services as deliveries
@@ -37,6 +37,7 @@ from renewal.models import (
 from tests.conftest import IN_CI
 from tests.factories import staff_user
 from tests.numbers.feeds.helpers_feed import FEED_HEADER
+from tests.numbers.sales.helpers_staff import secondary_number, signed_in
 from tests.renewal.helpers_renewal import make_key, make_platform
 from tests.renewal.helpers_subscriber import sign_in
 from tests.renewal.onboarding.conftest import make_engineer, sign_in_engineer
@@ -306,6 +307,28 @@ def test_a_conformance_check_that_cannot_be_queued_is_refused_and_can_run_again(
     assert "The conformance check is running" in response.content.decode()
     assert ConformanceCheck.objects.filter(state=ConformanceState.RUNNING).count() == 1
     assert len([f for f in broker.files() if f.endswith(".celery.msg")]) == 1
+
+
+def test_a_disclosure_copy_that_cannot_be_queued_says_it_was_not_sent_and_can_be_sent_again(
+        roles_back, clerk, outlet, broker, tmp_path, settings):
+    settings.PRIVATE_FILES_ROOT = tmp_path / "private"
+    number = secondary_number(outlet=outlet, staff=clerk)
+    client = signed_in(clerk, headers={"accept-language": "en"})
+    client.post(reverse("staff:offer", args=[number.pk]), {
+        "action": "allocate", "customer_ref": "CMCC-88-0001", "method": "written", "confirmed": "on"})
+    period = HolderPeriod.objects.get(number=number, ended_at__isnull=True)
+    SmsMessage.objects.all().delete()
+    broker.fill()
+    with broker.publishing():
+        page = client.post(reverse("staff:receipt_sms", args=[period.pk]), follow=True).content.decode()
+    assert "The copy was not sent" in page and "A copy was sent" not in page
+    assert broker.files() == []
+    # once there is room, the clerk sends it at once (the minute's limit was not spent on nothing)
+    broker.free()
+    with broker.publishing():
+        page = client.post(reverse("staff:receipt_sms", args=[period.pk]), follow=True).content.decode()
+    assert "A copy was sent by SMS" in page
+    assert len([f for f in broker.files() if f.endswith(".interactive.msg")]) == 1
 
 
 def test_a_lost_pump_kick_is_logged_and_the_due_sweep_sends_it_later(roles_back, broker, caplog):
