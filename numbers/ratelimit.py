@@ -139,6 +139,24 @@ def hit_sliding(limit: Limit, key: str, *, now: float | None = None) -> Refusal 
     return Refusal(limit=limit, retry_after=max(1, math.ceil(oldest + limit.seconds - now)))
 
 
+def release_sliding(limit: Limit, key: str, *, now: float) -> None:
+    """Give back the slot that `hit_sliding(limit, key, now=now)` took: the request it admitted did nothing."""
+    slots = [f"rl:{limit.name}:{key}:slot{i}" for i in range(limit.count)]
+    for slot, taken in cache.get_many(slots).items():
+        if taken == now:
+            cache.delete(slot)
+            return
+
+
+def uncount(limit: Limit, key: str, *, now: float) -> None:
+    """Take back one request that `count(limit, key, now=now)` counted: the request it admitted did nothing."""
+    cache_key, _reset = _window(limit, key, now)
+    try:
+        cache.decr(cache_key)
+    except ValueError:  # the window has closed: nothing to take back
+        pass
+
+
 def hit_all(checks: list[tuple[Limit, str]], *, now: float | None = None) -> Refusal | None:
     """Count the request against every limit (all are counted) and return the refusal with the longest wait."""
     refusals = [r for r in (hit(limit, key, now=now) for limit, key in checks) if r]

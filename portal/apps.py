@@ -35,6 +35,7 @@ class PortalAdminConfig(AdminConfig):
         from django_otp.plugins.otp_totp.models import TOTPDevice
 
         import numbers.feeds.admin  # noqa: F401
+        import numbers.feeds.tasks  # noqa: F401  (the upload page and the API enqueue the import task by name)
         import numbers.oversight.admin  # noqa: F401
         import numbers.oversight.tasks  # noqa: F401  (the place form enqueues the risk-list task by name)
         import renewal.active.admin  # noqa: F401

@@ -24,8 +24,9 @@ from numbers import roles
 from numbers.access import SUPERUSER, account_role, operator_scope, scope_queryset
 from numbers.audit import audit_record
 from numbers.feeds.reasons import REASONS
-from numbers.feeds.services import FeedFileError, check_header
+from numbers.feeds.services import FeedFileError, check_header, feed_upload_enqueue
 from numbers.models import AuditAction, FeedKind, FeedStatus, FeedUpload, Operator
+from numbers.queueing import QueueUnavailable
 from numbers.ratelimit import client_address
 from numbers.timefmt import admin_time
 
@@ -183,13 +184,16 @@ class FeedUploadAdmin(admin.ModelAdmin):
         audit_record(actor=request.user, action=AuditAction.FEED_UPLOAD, obj=obj, address=client_address(request),
                      detail={"operator": obj.operator.code, "kind": obj.kind, "dry_run": obj.dry_run,
                              "file": obj.original_name, "bytes": form.cleaned_data["file"].size})
-        from numbers.feeds.tasks import feed_upload_process_task
-
         pk, language = obj.pk, get_language()
-        transaction.on_commit(lambda: feed_upload_process_task.delay(pk, language))
+
+        def queue() -> None:
+            # After commit; if the broker refuses it, add_view says so (the upload is marked failed).
+            feed_upload_enqueue(upload_id=pk, language=language)
+            self.message_user(request, _("The file is queued; this page shows its progress and then its report."))
+
+        transaction.on_commit(queue)
 
     def response_add(self, request, obj, post_url_continue=None):
-        self.message_user(request, _("The file is queued; this page shows its progress and then its report."))
         return redirect(reverse("admin:numbers_feedupload_change", args=[obj.pk]))
 
     # --- the change page: progress and report ---
@@ -262,6 +266,9 @@ class FeedUploadAdmin(admin.ModelAdmin):
             self.message_user(request, _("The server's disk is full: the file was not stored and nothing was "
                                          "recorded. Try again later, or tell the portal's administrators."),
                               messages.ERROR)
+            return redirect(request.path)
+        except QueueUnavailable as exc:
+            self.message_user(request, exc.message, messages.ERROR)
             return redirect(request.path)
 
     def change_view(self, request, object_id, form_url="", extra_context=None):

@@ -14,7 +14,6 @@ from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from typing import IO, Any
 
-from celery import current_app
 from django.conf import settings
 from django.core.files import File
 from django.core.mail import send_mail
@@ -22,6 +21,7 @@ from django.db import models, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from numbers import queueing
 from numbers.audit import audit_record
 from numbers.feeds.cancellations import CancellationRow, cancellations_import, read_cancellations
 from numbers.feeds.inventory import InventoryRow, inventory_import, read_inventory
@@ -31,7 +31,7 @@ from numbers.staging import FeedFileError, FeedSummary, LineOutcome, decode_line
 
 __all__ = ["REASONS", "CancellationRow", "FeedFileError", "FeedSummary", "InventoryRow", "LineOutcome",
            "cancellations_import", "check_header", "decode_lines", "feed_report_rejected_lines",
-           "feed_upload_create", "feed_upload_process", "inventory_import",
+           "feed_upload_create", "feed_upload_enqueue", "feed_upload_process", "inventory_import",
            "open_text",
            "read_cancellations", "read_inventory", "write_report"]
 
@@ -143,8 +143,29 @@ def feed_upload_create(*, operator: Operator, kind: str, file: "File[bytes]", dr
                      detail={"operator": operator.code, "kind": kind, "dry_run": dry_run,
                              "file": upload.original_name, "bytes": file.size})
         pk = upload.pk
-        transaction.on_commit(lambda: current_app.signature(PROCESS_TASK, args=(pk, language)).apply_async())
+        transaction.on_commit(lambda: feed_upload_enqueue(upload_id=pk, language=language))
     return upload
+
+
+def feed_upload_enqueue(*, upload_id: int, language: str | None = None) -> None:
+    """Queue a stored upload's import; if the broker refuses it, mark the upload failed and raise QueueUnavailable.
+
+    Nothing sweeps queued uploads, so one whose message never reached the broker would say "queued" for ever.
+    Marked failed with the reason, it is a whole record (the audit trail keeps the upload, and cannot be undone),
+    and the uploader is told at once to send the file again. Only a still-queued upload is marked: a worker that
+    already took it (the broker kept the message after all) goes on.
+    """
+    try:
+        queueing.enqueue(PROCESS_TASK, upload_id, language)
+    except queueing.QueueUnavailable as exc:
+        FeedUpload.objects.filter(pk=upload_id, status=FeedStatus.QUEUED).update(
+            status=FeedStatus.FAILED, finished_at=timezone.now(),
+            error=_("The file could not be queued for processing (the portal's task queue refused it). Nothing "
+                    "was changed; upload the file again."))
+        raise queueing.QueueUnavailable(_("The file was stored but could not be queued for processing: the "
+                                          "portal's task queue cannot take work just now. Nothing was changed and "
+                                          "the upload is marked failed; upload the file again in a few minutes.")
+                                        ) from exc
 
 
 def feed_report_rejected_lines(upload: FeedUpload, *, limit: int) -> list[LineOutcome]:

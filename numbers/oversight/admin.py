@@ -31,6 +31,7 @@ from numbers.oversight.services import (
     risk_list_submit,
     text_lines,
 )
+from numbers.queueing import QueueUnavailable
 from numbers.services import MAX_EXTRA_DAYS, risk_mark_lift
 
 # Marks lifted at once by the bulk action (each is a locked transition with its event).
@@ -163,17 +164,25 @@ class RiskMarkAdmin(NumberSearchMixin, CsvExportMixin, OperatorScopedAdmin):
     def add_view(self, request, form_url="", extra_context=None):
         if not self.has_add_permission(request):
             raise PermissionDenied
+        status = 200
         if request.method == "POST":
             form = PlaceMarksForm(request.POST, request.FILES)
             if form.is_valid():
                 data = form.cleaned_data
                 upload = data.get("file")
-                risk_list = risk_list_submit(
-                    actor=request.user, category=data["category"], authority=data["authority"],
-                    reference=data["reference"], effect=data["effect"], extra_days=data["extra_days"],
-                    text=data.get("numbers") or "", upload=upload, name=upload.name if upload else "")
-                messages.success(request, _("The list is queued; this page shows its progress and then its report."))
-                return redirect(reverse("admin:numbers_risklist_change", args=[risk_list.pk]))
+                try:
+                    risk_list = risk_list_submit(
+                        actor=request.user, category=data["category"], authority=data["authority"],
+                        reference=data["reference"], effect=data["effect"], extra_days=data["extra_days"],
+                        text=data.get("numbers") or "", upload=upload, name=upload.name if upload else "")
+                except QueueUnavailable as exc:
+                    # The form comes back as it was sent, so placing the list again is one click.
+                    form.add_error(None, exc.message)
+                    status = 503
+                else:
+                    messages.success(request, _("The list is queued; this page shows its progress and then its "
+                                                "report."))
+                    return redirect(reverse("admin:numbers_risklist_change", args=[risk_list.pk]))
         else:
             form = PlaceMarksForm(initial={"numbers": request.GET.get("numbers", "")[:200],
                                            "effect": MarkEffect.SUSPEND})
@@ -186,7 +195,7 @@ class RiskMarkAdmin(NumberSearchMixin, CsvExportMixin, OperatorScopedAdmin):
             "max_mb": MAX_UPLOAD_BYTES >> 20,
             **(extra_context or {}),
         }
-        return TemplateResponse(request, "admin/numbers/riskmark/place.html", context)
+        return TemplateResponse(request, "admin/numbers/riskmark/place.html", context, status=status)
 
     # --- lifting ---
 

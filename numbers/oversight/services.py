@@ -27,7 +27,6 @@ from datetime import datetime, timedelta
 from typing import IO, TYPE_CHECKING, Any
 
 import phonenumbers
-from celery import current_app
 from django.conf import settings
 from django.core.files.base import ContentFile, File
 from django.db import connection, models, transaction
@@ -35,6 +34,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from numbers import queueing
 from numbers.audit import audit_record
 from numbers.models import AuditAction, FeedStatus, MarkCategory, MarkEffect, RiskList
 from numbers.phone import InvalidMsisdn, normalize_msisdn
@@ -354,9 +354,28 @@ def risk_list_submit(
                      after={"category": category, "authority": risk_list.authority, "reference": risk_list.reference,
                             "effect": effect, "extra_days": risk_list.extra_days, "file": name[-200:]})
         pk = risk_list.pk
-        # By name: the task calls this module, so this module does not import the task's.
-        transaction.on_commit(lambda: current_app.signature(APPLY_TASK, args=(pk,)).apply_async())
+        transaction.on_commit(lambda: risk_list_enqueue(list_id=pk))
     return risk_list
+
+
+def risk_list_enqueue(*, list_id: int) -> None:
+    """Queue a stored list's task; if the broker refuses it, mark the list failed and raise QueueUnavailable.
+
+    Nothing sweeps queued lists, so one whose message never reached the broker would say "queued" for ever and
+    its marks would never be placed. Marked failed with the reason, it is a whole record (the audit trail keeps
+    the submission), and the regulator is told at once to place the list again.
+    """
+    try:
+        # By name: the task calls this module, so this module does not import the task's.
+        queueing.enqueue(APPLY_TASK, list_id)
+    except queueing.QueueUnavailable as exc:
+        RiskList.objects.filter(pk=list_id, status=FeedStatus.QUEUED).update(
+            status=FeedStatus.FAILED, finished_at=timezone.now(),
+            error=_("The list could not be queued (the portal's task queue refused it). No mark was placed; "
+                    "place the list again."))
+        raise queueing.QueueUnavailable(_("The list was stored but could not be queued: the portal's task queue "
+                                          "cannot take work just now. No mark was placed and the list is marked "
+                                          "failed; place it again in a few minutes.")) from exc
 
 
 def risk_list_apply(*, list_id: int, now: datetime | None = None) -> None:

@@ -7,6 +7,7 @@ import base64
 import binascii
 import re
 import struct
+import time
 import zlib
 from datetime import datetime
 
@@ -17,6 +18,7 @@ from django.utils.translation import gettext_noop
 
 from numbers import hooks, ratelimit
 from numbers.models import HolderPeriod
+from numbers.queueing import QueueUnavailable
 
 # One SMS segment in zh-hans (70 characters) at its longest: a test formats it.
 DISCLOSURE_SMS = gettext_noop(
@@ -30,16 +32,22 @@ _DATA_URL = re.compile(r"data:image/png;base64,([A-Za-z0-9+/=\s]+)")
 def disclosure_sms_copy_send(*, period: HolderPeriod, renew_url: str) -> bool:
     """Text the disclosure's essentials and the renewal page to the customer's new number; False when refused.
 
-    At most one copy a minute per allocation, so a double tap sends one.
+    At most one copy a minute per allocation, so a double tap sends one. Raises QueueUnavailable when the task
+    queue cannot take the SMS.
     """
     if period.disclosure is None:
         raise ValidationError(_("This number was new: there is no disclosure to send."), code="no_disclosure")
-    limit = ratelimit.Limit("disclosure-sms", 1, 60)
-    if ratelimit.hit_sliding(limit, str(period.pk)) is not None:
+    limit, now = ratelimit.Limit("disclosure-sms", 1, 60), time.time()
+    if ratelimit.hit_sliding(limit, str(period.pk), now=now) is not None:
         return False
     disconnected = period.disclosure.facts.get("disconnected_at")
     date = timezone.localtime(datetime.fromisoformat(disconnected)).strftime("%Y-%m-%d") if disconnected else "—"
-    hooks.sms_send(period.number.msisdn, _(DISCLOSURE_SMS) % {"date": date, "url": renew_url})
+    try:
+        hooks.sms_send(period.number.msisdn, _(DISCLOSURE_SMS) % {"date": date, "url": renew_url})
+    except QueueUnavailable:
+        # Nothing is on its way: the clerk may try again at once, not be told "sent less than a minute ago".
+        ratelimit.release_sliding(limit, str(period.pk), now=now)
+        raise
     return True
 
 

@@ -27,6 +27,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from numbers import hooks
 from numbers.errors import DomainError, NumberTaken, WrongOperator
 from numbers.models import DeclinedOffer, HolderPeriod, PhoneNumber, State
+from numbers.queueing import QueueUnavailable
 from numbers.sales import selectors
 from numbers.sales.forms import AllocateForm, BookSearchForm, DeclineForm, StaffLoginForm
 from numbers.sales.services import disclosure_sms_copy_send
@@ -235,6 +236,9 @@ def receipt_sms(request, pk: int):
         sent = disclosure_sms_copy_send(period=period, renew_url=public_url(request, reverse("subscriber:start")))
     except ValidationError as error:
         messages.error(request, error.messages[0])
+    except QueueUnavailable:
+        messages.error(request, _("The copy was not sent: the portal cannot queue an SMS just now. Try again in a "
+                                  "few minutes; the printed receipt is valid as it is."))
     else:
         if sent:
             messages.success(request, _("A copy was sent by SMS to %(number)s.") % {"number": period.number.national})

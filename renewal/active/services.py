@@ -15,7 +15,6 @@ from functools import partial
 from itertools import groupby
 from typing import Any
 
-from celery import current_app
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet
@@ -23,6 +22,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop, ngettext, pgettext
 
+from numbers import queueing
 from numbers.errors import DomainError
 from numbers.models import HolderPeriod, State
 from renewal.active import outcomes, sms
@@ -68,7 +68,11 @@ class AlreadyReported(DomainError):
 def unbind_request_create(
     *, period: HolderPeriod, platform_ids: list[int] | None = None, now: datetime | None = None
 ) -> UnbindRequest:
-    """Create a request with one task per chosen live platform (all of them when `platform_ids` is None)."""
+    """Create a request with one task per chosen live platform (all of them when `platform_ids` is None).
+
+    It queues nothing: the coalescer's beat tick claims the tasks. So a broker that cannot take a message (a full
+    disk, a broker down) never refuses a subscriber's request; the request waits in the database until it can go.
+    """
     now = now or timezone.now()
     # The period's row lock serialises two clicks of the same subscriber.
     period = HolderPeriod.objects.select_for_update().select_related("number").get(pk=period.pk)
@@ -359,9 +363,11 @@ SUMMARY_SMS = gettext_noop("[Number renewal] Unbinding finished: %(unbound)d rem
 
 
 def _summary_after_commit(request_ids: list[uuid.UUID]) -> None:
-    # By name: the tasks module imports these services, not the other way round.
+    # By name: the tasks module imports these services, not the other way round. A summary the broker refuses is
+    # logged, not an error for the platform whose answer finished the request: the deadline sweep queues every
+    # finished request's unsent summary again (unbind_summaries_due).
     def enqueue(request_id: str) -> None:
-        current_app.signature(SUMMARY_TASK, args=(request_id,), queue="interactive").apply_async()
+        queueing.enqueue_or_log(SUMMARY_TASK, request_id, queue="interactive")
 
     for request_id in request_ids:
         transaction.on_commit(partial(enqueue, str(request_id)))
@@ -521,9 +527,11 @@ def overview_context(period: HolderPeriod) -> dict[str, Any]:
 
 
 def sms_enqueue(to: str, body: str) -> None:
-    """Send one SMS from the interactive queue once the current transaction commits."""
-    transaction.on_commit(lambda: current_app.signature(
-        "renewal.active.sms_send_task", args=(to, body), queue="interactive").apply_async())
+    """Send one SMS from the interactive queue once the current transaction commits (at once outside one).
+
+    Raises QueueUnavailable when the broker refuses it: no sweep resends these, so the caller says it was not sent.
+    """
+    transaction.on_commit(lambda: queueing.enqueue("renewal.active.sms_send_task", to, body, queue="interactive"))
 
 
 def unbind_on_allocation(period: HolderPeriod, renewal: dict[str, Any]) -> None:

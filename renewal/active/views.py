@@ -17,7 +17,7 @@ from django.utils.translation import get_language, ngettext
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
-from numbers import metrics, ratelimit, roles
+from numbers import metrics, queueing, ratelimit, roles
 from numbers.access import SUPERUSER, account_role
 from numbers.audit import audit_record
 from numbers.models import AuditAction, HolderPeriod, State
@@ -99,18 +99,18 @@ def start(request):
         pending = request.session.get(SESSION_PENDING)
         typed = request.GET.get("msisdn", "")[:32] or (format_national(pending) if pending else "")
         return _start_page(request, NumberForm(initial={"msisdn": typed}))
-    limits = _limits()
+    limits, now = _limits(), time.time()
     form = NumberForm(request.POST)
     checks = [(limits["address_hour"], ratelimit.client_address(request))]
     valid = form.is_valid()
     if valid:
         msisdn = form.cleaned_data["msisdn"]
         checks += [(limits["number_day"], msisdn)]
-    refusal = ratelimit.hit_all(checks)  # counted whatever the number, valid or not
+    refusal = ratelimit.hit_all(checks, now=now)  # counted whatever the number, valid or not
     if not valid:
         return _start_page(request, form, status=400)
     if refusal is None:
-        refusal = ratelimit.hit_sliding(limits["number_minute"], msisdn)
+        refusal = ratelimit.hit_sliding(limits["number_minute"], msisdn, now=now)
     if refusal:
         form.add_error("msisdn", _refusal_message(refusal))
         # The code already sent still works: the page leads back to where it is entered.
@@ -118,8 +118,21 @@ def start(request):
         response = _start_page(request, form, status=429)
         response["Retry-After"] = str(refusal.retry_after)
         return response
+    try:
+        queueing.enqueue(sms_code_send_task.name, msisdn, get_language())
+    except queueing.QueueUnavailable:
+        # No code will be sent, so this request takes nothing from the subscriber's limits, and the code sent
+        # before (if any) keeps its count of wrong tries. The answer is the same for every number.
+        for limit, key in checks:
+            ratelimit.uncount(limit, key, now=now)
+        ratelimit.release_sliding(limits["number_minute"], msisdn, now=now)
+        form.add_error(None, _("The portal cannot send codes just now: no code was sent, and this request does not "
+                               "count against your limits. Please try again in a few minutes."))
+        response = _start_page(request, form, status=503)
+        response["Retry-After"] = str(queueing.RETRY_AFTER_SECONDS)
+        return response
+    # A new code is on its way: its wrong tries count from zero.
     cache.set(_verify_fail_key(msisdn), 0, timeout=settings.SMS_CODE_TTL_SECONDS)
-    sms_code_send_task.delay(msisdn, get_language())
     request.session[SESSION_PENDING] = msisdn
     return redirect("subscriber:verify")
 

@@ -11,6 +11,7 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from numbers.errors import DomainError
+from numbers.queueing import RETRY_AFTER_SECONDS
 
 # --- errors ----------------------------------------------------------------------------------
 
@@ -39,7 +40,7 @@ _CODES = [
     (exceptions.Throttled, "throttled"),
 ]
 _DOMAIN_STATUS = {"not_found": 404, "validation_error": 400, "already_confirmed": 409, "wrong_event": 409,
-                  "cancelled": 409, "already_reported": 409}
+                  "cancelled": 409, "already_reported": 409, "queue_unavailable": 503}
 
 
 def error_body(code: str, message: str, fields: dict | None = None) -> dict:
@@ -56,8 +57,11 @@ def exception_handler(exc, context):
     """DRF's handler (status, Retry-After, WWW-Authenticate), answering with the error envelope."""
     if isinstance(exc, DomainError):
         code = exc.code
-        return Response(error_body(code, exc.message, getattr(exc, "fields", None)),
-                        status=_DOMAIN_STATUS.get(code, 409))
+        response = Response(error_body(code, exc.message, getattr(exc, "fields", None)),
+                            status=_DOMAIN_STATUS.get(code, 409))
+        if code == "queue_unavailable":  # the task queue refused the work: nothing was started, try again later
+            response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        return response
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):

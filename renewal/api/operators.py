@@ -269,7 +269,9 @@ class FeedUploadView(OperatorAPIView):
 
     @extend_schema(
         operation_id="feeds_create", request={"multipart/form-data": FeedUploadRequestSerializer},
-        responses={202: FeedStatusSerializer, **_errors()},
+        responses={202: FeedStatusSerializer, **_errors(**{
+            "503": "queue_unavailable (see Retry-After): the import could not be queued; the upload is kept as "
+                   "failed and nothing was changed"})},
         description="400 codes beside the usual: `unreadable_file`, `not_utf8`, `invalid_csv` (the header row).",
     )
     def post(self, request):

@@ -22,7 +22,6 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
-from celery import current_app
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Max, Min, Q
@@ -30,6 +29,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
+from numbers import queueing
 from numbers.audit import audit_record
 from numbers.models import AuditAction
 from numbers.services import Actor, actor_label
@@ -133,8 +133,25 @@ def run_conformance_check(platform: Platform, actor: Actor = None) -> Conformanc
             variant="pull" if platform.is_pull_only else "push", webhook_url=platform.webhook_url)
         audit_record(actor=actor, action=AuditAction.CONFORMANCE_CHECK, obj=platform, at=now,
                      detail={"check": check.pk, "variant": check.variant})
-        transaction.on_commit(lambda: current_app.signature(CHECK_TASK, args=(check.pk,)).apply_async())
+        check_id = check.pk
+        transaction.on_commit(lambda: _check_enqueue(check_id=check_id))
     return check
+
+
+def _check_enqueue(*, check_id: int) -> None:
+    """Queue the check's task; if the broker refuses it, finish the check as failed and raise QueueUnavailable.
+
+    A check left running without a task would refuse every new check until it counted as lost (minutes): finished
+    as failed, with no step run, it lets the engineer run the check again at once, and it never counts as a pass.
+    """
+    try:
+        queueing.enqueue(CHECK_TASK, check_id)
+    except queueing.QueueUnavailable as exc:
+        ConformanceCheck.objects.filter(pk=check_id, state=ConformanceState.RUNNING).update(
+            state=ConformanceState.FAILED, finished_at=timezone.now())
+        raise queueing.QueueUnavailable(_("The conformance check could not be started: the portal's task queue "
+                                          "cannot take work just now. Nothing was sent to your platform; run the "
+                                          "check again in a few minutes.")) from exc
 
 
 def _longest() -> timedelta:

@@ -9,6 +9,8 @@ from celery import current_app
 from django.conf import settings
 from django.db import transaction
 
+from numbers import queueing
+
 PUMP = "renewal.tasks.deliveries_pump_task"
 
 
@@ -18,9 +20,15 @@ def send(task_name: str, *args: object) -> None:
 
 
 def pump_kick() -> None:
-    """Start the pump: one task per slot; a slot whose chain is running ignores it (renewal.deliveries.pump)."""
+    """Start the pump: one task per slot; a slot whose chain is running ignores it (renewal.deliveries.pump).
+
+    A kick the broker refuses (its disk is full, it is down) is logged, never an error for the caller: the
+    deliveries it was for are pending rows, due now, and the due sweep starts the pump for them on its next tick.
+    So a retry, a ping or a new batch is recorded and the person who asked sees it succeed.
+    """
     for slot in range(settings.RENEWAL_PUMP_TASKS):
-        send(PUMP, slot)
+        if not queueing.enqueue_or_log(PUMP, slot):
+            return  # the other slots' kicks would be refused alike
 
 
 def pump_after_commit() -> None:

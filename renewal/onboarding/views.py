@@ -22,6 +22,7 @@ from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.http import require_http_methods, require_POST
 
 from numbers import two_factor
+from numbers.queueing import QueueUnavailable
 from numbers.ratelimit import Limit, client_address, hit
 from renewal.conformance import selectors as conformance
 from renewal.conformance import services as conformance_services
@@ -198,7 +199,7 @@ def _sandbox_action(request: Any, action: Any, done: str) -> HttpResponse:
     """Run one of the sandbox's actions for the engineer's platform; say what happened or why it was refused."""
     try:
         action(request.account.platform, request.account.user)
-    except (Invalid, Conflict) as exc:
+    except (Invalid, Conflict, QueueUnavailable) as exc:
         messages.error(request, str(exc))
     else:
         messages.success(request, done)

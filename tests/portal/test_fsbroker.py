@@ -1,8 +1,13 @@
 """The embedded broker never hands a worker a message that is still being written."""
 
-from kombu import Connection
+import errno
+import os
 
-import portal.fsbroker  # noqa: F401
+import pytest
+from kombu import Connection
+from kombu.exceptions import ChannelError
+
+import portal.fsbroker
 
 
 def _connection(tmp_path):
@@ -41,4 +46,22 @@ def test_a_message_being_written_is_not_taken(tmp_path):
         assert message.payload == {"n": 1}
         message.ack()
         assert (folder / ".1_0000.jobs-b.msg.part").exists()
+        queue.close()
+
+
+def test_a_full_disk_leaves_no_part_file_and_names_the_folder(tmp_path, monkeypatch):
+    folder, conn = _connection(tmp_path)
+
+    def full(src, dst):  # the part file is written; its rename finds no room for the folder's entry
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    with conn:
+        queue = conn.SimpleQueue("jobs-c")
+        monkeypatch.setattr(portal.fsbroker.os, "replace", full)
+        with pytest.raises(ChannelError, match=f"folder '{folder}': No space left on device"):
+            queue.put({"n": 1})
+        assert list(folder.iterdir()) == []  # neither the message nor its part file
+        monkeypatch.undo()
+        queue.put({"n": 2})  # raised at once, not after kombu's reconnect-and-retry: the channel still works
+        assert queue.get(timeout=1).payload == {"n": 2}
         queue.close()
