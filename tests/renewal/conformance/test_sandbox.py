@@ -4,7 +4,7 @@ import json
 from datetime import timedelta
 
 import pytest
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from numbers.feeds.services import InventoryRow, inventory_import
 from numbers.models import AuditAction, AuditEntry, HolderPeriod, PhoneNumber
@@ -140,11 +140,11 @@ def passed_check(platform, state=ConformanceState.PASSED, steps=None):
 
 def test_going_live_needs_a_passing_last_check_at_the_same_address():
     platform = make_platform(status="sandbox", webhook_url="https://hooks.example.com/a")
-    with pytest.raises(Invalid, match="not passed a conformance check"):
+    with translation.override("en"), pytest.raises(Invalid, match="not passed a conformance check"):
         platforms.platform_set_status(platform=platform, status=PlatformStatus.LIVE)
     passed_check(platform)
     passed_check(platform, ConformanceState.FAILED, steps=[{"step": 2, "name": "bad_signatures", "passed": False}])
-    with pytest.raises(Invalid, match="failed at step 2"):
+    with translation.override("en"), pytest.raises(Invalid, match="failed at step 2"):
         platforms.platform_set_status(platform=platform, status=PlatformStatus.LIVE)
     passed_check(platform)
     Platform.objects.filter(pk=platform.pk).update(webhook_url="https://hooks.example.com/b")
@@ -178,7 +178,7 @@ def test_a_check_runs_only_in_the_sandbox_one_at_a_time(settings, django_capture
     with django_capture_on_commit_callbacks(execute=False):
         check = services.run_conformance_check(platform, "tester")
     assert check.state == ConformanceState.RUNNING and check.variant == "pull"
-    with pytest.raises(Conflict, match="already running"):
+    with translation.override("en"), pytest.raises(Conflict, match="already running"):
         services.run_conformance_check(platform)
     assert AuditEntry.objects.get(action=AuditAction.CONFORMANCE_CHECK).detail["check"] == check.pk
 
