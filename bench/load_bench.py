@@ -17,17 +17,20 @@ the worker are those of bench/batch_bench.py. Then, in this order:
 2. N more numbers (a second batch of the same size), and S subscribers with verified sessions in locust
    (tests/reliability/locustfile.py: each starts an unbind request, then polls its progress about once a second,
    with a 10 s client timeout) for T seconds; once every subscriber has made its request, the sweep runs and the
-   push is timed as before.
+   push is timed as before;
+3. a third batch of the same size, pushed alone again: each push runs on tables a batch bigger than the one before
+   (and a shared machine drifts), so the baseline is the mean of the runs before and after the loaded one.
 
-The push's throughput on each run is the deliveries sent within the same window — from the sweep to the end of
-the subscribers' load, or to the last delivery sent if that came first — per second. It records the push under
-load against the push alone (the ratio), and the subscribers' p50 and p99 latency, requests per second and
-failed requests (any answer other than the expected one, or a timeout).
+The push's throughput on each run is the deliveries sent (and, apart, confirmed) within the same window — from the
+sweep to the end of the subscribers' load, or to the last one if that came first — per second. It records the
+push under load against the push alone (the ratio), and the subscribers' p50 and p99 latency, requests per
+second and failed requests (any answer other than the expected one, or a timeout).
 """
 
 import argparse
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -71,6 +74,10 @@ def wait_for_requests(count: int, seconds: float) -> int:
             break
         time.sleep(0.25)
     return made
+
+
+def _pair(values: list[float]) -> str:
+    return " and ".join(f"{v:.1f}" for v in values)
 
 
 def main() -> None:
@@ -135,7 +142,7 @@ def main() -> None:
 
         # --- 1. the push alone ---
         print("== the push alone", flush=True)
-        alone = run_push(worker_pid=worker.pid, timeout=args.timeout)
+        before = run_push(worker_pid=worker.pid, timeout=args.timeout)
 
         # --- 2. the same push again, with the subscribers' load ---
         seed_frozen_numbers(operator, args.numbers, first=args.numbers)
@@ -153,41 +160,49 @@ def main() -> None:
         stats = load.stats
         final = UnbindRequest.objects.filter(finished_at__isnull=False).count()
 
+        # --- 3. alone again: each push runs on tables a batch bigger than the one before, and a busy machine
+        # drifts; the baseline is the mean of the runs on either side of the loaded one ---
+        seed_frozen_numbers(operator, args.numbers, first=2 * args.numbers)
+        print("== the push alone again", flush=True)
+        after = run_push(worker_pid=worker.pid, timeout=args.timeout)
+
         # --- figures ---
         # The window: from the sweep to the end of the load (locust's clock starts with it; the few seconds it
         # takes to start make the window end early rather than late).
         window = max(1.0, load.started_at + args.seconds - sweep_at)
-        rate, base_rate = loaded.rate_within(window), alone.rate_within(window)
+        alone = (before, after)
+        sent, sent_alone = loaded.rate_within(window), [p.rate_within(window) for p in alone]
+        confirmed = loaded.rate_within(window, confirmed=True)
+        confirmed_alone = [p.rate_within(window, confirmed=True) for p in alone]
         size = f"{args.numbers:,} numbers x {args.platforms} platforms"
         load_label = f"{args.subscribers} subscribers for {args.seconds} s"
-        print(f"== push under load: {rate:.1f} deliveries/s within {window:.0f} s (alone {base_rate:.1f}); "
-              f"all sent {loaded.sent_seconds:.1f} s (alone {alone.sent_seconds:.1f}); subscribers: "
-              f"{stats['requests']} requests, {stats['rps']:.1f}/s, p50 {stats['p50_ms']:.0f} ms, "
-              f"p99 {stats['p99_ms']:.0f} ms, {stats['failures']} failed; {started} requests started before the "
-              f"sweep, {final} of {UnbindRequest.objects.count()} final", flush=True)
-        confirmed = loaded.rate_within(window, confirmed=True)
-        base_confirmed = alone.rate_within(window, confirmed=True)
-        print(f"   confirmed under load: {confirmed:.1f} deliveries/s within {window:.0f} s (alone "
-              f"{base_confirmed:.1f}); all confirmed {loaded.confirmed_seconds:.1f} s (alone "
-              f"{alone.confirmed_seconds:.1f})", flush=True)
+        print(f"== within {window:.0f} s of the sweep, deliveries/s sent under load {sent:.1f} (alone "
+              f"{_pair(sent_alone)}), confirmed {confirmed:.1f} (alone {_pair(confirmed_alone)}); all sent "
+              f"{loaded.sent_seconds:.1f} s (alone {_pair([p.sent_seconds for p in alone])}), all confirmed "
+              f"{loaded.confirmed_seconds:.1f} s (alone {_pair([p.confirmed_seconds for p in alone])})", flush=True)
+        print(f"== subscribers: {stats['requests']} requests, {stats['rps']:.1f}/s, p50 {stats['p50_ms']:.0f} ms, "
+              f"p99 {stats['p99_ms']:.0f} ms, {stats['failures']} failed; {started} unbind requests made before "
+              f"the sweep, {final} of {UnbindRequest.objects.count()} final", flush=True)
         if stats["failures"]:
             print(stats["failures_csv"][-3000:], flush=True)
         peak = loaded.worker_peak_kib
         record(Result(
-            name=f"push {size} under {load_label}", figure=rate, baseline=base_rate, unit="deliveries/s",
-            peak_rss_mb=round((peak[0] + peak[1]) / 1024, 1),
-            baseline_label="the same push with no subscribers (same gunicorn, worker, receivers; sent within the "
-                           "same window)",
+            name=f"push {size} under {load_label}", figure=sent, baseline=statistics.mean(sent_alone),
+            unit="deliveries/s", peak_rss_mb=round((peak[0] + peak[1]) / 1024, 1),
+            baseline_label="the same push with no subscribers, before and after (same gunicorn, worker, "
+                           "receivers; sent within the same window)",
             extra={"window_seconds": round(window, 1), "deliveries": loaded.deliveries,
-                   "all_sent_seconds": round(loaded.sent_seconds, 2),
-                   "all_confirmed_seconds": round(loaded.confirmed_seconds, 2),
-                   "alone_all_sent_seconds": round(alone.sent_seconds, 2),
-                   "alone_all_confirmed_seconds": round(alone.confirmed_seconds, 2)}))
+                   "alone_before_after": _pair(sent_alone), "all_sent_seconds": round(loaded.sent_seconds, 2),
+                   "alone_all_sent_seconds": _pair([p.sent_seconds for p in alone])}))
         # The platforms confirm through the gunicorn the subscribers load: the push is done when they have.
         record(Result(
-            name=f"push {size} confirmed under {load_label}", figure=confirmed, baseline=base_confirmed,
-            unit="deliveries/s", baseline_label="the same push's confirmations with no subscribers (within the "
-                                                "same window)"))
+            name=f"push {size} confirmed under {load_label}", figure=confirmed,
+            baseline=statistics.mean(confirmed_alone), unit="deliveries/s",
+            baseline_label="the same push's confirmations with no subscribers, before and after (within the "
+                           "same window)",
+            extra={"alone_before_after": _pair(confirmed_alone),
+                   "all_confirmed_seconds": round(loaded.confirmed_seconds, 2),
+                   "alone_all_confirmed_seconds": _pair([p.confirmed_seconds for p in alone])}))
         during = f"{load_label} during the push"
         record(Result(name=f"subscribers' requests, {during}", figure=stats["rps"], baseline=None,
                       unit="requests/s",
