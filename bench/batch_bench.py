@@ -20,6 +20,7 @@ import os
 import subprocess
 import sys
 import time
+from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -43,11 +44,6 @@ def _peak_rss_kib(pid: int) -> tuple[int, int]:
     for task in Path(f"/proc/{pid}/task").glob("*/children"):
         children += [int(c) for c in task.read_text().split()]
     return hwm(pid), max([hwm(c) for c in children] or [0])
-
-
-def _bench_db_url(url: str) -> str:
-    parts = urlsplit(url)
-    return urlunsplit(parts._replace(path=parts.path.rstrip("/") + "_bench"))
 
 
 def _recreate_database(url: str) -> None:
@@ -78,6 +74,141 @@ def _wait_live(api_url: str, seconds: float = 60) -> None:
         time.sleep(0.5)
 
 
+def fresh_database(source: str, suffix: str = "_bench") -> tuple[str, dict]:
+    """Recreate `<name><suffix>` beside `source`'s database, migrate it and set Django up on it: (URL, env).
+
+    The env is what the worker and the API run with: that database, DEBUG on, quiet logs, and the periodic batch
+    sweep out of the way (the benchmark runs the sweep itself).
+    """
+    parts = urlsplit(source)
+    db_url = urlunsplit(parts._replace(path=parts.path.rstrip("/") + suffix))
+    env = {**os.environ, "DATABASE_URL": db_url, "DEBUG": "true", "LOG_LEVEL": "WARNING",
+           "SWEEP_INTERVAL_SECONDS": "3600"}
+    env.pop("DJANGO_SETTINGS_MODULE", None)
+    print(f"== fresh database {urlsplit(db_url).path.lstrip('/')}, migrating…", flush=True)
+    _recreate_database(db_url)
+    subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], env=env, cwd=BASE_DIR, check=True)
+    subprocess.run([sys.executable, "manage.py", "createcachetable"], env=env, cwd=BASE_DIR, check=True)
+    os.environ.update({"DATABASE_URL": db_url, "DEBUG": "true", "LOG_LEVEL": "WARNING",
+                       "DJANGO_SETTINGS_MODULE": "portal.settings"})
+    import django
+
+    django.setup()
+    return db_url, env
+
+
+def seed_frozen_numbers(operator, count: int, *, first: int = 0) -> None:
+    """`count` numbers of `operator` (+86147 followed by `first`, `first`+1, …), frozen and due for renewal, each
+    with the closed holder period of its cycle (set-based, as an inventory import leaves them)."""
+    from django.db import connection
+    from django.utils import timezone
+
+    from numbers.models import HolderPeriod, PhoneNumber, State
+
+    cancelled = timezone.now() - timedelta(days=80)
+    for start in range(first, first + count, 10_000):
+        n = min(10_000, first + count - start)
+        PhoneNumber.objects.bulk_create([
+            PhoneNumber(msisdn=f"+86147{start + i:08d}", range_holder=operator, serving_operator=operator,
+                        state=State.FROZEN, cancelled_at=cancelled, frozen_until=cancelled + timedelta(days=90))
+            for i in range(n)], batch_size=5000)
+    numbers, periods = PhoneNumber._meta.db_table, HolderPeriod._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {periods} (number_id, operator_id, ended_at, customer_ref, requires_disclosure) "
+            f"SELECT id, range_holder_id, cancelled_at, '', false FROM {numbers} "
+            f"WHERE range_holder_id = %s AND state = %s AND cycle_id IS NULL", [operator.pk, State.FROZEN])
+        cursor.execute(
+            f"UPDATE {numbers} n SET cycle_id = hp.id FROM {periods} hp "
+            f"WHERE hp.number_id = n.id AND n.cycle_id IS NULL")
+
+
+def start_simulator(platforms, *, port: int, api_url: str | None):
+    """The platforms' receivers in this process, answering at once and confirming through `api_url` (unless None);
+    each platform's webhook points at its receiver."""
+    from renewal.platforms import services as platform_services
+    from renewal.simulator.server import SimPlatform, Simulator
+
+    sims = [SimPlatform(platform_id=p.pk, name=p.name, secrets=platform_services.platform_secrets(p),
+                        api_key=platform_services.api_key_create(platform=p, name="bench")[1]) for p in platforms]
+    sim = Simulator(port=port, platforms=sims, api_url=api_url, confirm_after_ms=0, confirm_threads=8).start()
+    for p in platforms:
+        type(p).objects.filter(pk=p.pk).update(webhook_url=sim.url_for(p.pk))
+    return sim
+
+
+def start_worker(env: dict, concurrency: int) -> subprocess.Popen:
+    """One worker (prefork, every queue) on an emptied broker."""
+    subprocess.run([sys.executable, "-m", "celery", "-A", "portal", "purge", "-f"], env=env, cwd=BASE_DIR,
+                   check=True, capture_output=True)
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "portal", "worker", f"--concurrency={concurrency}",
+         "--loglevel=WARNING", "--without-mingle", "--without-gossip", "--without-heartbeat"],
+        env=env, cwd=BASE_DIR)
+    time.sleep(4)  # the worker is up
+    return worker
+
+
+@dataclass
+class Push:
+    """One batch push, timed from the sweep's start."""
+
+    deliveries: int
+    sweep_seconds: float
+    sent_seconds: float | None = None  # every delivery sent (or confirmed)
+    confirmed_seconds: float | None = None
+    # (seconds, deliveries sent or confirmed, deliveries confirmed), every poll
+    timeline: list[tuple[float, int, int]] = field(default_factory=list)
+    worker_peak_kib: tuple[int, int] = (0, 0)  # the worker's main process, its largest child
+
+    def rate_within(self, seconds: float, *, confirmed: bool = False) -> float:
+        """Deliveries sent (or confirmed) per second over the first `seconds` from the sweep's start, or until every
+        one was, if that came sooner (read at the last poll within the time)."""
+        column = 2 if confirmed else 1
+        at, count = self.timeline[0][0], self.timeline[0][column]
+        for sample in self.timeline:
+            if sample[0] > seconds:
+                break
+            at, count = sample[0], sample[column]
+            if count == self.deliveries:
+                break
+        return count / at
+
+
+def run_push(*, worker_pid: int, timeout: float, confirm: bool = True) -> Push:
+    """Run the batch sweep; poll the new batches' deliveries until every one is confirmed (or sent, when the
+    receivers do not confirm). Exit on the timeout."""
+    from django.db.models import Count
+
+    from renewal.deliveries import services
+    from renewal.models import Delivery, DeliveryState
+
+    t0 = time.perf_counter()
+    batch_ids = services.batch_sweep()  # commits; the dispatch task goes to the worker
+    deliveries = Delivery.objects.filter(chunk__batch_id__in=batch_ids)
+    push = Push(deliveries=deliveries.count(), sweep_seconds=time.perf_counter() - t0)
+    print(f"== sweep: {push.deliveries} deliveries in {push.sweep_seconds:.2f} s; pushing…", flush=True)
+    peak = (0, 0)
+    while True:
+        elapsed = time.perf_counter() - t0
+        counts = dict(deliveries.order_by().values_list("state").annotate(n=Count("id")))
+        confirmed = counts.get(DeliveryState.CONFIRMED, 0)
+        done = counts.get(DeliveryState.SENT, 0) + confirmed
+        push.timeline.append((elapsed, done, confirmed))
+        m = _peak_rss_kib(worker_pid)
+        peak = (max(peak[0], m[0]), max(peak[1], m[1]))
+        if push.sent_seconds is None and done == push.deliveries:
+            push.sent_seconds = elapsed
+        if confirmed == push.deliveries or (not confirm and push.sent_seconds is not None):
+            push.confirmed_seconds = elapsed
+            break
+        if elapsed > timeout:
+            sys.exit(f"timed out: {counts}")
+        time.sleep(0.25)
+    push.worker_peak_kib = peak
+    return push
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--numbers", type=int, default=100_000)
@@ -94,28 +225,12 @@ def main() -> None:
     if not source.startswith("postgres") or not broker.startswith(("redis://", "amqp://")):
         sys.exit("Set DATABASE_URL (PostgreSQL) and CELERY_BROKER_URL (Redis or RabbitMQ): the figures are for that "
                  "setup.")
-    db_url = _bench_db_url(source)
-    env = {**os.environ, "DATABASE_URL": db_url, "DEBUG": "true", "LOG_LEVEL": "WARNING",
-           "SWEEP_INTERVAL_SECONDS": "3600"}
-    env.pop("DJANGO_SETTINGS_MODULE", None)
-    print(f"== fresh database {urlsplit(db_url).path.lstrip('/')}, migrating…", flush=True)
-    _recreate_database(db_url)
-    subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], env=env, cwd=BASE_DIR, check=True)
-    subprocess.run([sys.executable, "manage.py", "createcachetable"], env=env, cwd=BASE_DIR, check=True)
-    os.environ.update({"DATABASE_URL": db_url, "DEBUG": "true", "LOG_LEVEL": "WARNING",
-                       "DJANGO_SETTINGS_MODULE": "portal.settings"})
-
-    import django
-
-    django.setup()
-    from django.db import connection
-    from django.db.models import Count
-    from django.utils import timezone
+    db_url, env = fresh_database(source)
 
     from bench.common import BackendCpu, Result, record, tree_cpu_seconds
-    from numbers.models import HolderPeriod, Operator, PhoneNumber, State
-    from renewal.deliveries import bodies, services
-    from renewal.models import Delivery, DeliveryState, PlatformStatus
+    from numbers.models import Operator
+    from renewal.deliveries import bodies
+    from renewal.models import PlatformStatus
     from renewal.platforms import services as platform_services
     from renewal.platforms.crypto import new_signing_secret
     from renewal.platforms.signing import secret_key, signature_headers
@@ -126,22 +241,7 @@ def main() -> None:
         # --- data ---
         t = time.perf_counter()
         operator = Operator.objects.create(code="BENCH", name="Bench operator", coverage_start="2020-01-01")
-        now = timezone.now()
-        cancelled = now - timedelta(days=80)
-        for start in range(0, args.numbers, 10_000):
-            n = min(10_000, args.numbers - start)
-            PhoneNumber.objects.bulk_create([
-                PhoneNumber(msisdn=f"+86147{start + i:08d}", range_holder=operator, serving_operator=operator,
-                            state=State.FROZEN, cancelled_at=cancelled, frozen_until=cancelled + timedelta(days=90))
-                for i in range(n)], batch_size=5000)
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"INSERT INTO {HolderPeriod._meta.db_table} (number_id, operator_id, ended_at, customer_ref, "
-                f"requires_disclosure) SELECT id, range_holder_id, cancelled_at, '', false "
-                f"FROM {PhoneNumber._meta.db_table} WHERE range_holder_id = %s", [operator.pk])
-            cursor.execute(
-                f"UPDATE {PhoneNumber._meta.db_table} n SET cycle_id = hp.id FROM {HolderPeriod._meta.db_table} hp "
-                f"WHERE hp.number_id = n.id")
+        seed_frozen_numbers(operator, args.numbers)
         platforms = [platform_services.platform_create(name=f"Bench platform {i:02d}", category="payment",
                                               status=PlatformStatus.LIVE) for i in range(args.platforms)]
         print(f"   {args.numbers} frozen numbers and {args.platforms} platforms in {time.perf_counter() - t:.1f} s",
@@ -175,66 +275,30 @@ def main() -> None:
         procs.append(subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "portal.wsgi", "-b", f"127.0.0.1:{args.port}", "-w", "4",
              "--log-level", "warning"], env=env, cwd=BASE_DIR))
-        sims = []
-        for p in platforms:
-            sims.append(SimPlatform(platform_id=p.pk, name=p.name, secrets=platform_services.platform_secrets(p),
-                                    api_key=platform_services.api_key_create(platform=p, name="bench")[1]))
-        sim = Simulator(port=args.port + 1, platforms=sims, api_url=None if args.no_confirm else api_url,
-                        confirm_after_ms=0,
-                        confirm_threads=8).start()
-        for p in platforms:
-            type(p).objects.filter(pk=p.pk).update(webhook_url=sim.url_for(p.pk))
-
-        worker_env = {**env}
-        subprocess.run([sys.executable, "-m", "celery", "-A", "portal", "purge", "-f"], env=worker_env,
-                       cwd=BASE_DIR, check=True, capture_output=True)
-        worker = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "portal", "worker", f"--concurrency={args.concurrency}",
-             "--loglevel=WARNING", "--without-mingle", "--without-gossip", "--without-heartbeat"],
-            env=worker_env, cwd=BASE_DIR)
+        sim = start_simulator(platforms, port=args.port + 1, api_url=None if args.no_confirm else api_url)
+        worker = start_worker(env, args.concurrency)
         procs.append(worker)
-        time.sleep(4)  # the worker is up
         _wait_live(api_url)
 
         # --- the run ---
         db_cpu = BackendCpu(db_url.replace("postgres://", "postgresql://", 1),
                             urlsplit(db_url).path.lstrip("/")).__enter__()
         worker_cpu0, own_cpu0 = tree_cpu_seconds(worker.pid), time.process_time()
-        t0 = time.perf_counter()
-        batch_ids = services.batch_sweep()  # commits; the dispatch task goes to the worker
-        t_sweep = time.perf_counter() - t0
-        total = Delivery.objects.filter(chunk__batch_id__in=batch_ids).count()
-        print(f"== sweep: {args.numbers} numbers -> {total} deliveries in {t_sweep:.2f} s; pushing…", flush=True)
-        t_sent = t_confirmed = None
-        peak = (0, 0)
-        while time.perf_counter() - t0 < args.timeout:
-            counts = dict(Delivery.objects.order_by().values_list("state").annotate(n=Count("id")))
-            done = counts.get(DeliveryState.SENT, 0) + counts.get(DeliveryState.CONFIRMED, 0)
-            if t_sent is None and done == total:
-                t_sent = time.perf_counter() - t0
-            if counts.get(DeliveryState.CONFIRMED, 0) == total or (args.no_confirm and t_sent is not None):
-                t_confirmed = time.perf_counter() - t0
-                break
-            m = _peak_rss_kib(worker.pid)
-            peak = (max(peak[0], m[0]), max(peak[1], m[1]))
-            time.sleep(0.25)
-        m = _peak_rss_kib(worker.pid)
-        peak = (max(peak[0], m[0]), max(peak[1], m[1]))
+        push = run_push(worker_pid=worker.pid, timeout=args.timeout, confirm=not args.no_confirm)
         worker_cpu, own_cpu = tree_cpu_seconds(worker.pid) - worker_cpu0, time.process_time() - own_cpu0
         db_cpu.__exit__(None, None, None)
-        if t_confirmed is None:
-            sys.exit(f"timed out: {counts}")
+        total, t_sent, peak = push.deliveries, push.sent_seconds, push.worker_peak_kib
         push_rate = total / t_sent
         result = {
             "numbers": args.numbers, "platforms": args.platforms, "deliveries": total,
             "worker_concurrency": args.concurrency, "confirmations": not args.no_confirm,
-            "sweep_seconds": round(t_sweep, 2),
+            "sweep_seconds": round(push.sweep_seconds, 2),
             "all_sent_seconds": round(t_sent, 2),
-            "all_confirmed_seconds": None if args.no_confirm else round(t_confirmed, 2),
+            "all_confirmed_seconds": None if args.no_confirm else round(push.confirmed_seconds, 2),
             "deliveries_per_second": round(push_rate, 1),
             "numbers_per_second": round(args.numbers / t_sent, 1),
             "number_deliveries_per_second": round(args.numbers * args.platforms / t_sent, 1),
-            "confirmed_deliveries_per_second": None if args.no_confirm else round(total / t_confirmed, 1),
+            "confirmed_deliveries_per_second": None if args.no_confirm else round(total / push.confirmed_seconds, 1),
             "baseline_posts_per_second": round(baseline, 1),
             "ratio_to_baseline": round(push_rate / baseline, 2),
             "worker_main_peak_rss_mib": round(peak[0] / 1024, 1),

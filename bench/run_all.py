@@ -136,6 +136,11 @@ SCENARIOS = [
         "latency", ["bench/latency_bench.py", "--numbers", "100000", "--platforms", "20", "--latency", "200"],
         ["bench/latency_bench.py", "--numbers", "2000", "--platforms", "3", "--latency", "50", "--timeout", "300"]),
     Scenario(
+        "load", ["bench/load_bench.py", "--numbers", "100000", "--platforms", "20", "--subscribers", "200",
+                 "--seconds", "60"],
+        ["bench/load_bench.py", "--numbers", "5000", "--platforms", "5", "--subscribers", "20", "--seconds", "15",
+         "--timeout", "300"]),
+    Scenario(
         "metrics", ["bench/metrics_bench.py", "--deliveries", "1000000"],
         ["bench/metrics_bench.py", "--deliveries", "20000", "--repeat", "3"]),
     Scenario(

@@ -6,71 +6,21 @@ unbind request and poll its progress for 20 s, with a 10 s client timeout, while
 the 20 platforms: no 5xx, no timeout, and every unbind request final within the no-answer deadline.
 """
 
-import csv
-import json
-import os
-import subprocess
-import sys
-import threading
 import time
-from pathlib import Path
 
 import pytest
-from django.contrib.sessions.backends.db import SessionStore
 from django.db import connection
 
 from renewal.active.tasks import unbind_deadline_sweep_task
 from renewal.deliveries import services
-from renewal.deliveries.tasks import deliveries_due_task, unbind_coalesce_task
 from renewal.models import Delivery, DeliveryState, Platform, UnbindRequest, UnbindResult, UnbindTask
-from tests.conftest import ROOT
 from tests.reliability.helpers import start_gunicorn, stop, wait_until_serving
+from tests.reliability.load import Beat, run_locust, verified_sessions
 from tests.renewal.helpers_renewal import make_frozen_numbers, make_key, make_platform
 from tests.renewal.helpers_subscriber import allocated
 
 SUBSCRIBERS, SECONDS, PLATFORMS, NUMBERS = 50, 20, 20, 10_000
 DEADLINE_SECONDS = 60  # the no-answer deadline of this run (UNBIND_ANSWER_DEADLINE_SECONDS)
-
-
-def verified_sessions(periods) -> list[str]:
-    """A signed-in subscriber's session per holder period, as the code page leaves it."""
-    keys = []
-    for period in periods:
-        session = SessionStore()
-        session["renew_subscriber"] = {"msisdn": period.number.msisdn, "period": period.pk, "seen": time.time()}
-        session.create()
-        keys.append(session.session_key)
-    return keys
-
-
-def run_locust(*, host: str, sessions: list[str], users: int, seconds: int, out: Path) -> dict:
-    """locust headless against `host`; return the aggregated row of its statistics (and its exit status)."""
-    (out / "sessions.json").write_text(json.dumps(sessions))
-    env = {**os.environ, "LOAD_SESSIONS": str(out / "sessions.json"), "LOAD_TIMEOUT": "10"}
-    done = subprocess.run(
-        [str(Path(sys.executable).parent / "locust"), "-f", str(ROOT / "tests/reliability/locustfile.py"),
-         "--headless", "-u", str(users), "-r", str(users), "-t", f"{seconds}s", "--host", host,
-         "--csv", str(out / "load"), "--only-summary", "--stop-timeout", "5", "--loglevel", "WARNING"],
-        env=env, capture_output=True, text=True, timeout=seconds + 120)
-    rows = list(csv.DictReader((out / "load_stats.csv").open()))
-    total = next(r for r in rows if r["Name"] == "Aggregated")
-    failures = (out / "load_failures.csv").read_text()
-    return {"requests": int(total["Request Count"]), "failures": int(total["Failure Count"]),
-            "p50_ms": float(total["50%"]), "p99_ms": float(total["99%"]), "rps": float(total["Requests/s"]),
-            "failures_csv": failures, "exit": done.returncode, "output": done.stdout[-3000:] + done.stderr[-3000:]}
-
-
-class Beat(threading.Thread):
-    """What beat does, each second: the coalescer and the due sweep."""
-
-    def __init__(self) -> None:
-        super().__init__(daemon=True)
-        self.stopping = threading.Event()
-
-    def run(self) -> None:
-        while not self.stopping.wait(1):
-            unbind_coalesce_task.delay()
-            deliveries_due_task.delay()
 
 
 @pytest.mark.services
