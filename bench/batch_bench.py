@@ -220,11 +220,9 @@ def main() -> None:
                         help="receivers do not confirm: measures the push alone, without the confirmation traffic")
     args = parser.parse_args()
 
-    source = os.environ.get("DATABASE_URL", "")
-    broker = os.environ.get("CELERY_BROKER_URL", "")
-    if not source.startswith("postgres") or not broker.startswith(("redis://", "amqp://")):
-        sys.exit("Set DATABASE_URL (PostgreSQL) and CELERY_BROKER_URL (Redis or RabbitMQ): the figures are for that "
-                 "setup.")
+    from bench.common import required_services
+
+    source, broker = required_services()
     db_url, env = fresh_database(source)
 
     from bench.common import BackendCpu, Result, record, tree_cpu_seconds

@@ -36,6 +36,16 @@ def setup_django() -> None:
 
 
 @contextlib.contextmanager
+def required_services(*, brokers: tuple[str, ...] = ("redis://", "amqp://")) -> tuple[str, str]:
+    """DATABASE_URL (PostgreSQL) and CELERY_BROKER_URL (one of `brokers`); exit saying so when either is missing."""
+    source = os.environ.get("DATABASE_URL", "")
+    broker = os.environ.get("CELERY_BROKER_URL", "")
+    if not source.startswith("postgres") or not broker.startswith(brokers):
+        names = " or ".join({"redis://": "Redis", "amqp://": "RabbitMQ"}[b] for b in brokers)
+        sys.exit(f"Set DATABASE_URL (PostgreSQL) and CELERY_BROKER_URL ({names}): the figures are for that setup.")
+    return source, broker
+
+
 def throwaway_database():
     """Create `test_<name>` with all migrations, yield, and drop it."""
     from django.db import connection

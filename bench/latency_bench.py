@@ -252,10 +252,9 @@ def main() -> None:  # noqa: C901 (one scenario, read top to bottom)
     parser.add_argument("--concurrency", type=int, default=4, help="the pump worker's pool size")
     args = parser.parse_args()
 
-    source = os.environ.get("DATABASE_URL", "")
-    broker = os.environ.get("CELERY_BROKER_URL", "")
-    if not source.startswith("postgres") or not broker.startswith("redis://"):
-        sys.exit("Set DATABASE_URL (PostgreSQL) and CELERY_BROKER_URL (Redis): the figures are for that setup.")
+    from bench.common import required_services
+
+    source, _broker = required_services(brokers=("redis://",))
     db_url = _db_url(source, "_latency")
     workdir = BASE_DIR / "var" / "latency-bench"
     workdir.mkdir(parents=True, exist_ok=True)

@@ -28,7 +28,6 @@ second and failed requests (any answer other than the expected one, or a timeout
 """
 
 import argparse
-import os
 import shutil
 import statistics
 import subprocess
@@ -92,11 +91,9 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=1800, help="the longest a push may take")
     args = parser.parse_args()
 
-    source = os.environ.get("DATABASE_URL", "")
-    broker = os.environ.get("CELERY_BROKER_URL", "")
-    if not source.startswith("postgres") or not broker.startswith(("redis://", "amqp://")):
-        sys.exit("Set DATABASE_URL (PostgreSQL) and CELERY_BROKER_URL (Redis or RabbitMQ): the figures are for that "
-                 "setup.")
+    from bench.common import required_services
+
+    source, _broker = required_services()
     from bench.batch_bench import fresh_database, run_push, seed_frozen_numbers, start_simulator, start_worker
 
     db_url, env = fresh_database(source, "_load")
