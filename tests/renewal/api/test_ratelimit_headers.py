@@ -56,3 +56,18 @@ def test_messages_in_english_unless_asked(api, operator):
     chinese = api("post", "/api/v1/cancellations", key, {"items": []}, HTTP_ACCEPT_LANGUAGE="zh-CN,zh;q=0.9")
     assert chinese["Content-Language"] == "zh-hans"
     assert chinese.json()["error"]["code"] == "wrong_scope"
+
+
+def test_a_key_is_never_counted_with_another_that_had_its_row_id(api, settings):
+    """A cache shared by two databases (a benchmark beside a test run) holds counts of keys with the same row ids."""
+    from renewal.models import ApiKey
+
+    settings.RENEWAL_API_RATE = "2/min"
+    platform = make_platform()
+    first = make_key(platform=platform)
+    assert [api("get", "/api/v1/deliveries", first).status_code for _ in range(3)] == [200, 200, 429]
+    row_id = ApiKey.objects.get().pk
+    ApiKey.objects.all().delete()
+    second = make_key(platform=platform)
+    ApiKey.objects.update(id=row_id)
+    assert api("get", "/api/v1/deliveries", second).status_code == 200
