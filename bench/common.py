@@ -35,7 +35,6 @@ def setup_django() -> None:
     django.setup()
 
 
-@contextlib.contextmanager
 def required_services(*, brokers: tuple[str, ...] = ("redis://", "amqp://")) -> tuple[str, str]:
     """DATABASE_URL (PostgreSQL) and CELERY_BROKER_URL (one of `brokers`); exit saying so when either is missing."""
     source = os.environ.get("DATABASE_URL", "")
@@ -46,6 +45,7 @@ def required_services(*, brokers: tuple[str, ...] = ("redis://", "amqp://")) -> 
     return source, broker
 
 
+@contextlib.contextmanager
 def throwaway_database():
     """Create `test_<name>` with all migrations, yield, and drop it."""
     from django.db import connection
