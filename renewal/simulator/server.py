@@ -287,10 +287,13 @@ class Simulator:
 
     def _post(self, platform: SimPlatform, path: str, payload: dict, tries: int) -> None:
         assert self.api_url is not None  # answers are scheduled only with an API address
+        wait = 0.5 * 2 ** tries
         try:
             response = self._session().post(self.api_url + path, json=payload, timeout=(3, 30),
                                             headers={"Authorization": f"Bearer {platform.api_key}"})
             ok = response.status_code == 200
+            if response.status_code == 429:  # as a platform should: try again when the portal says
+                wait = max(wait, float(response.headers.get("Retry-After") or 0))
             error = "" if ok else f"{response.status_code} {response.text[:200]}"
             # A call of many items answers 200 with an error per refused item.
             refused = [r for r in (response.json().get("results") or []) if "error" in r] if ok else []
@@ -307,8 +310,8 @@ class Simulator:
                 self.stats.last_confirm_error = error
         if not ok and tries < 5:
             with self._queue_cv:
-                heapq.heappush(self._queue, (time.monotonic() + 0.5 * 2 ** tries, id(payload), platform, path,
-                                             payload, tries + 1))
+                heapq.heappush(self._queue, (time.monotonic() + wait, id(payload), platform, path, payload,
+                                             tries + 1))
                 self._queue_cv.notify()
 
     def pending_confirmations(self) -> int:

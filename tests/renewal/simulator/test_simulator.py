@@ -132,3 +132,40 @@ def test_the_demo_simulator_plays_a_sandbox_platform_registered_after_it_started
     assert ApiKey.objects.filter(platform=newcomer, revoked_at__isnull=True).count() == 1
     assert elsewhere.pk not in sim.platforms
     assert command._adopt(sim, base) == []  # once
+
+
+def test_a_refused_answer_is_sent_again_when_the_portal_says():
+    """A 429 with Retry-After: the simulator waits that long (not its own shorter backoff) and sends it again."""
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    seen: list[float] = []
+
+    class Api(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802 (http.server's name)
+            self.rfile.read(int(self.headers["Content-Length"]))
+            seen.append(time.monotonic())
+            refused = len(seen) == 1
+            self.send_response(429 if refused else 200)
+            self.send_header("Content-Type", "application/json")
+            if refused:
+                self.send_header("Retry-After", "2")
+            self.end_headers()
+            self.wfile.write(b"{}")
+
+        def log_message(self, *args):
+            pass
+
+    api = ThreadingHTTPServer(("127.0.0.1", free_port()), Api)
+    threading.Thread(target=api.serve_forever, daemon=True).start()
+    s = Simulator(port=free_port(), platforms=[SimPlatform(platform_id=7, name="p", secrets=[SECRET], api_key="k")],
+                  api_url=f"http://127.0.0.1:{api.server_port}").start()
+    try:
+        s._schedule(s.platforms[7], "/api/v1/deliveries/d-1/confirm", {})
+        deadline = time.monotonic() + 10
+        while s.stats.confirmed == 0 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert s.stats.confirmed == 1 and len(seen) == 2
+        assert seen[1] - seen[0] >= 1.9  # its own first backoff is 0.5 s
+    finally:
+        s.stop()
+        api.shutdown()
