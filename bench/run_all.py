@@ -4,6 +4,7 @@
     make bench-smoke                  # CI's small sizes: the benchmarks still run
     make bench-national-day           # a national working day's sizes, one after another, scaled by BENCH_SCALE
     bench/run_all.py [--smoke | --national-day] [--only NAME …]
+    make bench BENCH_ARGS="--only NAME … --update"   # re-run some scenarios; the others' rows stay as they were
 
 DATABASE_URL names the PostgreSQL server and a database whose name the scratch copies take
 (`<name>_scratch`, `<name>_bench`, `test_<name>`): the configured database itself is never written.
@@ -215,6 +216,8 @@ def write_report(run: dict, path: Path) -> None:
         "",
         f"`{run['command']}` on {run['started']} — {run['machine']}; load average {run['load_before']:.1f} before, "
         f"{run['load_after']:.1f} after; {run['seconds'] / 60:.1f} minutes.",
+        *[f"Re-run since, replacing their rows: {', '.join(u['scenarios'])} (`{u['command']}` on {u['started']}; "
+          f"load average {u['load_before']:.1f} before, {u['load_after']:.1f} after)." for u in run.get("updates", [])],
         "",
         "Each figure is measured against a baseline in the same run (ratio: how the product does against it; "
         "target ≥ the ratio the issue asks). The quiet baseline is the same baseline measured on a quiet machine "
@@ -232,8 +235,9 @@ def write_report(run: dict, path: Path) -> None:
             f"| {r['scenario']} | {r['name']} | {_fmt(r['figure'], r['unit'])} | {_fmt(r.get('baseline'), r['unit'])} "
             f"| {_fmt(quiet.get(r['name']), r['unit'])} | {ratio} | {target} | {_rss(r.get('peak_rss_mb'))} "
             f"| {r.get('baseline_label', '')} |")
-    lines += ["", "| scenario | exit | minutes |", "|---|---|---|"]
-    lines += [f"| {s['name']} | {s['exit']} | {s['seconds'] / 60:.1f} |" for s in run["scenarios"]]
+    lines += ["", "| scenario | exit | minutes | run |", "|---|---|---|---|"]
+    lines += [f"| {s['name']} | {s['exit']} | {s['seconds'] / 60:.1f} | {s.get('started', run['started'])} |"
+              for s in run["scenarios"]]
     extras = [r for r in run["results"] if r.get("extra")]
     if extras:
         lines += ["", "Details:", ""]
@@ -241,6 +245,20 @@ def write_report(run: dict, path: Path) -> None:
     if run.get("projection"):
         lines += ["", run["projection"]]
     path.write_text("\n".join(lines) + "\n")
+
+
+def merged(previous: dict, rerun: dict) -> dict:
+    """`previous` with the scenarios of `rerun` (and their rows) in place of its own, in the scenarios' order."""
+    names = {s["name"] for s in rerun["scenarios"]}
+    order = [s.name for s in SCENARIOS]
+    scenarios = [s for s in previous["scenarios"] if s["name"] not in names] + rerun["scenarios"]
+    scenarios.sort(key=lambda s: order.index(s["name"]) if s["name"] in order else len(order))
+    results = [r for r in previous["results"] if r["scenario"] not in names] + rerun["results"]
+    results.sort(key=lambda r: order.index(r["scenario"]) if r["scenario"] in order else len(order))
+    updates = [*previous.get("updates", []), {"command": rerun["command"], "started": rerun["started"],
+                                              "load_before": rerun["load_before"],
+                                              "load_after": rerun["load_after"], "scenarios": sorted(names)}]
+    return {**previous, "scenarios": scenarios, "results": results, "updates": updates}
 
 
 def main() -> int:
@@ -252,9 +270,14 @@ def main() -> int:
     parser.add_argument("--only", nargs="+", choices=NAMES, metavar="NAME", help=f"run only these: {NAMES}")
     parser.add_argument("--write", type=Path, help="write results.json and REPORT.md into this folder "
                         "(default: bench/ for a default-size run of every scenario, nowhere otherwise)")
+    parser.add_argument("--update", action="store_true",
+                        help="with --only at the default size: replace those scenarios' rows in bench/results.json "
+                             "and REPORT.md, keeping the other scenarios' rows of the run they came from")
     parser.add_argument("--report-from", type=Path, metavar="RESULTS_JSON",
                         help="only write REPORT.md (beside the file) again from a run's results.json")
     args = parser.parse_args()
+    if args.update and (args.smoke or args.national_day or not args.only or args.write):
+        parser.error("--update re-runs some scenarios (--only) at the default size into bench/ (no --write)")
     if args.report_from:
         write_report(json.loads(args.report_from.read_text()), args.report_from.parent / REPORT.name)
         return 0
@@ -282,7 +305,7 @@ def main() -> int:
         status, seconds, results = _run(scenario, argv, url, amqp)
         print(f"===== {scenario.name}: exit {status} after {seconds:.0f} s", flush=True)
         run["scenarios"].append({"name": scenario.name, "exit": status, "seconds": round(seconds, 1),
-                                 "argv": argv})
+                                 "argv": argv, "started": run["started"]})
         run["results"] += results
         if status != 0:
             failed.append(scenario.name)
@@ -297,7 +320,9 @@ def main() -> int:
             "one step after another.")
         print("\n" + run["projection"])
     print(f"\nall scenarios: {run['seconds'] / 60:.1f} minutes")
-    out = args.write or (ROOT / "bench" if kind == "full" and not args.only else None)
+    if args.update:
+        run = merged(json.loads(RESULTS.read_text()), run)
+    out = args.write or (ROOT / "bench" if kind == "full" and (not args.only or args.update) else None)
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
         (out / RESULTS.name).write_text(json.dumps(run, indent=2) + "\n")
