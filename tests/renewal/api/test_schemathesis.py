@@ -7,6 +7,7 @@ transaction: no server to start. Authenticated with a platform key, an operator 
 each on its own operations.
 """
 
+import sys
 from datetime import timedelta
 from pathlib import Path
 
@@ -44,6 +45,20 @@ OPERATOR_OPERATIONS = {"cancellations_create", "feeds_create", "feeds_retrieve",
 QUERY_OPERATIONS = {"reassignment_queries"}
 # Generated cases per operation and mode: the whole test stays well under three minutes.
 GENERATED_EXAMPLES = 12
+
+
+@pytest.fixture(autouse=True)
+def _room_to_recurse():
+    """Room for Hypothesis to describe the schema's deeply nested strategies.
+
+    Describing one parses a lambda's source; CPython 3.11 builds that tree within what is left of the recursion
+    limit, and when too little is left it reports a "SystemError: AST constructor recursion depth mismatch"
+    (python/cpython#106905) instead of the RecursionError.
+    """
+    before = sys.getrecursionlimit()
+    sys.setrecursionlimit(max(before, 5_000))
+    yield
+    sys.setrecursionlimit(before)
 
 
 @pytest.fixture
