@@ -24,7 +24,7 @@ from numbers.ratelimit import client_address
 from renewal.api.auth import OperatorAPIView
 from renewal.api.errors import PayloadTooLarge, TooManyItems
 from renewal.api.paging import iso
-from renewal.api.serializers import ErrorDetailSerializer, ErrorSerializer
+from renewal.api.serializers import THROTTLED, ErrorDetailSerializer, error_responses
 
 MAX_ITEMS = 1000
 # Rejected lines a feed's status shows; the report (report_url) has all of them.
@@ -35,10 +35,9 @@ _REASONS = ", ".join(f"`{code}`" for code in feeds.REASONS)
 
 
 def _errors(**extra: str) -> dict:
-    described: dict[int, str] = {400: "validation_error, invalid_json or too_many_items", 401: "not_authenticated",
-                                 403: "wrong_scope (a platform key)", 413: "payload_too_large",
-                                 429: "throttled (see Retry-After)", **{int(k): v for k, v in extra.items()}}
-    return {code: OpenApiResponse(ErrorSerializer, description=text) for code, text in described.items()}
+    return error_responses({400: "validation_error, invalid_json or too_many_items", 401: "not_authenticated",
+                            403: "wrong_scope (a platform key)", 413: "payload_too_large", 429: THROTTLED,
+                            **{int(k): v for k, v in extra.items()}})
 
 
 def _actor(key) -> str:

@@ -4,13 +4,19 @@ Any platform key may ask, a query-only site's included; the answers are renewal.
 """
 
 from django.conf import settings
-from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework import exceptions, serializers
 from rest_framework.response import Response
 
 from renewal.api.auth import PlatformAPIView, QueryScope
 from renewal.api.errors import TooManyItems
-from renewal.api.serializers import ErrorDetailSerializer, ErrorSerializer
+from renewal.api.serializers import (
+    ITEMS_CALL_ERRORS,
+    THROTTLED,
+    TOO_LARGE,
+    ErrorDetailSerializer,
+    error_responses,
+)
 from renewal.queries import services
 
 
@@ -47,11 +53,8 @@ class ReassignmentQueriesView(PlatformAPIView):
         operation_id="reassignment_queries", request=QueriesSerializer,
         responses={
             200: QueryAnswersSerializer,
-            400: OpenApiResponse(ErrorSerializer, description="invalid_json, validation_error or too_many_items"),
-            401: OpenApiResponse(ErrorSerializer, description="not_authenticated"),
-            403: OpenApiResponse(ErrorSerializer, description="wrong_scope (an operator key)"),
-            413: OpenApiResponse(ErrorSerializer, description="payload_too_large (over API_MAX_ITEMS_BODY_BYTES)"),
-            429: OpenApiResponse(ErrorSerializer, description="throttled (see Retry-After)"),
+            **error_responses({**ITEMS_CALL_ERRORS, 403: "wrong_scope (an operator key)", 413: TOO_LARGE,
+                               429: THROTTLED}),
         },
         examples=[OpenApiExample("clear and hashed", request_only=True, value={"items": [
             {"msisdn": "+8613800138000", "since": "2026-05-10"},

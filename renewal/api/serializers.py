@@ -1,5 +1,8 @@
 """Request and response shapes of the platform API (the schema is built from these)."""
 
+from collections.abc import Mapping
+
+from drf_spectacular.utils import OpenApiResponse
 from rest_framework import serializers
 
 from renewal.models import MAX_REPORTED_COUNT, DeliveryEvent, DeliveryState
@@ -15,6 +18,17 @@ class ErrorDetailSerializer(serializers.Serializer):
 
 class ErrorSerializer(serializers.Serializer):
     error = ErrorDetailSerializer()
+
+
+def error_responses(described: Mapping[int, str]) -> dict[int, OpenApiResponse]:
+    """The OpenAPI document's error answers of an operation: {status: the codes it may carry}, each the envelope."""
+    return {status: OpenApiResponse(ErrorSerializer, description=text) for status, text in described.items()}
+
+
+# Every call of many items (up to 1,000) may be refused whole with these; each operation adds its own.
+ITEMS_CALL_ERRORS = {400: "invalid_json, validation_error or too_many_items", 401: "not_authenticated"}
+TOO_LARGE = "payload_too_large (over API_MAX_ITEMS_BODY_BYTES)"
+THROTTLED = "throttled (see Retry-After)"
 
 
 class ConfirmSerializer(serializers.Serializer):

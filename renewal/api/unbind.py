@@ -2,7 +2,7 @@
 (`POST /api/v1/deliveries/{id}/results`)."""
 
 from django.conf import settings
-from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework import exceptions, serializers
 from rest_framework.response import Response
 
@@ -10,7 +10,13 @@ from renewal.active import services as unbind
 from renewal.api.auth import PlatformAPIView
 from renewal.api.errors import TooManyItems
 from renewal.api.paging import iso
-from renewal.api.serializers import ErrorDetailSerializer, ErrorSerializer
+from renewal.api.serializers import (
+    ITEMS_CALL_ERRORS,
+    THROTTLED,
+    TOO_LARGE,
+    ErrorDetailSerializer,
+    error_responses,
+)
 from renewal.models import MAX_REPORTED_COUNT, UnbindReason
 
 _REASONS = ", ".join(f"`{code}`" for code in UnbindReason.values)
@@ -66,13 +72,9 @@ class UnbindTaskResultView(PlatformAPIView):
         operation_id="unbind_tasks_result", request=UnbindResultSerializer,
         responses={
             200: UnbindTaskReportedSerializer,
-            400: OpenApiResponse(ErrorSerializer, description="validation_error or invalid_json"),
-            401: OpenApiResponse(ErrorSerializer, description="not_authenticated"),
-            403: OpenApiResponse(ErrorSerializer, description="wrong_scope"),
-            404: OpenApiResponse(ErrorSerializer, description="not_found (unknown, or another platform's task)"),
-            409: OpenApiResponse(ErrorSerializer, description="already_reported"),
-            413: OpenApiResponse(ErrorSerializer, description="payload_too_large"),
-            429: OpenApiResponse(ErrorSerializer, description="throttled (see Retry-After)"),
+            **error_responses({400: "validation_error or invalid_json", 401: "not_authenticated",
+                               403: "wrong_scope", 404: "not_found (unknown, or another platform's task)",
+                               409: "already_reported", 413: "payload_too_large", 429: THROTTLED}),
         },
     )
     def post(self, request, task_id):
@@ -97,13 +99,9 @@ class DeliveryResultsView(PlatformAPIView):
         operation_id="deliveries_results", request=UnbindResultsSerializer,
         responses={
             200: UnbindResultsAnswerSerializer,
-            400: OpenApiResponse(ErrorSerializer, description="invalid_json, validation_error or too_many_items"),
-            401: OpenApiResponse(ErrorSerializer, description="not_authenticated"),
-            403: OpenApiResponse(ErrorSerializer, description="wrong_scope"),
-            404: OpenApiResponse(ErrorSerializer, description="not_found (unknown, or another platform's delivery)"),
-            409: OpenApiResponse(ErrorSerializer, description="wrong_event (a batch delivery)"),
-            413: OpenApiResponse(ErrorSerializer, description="payload_too_large (over API_MAX_ITEMS_BODY_BYTES)"),
-            429: OpenApiResponse(ErrorSerializer, description="throttled (see Retry-After)"),
+            **error_responses({**ITEMS_CALL_ERRORS, 403: "wrong_scope",
+                               404: "not_found (unknown, or another platform's delivery)",
+                               409: "wrong_event (a batch delivery)", 413: TOO_LARGE, 429: THROTTLED}),
         },
         examples=[OpenApiExample("mixed", request_only=True, value={"items": [
             {"task_id": "5f0c6c2e-1b7e-4c55-9d1a-0c8f3d2b9e11", "status": "unbound", "accounts": 2},

@@ -10,7 +10,7 @@ import json
 from django.db.models import F, OuterRef, Q, Subquery
 from django.http import StreamingHttpResponse
 from django.utils import timezone
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import exceptions
 from rest_framework.response import Response
 
@@ -18,21 +18,20 @@ from numbers.models import State
 from renewal.api.auth import PlatformAPIView
 from renewal.api.paging import decode_cursor, delivery_cursor, encode_cursor, entry_cursor, iso, page_limit
 from renewal.api.serializers import (
+    THROTTLED,
     ConfirmedSerializer,
     ConfirmSerializer,
     DeliveryPageSerializer,
-    ErrorSerializer,
     RecycledNumberPageSerializer,
+    error_responses,
 )
 from renewal.deliveries import services
 from renewal.models import BatchEntry, Delivery, DeliveryState
 
 # --- endpoints -------------------------------------------------------------------------------
 
-_ERRORS = {code: OpenApiResponse(ErrorSerializer, description=text) for code, text in {
-    400: "validation_error or invalid_json", 401: "not_authenticated", 403: "wrong_scope",
-    429: "throttled (see Retry-After)",
-}.items()}
+_ERRORS = error_responses({400: "validation_error or invalid_json", 401: "not_authenticated", 403: "wrong_scope",
+                           429: THROTTLED})
 
 
 class DeliveryListView(PlatformAPIView):
@@ -91,9 +90,8 @@ class DeliveryConfirmView(PlatformAPIView):
 
     @extend_schema(
         operation_id="deliveries_confirm", request=ConfirmSerializer,
-        responses={200: ConfirmedSerializer, 404: OpenApiResponse(ErrorSerializer, description="not_found"),
-                   409: OpenApiResponse(ErrorSerializer, description="already_confirmed, wrong_event, cancelled"),
-                   413: OpenApiResponse(ErrorSerializer, description="payload_too_large"), **_ERRORS},
+        responses={200: ConfirmedSerializer, **error_responses({
+            404: "not_found", 409: "already_confirmed, wrong_event, cancelled", 413: "payload_too_large"}), **_ERRORS},
     )
     def post(self, request, delivery_id):
         data = request.data
